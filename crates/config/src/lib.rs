@@ -1,0 +1,465 @@
+//! mailhost configuration.
+//!
+//! Layout: [`Config`] holds one typed struct per TOML section of the SPEC's
+//! interface contract (`[server]`, `[store]`, `[listen]`, `[tls]`,
+//! `[delivery]`, `[policy]`, `[lists]`, `[antivirus]`). Every key is
+//! optional; unknown keys are errors that name the key. Durations
+//! (`"90s"`, `"14d"`) and sizes (`"25MB"`) are parsed by [`Duration`] and
+//! [`Size`]. Environment variables `MAILHOST_SECTION__KEY` override the file
+//! ([`Config::load`]).
+//!
+//! Every other crate receives the parts it needs from here; nothing else
+//! reads the environment or the file.
+
+mod units;
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use units::{Duration, Size};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+/// The whole configuration. Field names are the contract: add, never rename.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: Server,
+    pub store: Store,
+    pub listen: Listen,
+    pub tls: Tls,
+    pub delivery: Delivery,
+    pub policy: Policy,
+    pub lists: Lists,
+    pub antivirus: Antivirus,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Server {
+    /// Host name used in greetings, Received headers and Message-IDs.
+    pub hostname: String,
+    /// Directory for the embedded store, TLS pair and other local state.
+    pub data_dir: PathBuf,
+    /// Time zone of the policy clock (off-peak windows).
+    pub timezone: String,
+    /// Largest message accepted or sent (R-IN-2); advertised with SIZE.
+    pub max_message_size: Size,
+    /// Name of this node when several share one PostgreSQL store; locks
+    /// held by a node are released when it starts again.
+    pub node: String,
+    /// How long SIGTERM waits for open sessions before exiting.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            hostname: default_hostname(),
+            data_dir: PathBuf::from("./data"),
+            timezone: "Africa/Johannesburg".into(),
+            max_message_size: Size(25 * 1024 * 1024),
+            node: String::new(),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+fn default_hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Store {
+    /// `sqlite://PATH` or `postgres://user:pw@host/db`. Empty: SQLite in
+    /// `data_dir/mailhost.db`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listen {
+    /// SMTP (MX role). "" disables the listener.
+    pub smtp: String,
+    pub submission: String,
+    pub submissions: String,
+    pub pop3: String,
+    pub pop3s: String,
+    pub http: String,
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            smtp: "0.0.0.0:25".into(),
+            submission: "0.0.0.0:587".into(),
+            submissions: "0.0.0.0:465".into(),
+            pop3: "0.0.0.0:110".into(),
+            pop3s: "0.0.0.0:995".into(),
+            http: "127.0.0.1:8080".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    /// PEM certificate chain. Absent: a self-signed pair is made in data_dir.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Delivery {
+    /// Static next hops by recipient domain (smarthost, tests).
+    pub routes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// R-OUT-5: recipients per message.
+    pub max_recipients: u32,
+    /// R-OUT-6: Max Hourly Emails per account.
+    pub hourly_limit: u32,
+    pub hold_duration: Duration,
+    /// R-OUT-7.
+    pub domain_hourly_limit: u32,
+    /// R-OUT-8.
+    pub bulk_threshold: u32,
+    pub bulk_window: Duration,
+    /// R-POP-3.
+    pub pop_logins_per_hour: u32,
+    pub pop_lockout: Duration,
+    /// R-OUT-2.
+    pub pop_before_smtp: Duration,
+    /// R-POP-2.
+    pub read_retention: Duration,
+    /// R-ADDR-7.
+    pub quarantine: Duration,
+    /// R-IN-4.
+    pub max_forwards: u32,
+    /// R-IN-5.
+    pub autoreply_interval: Duration,
+    /// R-IN-3: default mailbox quota.
+    pub quota: Size,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_recipients: 25,
+            hourly_limit: 300,
+            hold_duration: Duration::from_secs(3600),
+            domain_hourly_limit: 3000,
+            bulk_threshold: 250,
+            bulk_window: Duration::from_secs(24 * 3600),
+            pop_logins_per_hour: 120,
+            pop_lockout: Duration::from_secs(3600),
+            pop_before_smtp: Duration::from_secs(30 * 60),
+            read_retention: Duration::from_secs(14 * 86400),
+            quarantine: Duration::from_secs(14 * 86400),
+            max_forwards: 6,
+            autoreply_interval: Duration::from_secs(7 * 86400),
+            quota: Size(50 * 1024 * 1024),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Lists {
+    pub offpeak_threshold: u32,
+    pub max_members: u32,
+    pub throttle: Duration,
+    pub offpeak: Vec<String>,
+}
+
+impl Default for Lists {
+    fn default() -> Self {
+        Lists {
+            offpeak_threshold: 250,
+            max_members: 1000,
+            throttle: Duration::from_secs(6),
+            offpeak: vec![
+                "sat 00:00-24:00".into(),
+                "sun 00:00-24:00".into(),
+                "mon-fri 01:00-06:00".into(),
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Antivirus {
+    pub engine: String,
+    pub clamd: String,
+    pub signatures: PathBuf,
+}
+
+impl Default for Antivirus {
+    fn default() -> Self {
+        Antivirus {
+            engine: "builtin".into(),
+            clamd: "127.0.0.1:3310".into(),
+            signatures: PathBuf::from("./data/signatures"),
+        }
+    }
+}
+
+/// Protocol resource limits (an addition to the contract): they bound what
+/// one client can cost the server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Open connections from one IP address, all listeners together.
+    pub connections_per_ip: u32,
+    /// Open connections in all.
+    pub max_connections: u32,
+    /// Idle time allowed while waiting for a command (RFC 5321 §4.5.3.2.7
+    /// suggests 5 minutes).
+    pub command_timeout: Duration,
+    /// Idle time allowed between blocks of DATA (RFC 5321 §4.5.3.2.6: 3 min).
+    pub data_timeout: Duration,
+    /// Longest whole SMTP session.
+    pub session_timeout: Duration,
+    /// Invalid commands tolerated before the connection is closed.
+    pub max_errors: u32,
+    /// POP3 autologout timer (RFC 1939 §3: at least 10 minutes).
+    pub pop3_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connections_per_ip: 20,
+            max_connections: 2000,
+            command_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(180),
+            session_timeout: Duration::from_secs(1800),
+            max_errors: 10,
+            pop3_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+impl Config {
+    /// Load `path` (if given) and apply `MAILHOST_SECTION__KEY` overrides from
+    /// `env`. With no file, the defaults apply.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.to_path_buf(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        Self::from_toml_with_env(&text, env)
+    }
+
+    pub fn from_toml_with_env(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut root: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("MAILHOST_") else { continue };
+            let Some((section, key)) = rest.split_once("__") else { continue };
+            if section.is_empty() || key.is_empty() {
+                continue;
+            }
+            let section = section.to_ascii_lowercase();
+            let key = key.to_ascii_lowercase();
+            let parsed = parse_env_value(&value);
+            let table = root
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match table {
+                toml::Value::Table(t) => {
+                    t.insert(key, parsed);
+                }
+                _ => {
+                    return Err(ConfigError::Invalid(format!(
+                        "{name}: [{section}] is not a section"
+                    )))
+                }
+            }
+        }
+        // serde_path_to_error names the key ("policy.hold_duration") that a
+        // bad value or unknown field sits under.
+        let cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(root))
+            .map_err(|e| ConfigError::Invalid(format!("{}: {}", e.path(), e.inner().message())))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.max_message_size.0 < 1024 {
+            return Err(ConfigError::Invalid(
+                "server.max_message_size: must be at least 1KB".into(),
+            ));
+        }
+        if self.policy.max_recipients == 0 {
+            return Err(ConfigError::Invalid("policy.max_recipients: must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The store URL with the embedded default filled in.
+    pub fn store_url(&self) -> String {
+        if self.store.url.is_empty() {
+            format!("sqlite://{}", self.server.data_dir.join("mailhost.db").display())
+        } else {
+            self.store.url.clone()
+        }
+    }
+}
+
+/// An environment value is read as a TOML value when it is one (`25`,
+/// `true`, `["a"]`, `{ a = "b" }`), else as a plain string, so that
+/// `MAILHOST_SERVER__HOSTNAME=mx.example` needs no quotes.
+fn parse_env_value(v: &str) -> toml::Value {
+    let doc = format!("v = {v}");
+    match doc.parse::<toml::Table>() {
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(v.into())),
+        Err(_) => toml::Value::String(v.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env() -> Vec<(String, String)> {
+        vec![]
+    }
+
+    #[test]
+    fn defaults_without_file() {
+        let c = Config::from_toml_with_env("", no_env()).unwrap();
+        assert_eq!(c.policy.max_recipients, 25);
+        assert_eq!(c.policy.hold_duration.as_secs(), 3600);
+        assert_eq!(c.server.max_message_size.0, 25 * 1024 * 1024);
+        assert_eq!(c.listen.smtp, "0.0.0.0:25");
+        assert!(c.store_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn full_contract_example_parses() {
+        let text = r#"
+[server]
+hostname = "mail.example.net"
+data_dir = "./data"
+timezone = "Africa/Johannesburg"
+max_message_size = "25MB"
+[store]
+url = "sqlite://./data/mailhost.db"
+[listen]
+smtp = "0.0.0.0:25"
+submission = "0.0.0.0:587"
+submissions = "0.0.0.0:465"
+pop3 = "0.0.0.0:110"
+pop3s = "0.0.0.0:995"
+http = "127.0.0.1:8080"
+[tls]
+cert = "/path/fullchain.pem"
+key = "/path/key.pem"
+[delivery]
+routes = { "example.org" = "127.0.0.1:2526" }
+[policy]
+max_recipients = 25
+hourly_limit = 300
+hold_duration = "1h"
+domain_hourly_limit = 3000
+bulk_threshold = 250
+bulk_window = "24h"
+pop_logins_per_hour = 120
+pop_lockout = "1h"
+pop_before_smtp = "30m"
+read_retention = "14d"
+quarantine = "14d"
+max_forwards = 6
+autoreply_interval = "7d"
+quota = "50MB"
+[lists]
+offpeak_threshold = 250
+max_members = 1000
+throttle = "6s"
+offpeak = ["sat 00:00-24:00", "sun 00:00-24:00", "mon-fri 01:00-06:00"]
+[antivirus]
+engine = "builtin"
+clamd = "127.0.0.1:3310"
+signatures = "./data/signatures"
+"#;
+        let c = Config::from_toml_with_env(text, no_env()).unwrap();
+        assert_eq!(c.server.hostname, "mail.example.net");
+        assert_eq!(c.delivery.routes["example.org"], "127.0.0.1:2526");
+        assert_eq!(c.policy.read_retention.as_secs(), 14 * 86400);
+        assert_eq!(c.policy.quota.0, 50 * 1024 * 1024);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::from_toml_with_env("[policy]\nmax_recipient = 3\n", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_recipient"), "{e}");
+        let e = Config::from_toml_with_env("[nosuch]\na = 1\n", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nosuch"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_names_key_and_value() {
+        let e = Config::from_toml_with_env("[policy]\nhold_duration = \"3 parsecs\"\n", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("3 parsecs"), "{e}");
+        assert!(e.contains("hold_duration"), "{e}");
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let env = vec![
+            ("MAILHOST_POLICY__HOLD_DURATION".to_string(), "3s".to_string()),
+            ("MAILHOST_POLICY__MAX_RECIPIENTS".to_string(), "5".to_string()),
+            ("MAILHOST_SERVER__HOSTNAME".to_string(), "mx.test".to_string()),
+            ("MAILHOST_LISTEN__HTTP".to_string(), "".to_string()),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ];
+        let c = Config::from_toml_with_env("[policy]\nhold_duration = \"1h\"\n", env).unwrap();
+        assert_eq!(c.policy.hold_duration.as_secs(), 3);
+        assert_eq!(c.policy.max_recipients, 5);
+        assert_eq!(c.server.hostname, "mx.test");
+        assert_eq!(c.listen.http, "");
+    }
+
+    #[test]
+    fn env_unknown_key_is_an_error() {
+        let env = vec![("MAILHOST_POLICY__NOPE".to_string(), "1".to_string())];
+        let e = Config::from_toml_with_env("", env).unwrap_err().to_string();
+        assert!(e.contains("nope"), "{e}");
+    }
+}

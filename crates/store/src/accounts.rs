@@ -1,0 +1,422 @@
+//! Domains, mailboxes and aliases: the service layer for every admin
+//! operation (the CLI calls it; the web API will). Each operation validates
+//! first and then writes one atomic batch, so nothing is half-written.
+
+use crate::address::{join, login_to_address, normalize_address, normalize_domain};
+use crate::db::{Stmt, Val};
+use crate::{now_ms, password, Result, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainInfo {
+    pub name: String,
+    pub contact: String,
+    pub package: Option<String>,
+    pub created_at: i64,
+    pub addresses: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddressInfo {
+    pub address: String,
+    /// "mailbox" or "alias".
+    pub kind: String,
+    pub suspended: bool,
+    pub quota: Option<i64>,
+    pub package: Option<String>,
+    /// Alias targets (empty for mailboxes).
+    pub targets: Vec<String>,
+    pub messages: i64,
+    pub bytes: i64,
+}
+
+/// An authenticated mailbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: i64,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthResult {
+    Ok(Account),
+    /// Right password, but the mailbox is suspended (R-ADDR-3).
+    Suspended,
+    /// Wrong password or no such account: indistinguishable on purpose.
+    Failed,
+}
+
+/// What a recipient address is, for RCPT TO.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolved {
+    /// Deliver to these mailboxes (one for a mailbox, several for an alias;
+    /// suspended alias targets are left out).
+    Deliver(Vec<Account>),
+    /// The address exists but is suspended (R-ADDR-3).
+    Suspended,
+    /// A hosted domain, but no such address (R-ADDR-6: no catch-all).
+    Unknown,
+    /// Not a domain we host.
+    NotHosted,
+}
+
+const MAILBOX: &str = "mailbox";
+const ALIAS: &str = "alias";
+
+impl Store {
+    // ---- domains ----
+
+    pub async fn domain_add(&self, name: &str, contact: &str, package: Option<&str>) -> Result<String> {
+        let name = normalize_domain(name)?;
+        let (cl, cd) = normalize_address(contact)
+            .map_err(|e| StoreError::Invalid(format!("--contact: {e}")))?;
+        let r = self
+            .batch(vec![Stmt::new(
+                "INSERT INTO domains (name, contact, package, created_at) VALUES (?, ?, ?, ?)",
+                vec![name.clone().into(), join(&cl, &cd).into(), package.map(str::to_string).into(), now_ms().into()],
+            )])
+            .await;
+        match r {
+            Ok(_) => Ok(name),
+            Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!("domain {name} already exists"))),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn domain_list(&self) -> Result<Vec<DomainInfo>> {
+        let rows = self
+            .query(
+                "SELECT d.name, d.contact, d.package, d.created_at,
+                        (SELECT COUNT(*) FROM addresses a WHERE a.domain_id = d.id)
+                 FROM domains d ORDER BY d.name",
+                vec![],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DomainInfo {
+                    name: r.text(0)?,
+                    contact: r.text(1)?,
+                    package: r.opt_text(2)?,
+                    created_at: r.i64(3)?,
+                    addresses: r.i64(4)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Removes an empty domain. A domain that still has addresses is
+    /// refused: deleting mailboxes (and their mail) must be explicit.
+    pub async fn domain_remove(&self, name: &str) -> Result<()> {
+        let name = normalize_domain(name)?;
+        let d = self.domain_list().await?.into_iter().find(|d| d.name == name);
+        let Some(d) = d else {
+            return Err(StoreError::NotFound(format!("no such domain: {name}")));
+        };
+        if d.addresses > 0 {
+            return Err(StoreError::Conflict(format!(
+                "domain {name} still has {} address(es); delete them first",
+                d.addresses
+            )));
+        }
+        self.batch(vec![Stmt::new(
+            "DELETE FROM domains WHERE name = ?
+               AND NOT EXISTS (SELECT 1 FROM addresses a WHERE a.domain_id = domains.id)",
+            vec![name.clone().into()],
+        )
+        .must_change(StoreError::Conflict(format!("domain {name} changed meanwhile; try again")))])
+        .await?;
+        Ok(())
+    }
+
+    pub async fn is_hosted(&self, domain: &str) -> Result<bool> {
+        let rows = self
+            .query("SELECT 1 FROM domains WHERE name = ?", vec![domain.to_ascii_lowercase().into()])
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    // ---- mailboxes ----
+
+    pub async fn user_add(
+        &self,
+        address: &str,
+        password: &str,
+        quota: Option<u64>,
+        package: Option<&str>,
+    ) -> Result<String> {
+        let (l, d) = normalize_address(address)?;
+        let addr = join(&l, &d);
+        check_password(password)?;
+        if !self.is_hosted(&d).await? {
+            return Err(StoreError::NotFound(format!("domain {d} is not hosted here; add it with `domain add`")));
+        }
+        if self.address_exists(&addr).await? {
+            return Err(StoreError::Conflict(format!("address {addr} already exists")));
+        }
+        let hash = password::hash(password.to_string()).await?;
+        let r = self
+            .batch(vec![Stmt::new(
+                "INSERT INTO addresses (address, domain_id, kind, password_hash, quota, package, suspended, created_at)
+                 SELECT ?, d.id, 'mailbox', ?, ?, ?, 0, ? FROM domains d WHERE d.name = ?",
+                vec![
+                    addr.clone().into(),
+                    hash.into(),
+                    quota.map(|q| q as i64).into(),
+                    package.map(str::to_string).into(),
+                    now_ms().into(),
+                    d.clone().into(),
+                ],
+            )
+            .must_change(StoreError::NotFound(format!("domain {d} is not hosted here")))])
+            .await;
+        match r {
+            Ok(_) => Ok(addr),
+            Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!("address {addr} already exists"))),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn address_exists(&self, addr: &str) -> Result<bool> {
+        Ok(!self
+            .query("SELECT 1 FROM addresses WHERE address = ?", vec![addr.into()])
+            .await?
+            .is_empty())
+    }
+
+    pub async fn user_passwd(&self, address: &str, password: &str) -> Result<()> {
+        let addr = mailbox_address(address)?;
+        check_password(password)?;
+        let hash = password::hash(password.to_string()).await?;
+        self.batch(vec![Stmt::new(
+            "UPDATE addresses SET password_hash = ? WHERE address = ? AND kind = 'mailbox'",
+            vec![hash.into(), addr.clone().into()],
+        )
+        .must_change(StoreError::NotFound(format!("no such mailbox: {addr}")))])
+        .await?;
+        Ok(())
+    }
+
+    /// Suspends or resumes a mailbox or alias (R-ADDR-3).
+    pub async fn user_set_suspended(&self, address: &str, suspended: bool) -> Result<()> {
+        let addr = mailbox_address(address)?;
+        self.batch(vec![Stmt::new(
+            "UPDATE addresses SET suspended = ? WHERE address = ?",
+            vec![(suspended as i64).into(), addr.clone().into()],
+        )
+        .must_change(StoreError::NotFound(format!("no such address: {addr}")))])
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a mailbox with its mail, and drops it from alias targets.
+    pub async fn user_delete(&self, address: &str) -> Result<()> {
+        let addr = mailbox_address(address)?;
+        let rows = self
+            .query("SELECT id FROM addresses WHERE address = ? AND kind = 'mailbox'", vec![addr.clone().into()])
+            .await?;
+        let Some(id) = rows.first().map(|r| r.i64(0)).transpose()? else {
+            return Err(StoreError::NotFound(format!("no such mailbox: {addr}")));
+        };
+        self.batch(vec![
+            Stmt::new(
+                "DELETE FROM addresses WHERE id = ? AND kind = 'mailbox'",
+                vec![id.into()],
+            )
+            .must_change(StoreError::NotFound(format!("no such mailbox: {addr}"))),
+            Stmt::new("DELETE FROM alias_targets WHERE target = ?", vec![addr.into()]),
+            Stmt::new(
+                "DELETE FROM blobs WHERE id IN (SELECT blob_id FROM entries WHERE mailbox_id = ?)
+                   AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_id = blobs.id AND e.mailbox_id <> ?)",
+                vec![id.into(), id.into()],
+            ),
+            Stmt::new("DELETE FROM entries WHERE mailbox_id = ?", vec![id.into()]),
+        ])
+        .await?;
+        Ok(())
+    }
+
+    pub async fn user_list(&self, domain: &str) -> Result<Vec<AddressInfo>> {
+        let d = normalize_domain(domain)?;
+        if !self.is_hosted(&d).await? {
+            return Err(StoreError::NotFound(format!("no such domain: {d}")));
+        }
+        let rows = self
+            .query(
+                "SELECT a.address, a.kind, a.suspended, a.quota, a.package,
+                        (SELECT COUNT(*) FROM entries e WHERE e.mailbox_id = a.id),
+                        (SELECT CAST(COALESCE(SUM(e.size), 0) AS BIGINT) FROM entries e WHERE e.mailbox_id = a.id),
+                        a.id
+                 FROM addresses a JOIN domains d ON d.id = a.domain_id
+                 WHERE d.name = ? ORDER BY a.address",
+                vec![d.into()],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let kind = r.text(1)?;
+            let targets = if kind == ALIAS { self.alias_targets(r.i64(7)?).await? } else { vec![] };
+            out.push(AddressInfo {
+                address: r.text(0)?,
+                kind,
+                suspended: r.i64(2)? != 0,
+                quota: r.opt_i64(3)?,
+                package: r.opt_text(4)?,
+                targets,
+                messages: r.i64(5)?,
+                bytes: r.i64(6)?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn alias_targets(&self, alias_id: i64) -> Result<Vec<String>> {
+        let rows = self
+            .query("SELECT target FROM alias_targets WHERE alias_id = ? ORDER BY target", vec![alias_id.into()])
+            .await?;
+        rows.iter().map(|r| r.text(0)).collect()
+    }
+
+    // ---- aliases (R-ADDR-2) ----
+
+    /// Creates an alias that delivers to hosted mailboxes.
+    pub async fn alias_add(&self, alias: &str, targets: &[String]) -> Result<String> {
+        let (l, d) = normalize_address(alias)?;
+        let addr = join(&l, &d);
+        if targets.is_empty() {
+            return Err(StoreError::Invalid("an alias needs at least one target".into()));
+        }
+        if !self.is_hosted(&d).await? {
+            return Err(StoreError::NotFound(format!("domain {d} is not hosted here")));
+        }
+        if self.address_exists(&addr).await? {
+            return Err(StoreError::Conflict(format!("address {addr} already exists")));
+        }
+        let mut norm = Vec::new();
+        for t in targets {
+            let (tl, td) = normalize_address(t)?;
+            let t = join(&tl, &td);
+            let rows = self
+                .query("SELECT 1 FROM addresses WHERE address = ? AND kind = 'mailbox'", vec![t.clone().into()])
+                .await?;
+            if rows.is_empty() {
+                return Err(StoreError::NotFound(format!("alias target {t} is not a hosted mailbox")));
+            }
+            if !norm.contains(&t) {
+                norm.push(t);
+            }
+        }
+        let mut stmts = vec![Stmt::new(
+            "INSERT INTO addresses (address, domain_id, kind, suspended, created_at)
+             SELECT ?, d.id, 'alias', 0, ? FROM domains d WHERE d.name = ?",
+            vec![addr.clone().into(), now_ms().into(), d.clone().into()],
+        )
+        .must_change(StoreError::NotFound(format!("domain {d} is not hosted here")))];
+        for t in norm {
+            stmts.push(Stmt::new(
+                "INSERT INTO alias_targets (alias_id, target)
+                 SELECT id, ? FROM addresses WHERE address = ? AND kind = 'alias'",
+                vec![t.into(), addr.clone().into()],
+            ));
+        }
+        match self.batch(stmts).await {
+            Ok(_) => Ok(addr),
+            Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!("address {addr} already exists"))),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn alias_remove(&self, alias: &str) -> Result<()> {
+        let addr = mailbox_address(alias)?;
+        self.batch(vec![
+            Stmt::new(
+                "DELETE FROM alias_targets WHERE alias_id IN
+                   (SELECT id FROM addresses WHERE address = ? AND kind = 'alias')",
+                vec![addr.clone().into()],
+            ),
+            Stmt::new("DELETE FROM addresses WHERE address = ? AND kind = 'alias'", vec![addr.clone().into()])
+                .must_change(StoreError::NotFound(format!("no such alias: {addr}"))),
+        ])
+        .await?;
+        Ok(())
+    }
+
+    // ---- hot path ----
+
+    /// Resolves a recipient for RCPT TO. `address` must already be
+    /// syntactically valid; it is matched case-insensitively.
+    pub async fn resolve(&self, address: &str) -> Result<Resolved> {
+        let Ok((l, d)) = normalize_address(address) else {
+            return Ok(Resolved::Unknown);
+        };
+        let addr = join(&l, &d);
+        let rows = self
+            .query("SELECT id, kind, suspended FROM addresses WHERE address = ?", vec![addr.clone().into()])
+            .await?;
+        let Some(r) = rows.first() else {
+            return Ok(if self.is_hosted(&d).await? { Resolved::Unknown } else { Resolved::NotHosted });
+        };
+        if r.i64(2)? != 0 {
+            return Ok(Resolved::Suspended);
+        }
+        let id = r.i64(0)?;
+        if r.text(1)? == MAILBOX {
+            return Ok(Resolved::Deliver(vec![Account { id, address: addr }]));
+        }
+        let rows = self
+            .query(
+                "SELECT m.id, m.address FROM alias_targets t JOIN addresses m ON m.address = t.target
+                 WHERE t.alias_id = ? AND m.kind = 'mailbox' AND m.suspended = 0 ORDER BY m.address",
+                vec![id.into()],
+            )
+            .await?;
+        let targets = rows
+            .iter()
+            .map(|r| Ok(Account { id: r.i64(0)?, address: r.text(1)? }))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(if targets.is_empty() { Resolved::Suspended } else { Resolved::Deliver(targets) })
+    }
+
+    /// Checks a login (`local%domain` or `local@domain`) and password.
+    /// Absent accounts cost the same Argon2 verification as real ones.
+    pub async fn authenticate(&self, login: &str, password: &str) -> Result<AuthResult> {
+        let addr = login_to_address(login);
+        let row = match &addr {
+            Some(a) => self
+                .query(
+                    "SELECT id, password_hash, suspended FROM addresses WHERE address = ? AND kind = 'mailbox'",
+                    vec![Val::T(a.clone())],
+                )
+                .await?
+                .into_iter()
+                .next(),
+            None => None,
+        };
+        let stored = row.as_ref().map(|r| r.opt_text(1)).transpose()?.flatten();
+        if !password::verify(password.to_string(), stored).await {
+            return Ok(AuthResult::Failed);
+        }
+        let (Some(r), Some(address)) = (row, addr) else { return Ok(AuthResult::Failed) };
+        if r.i64(2)? != 0 {
+            return Ok(AuthResult::Suspended);
+        }
+        Ok(AuthResult::Ok(Account { id: r.i64(0)?, address }))
+    }
+}
+
+fn mailbox_address(s: &str) -> Result<String> {
+    let (l, d) = normalize_address(s)?;
+    Ok(join(&l, &d))
+}
+
+fn check_password(pw: &str) -> Result<()> {
+    if pw.is_empty() {
+        return Err(StoreError::Invalid("the password must not be empty".into()));
+    }
+    if pw.len() > 1024 {
+        return Err(StoreError::Invalid("the password is longer than 1024 bytes".into()));
+    }
+    if pw.chars().any(|c| c.is_control()) {
+        return Err(StoreError::Invalid("the password must not contain control characters".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! mailhost storage.
+//!
+//! Layout:
+//! - [`db`]: the SQL surface both backends implement (values, rows, write
+//!   batches), written once in the SQL that SQLite and PostgreSQL share.
+//! - `sqlite`, `pg`: the two backends. Each has one writer that applies
+//!   waiting batches in **group commit** (one transaction, one fsync, many
+//!   deliveries) and a few readers.
+//! - `schema`: migrations for both.
+//! - [`address`]: address and domain syntax, `local%domain` logins.
+//! - `accounts`: domains, mailboxes, aliases, passwords (the service layer
+//!   the CLI and, later, the web API call).
+//! - `messages`: durable delivery, listing, retrieval, deletion.
+//! - `locks`: named leases with expiry (one POP3 session per mailbox),
+//!   shared by every node on one database.
+//!
+//! Message bodies live in the database itself: a delivery is one write
+//! batch (the body and one entry per recipient) that is committed, and so
+//! fsynced, before the caller answers 250. A crash leaves all of a message
+//! or none of it.
+
+pub mod address;
+pub mod db;
+mod accounts;
+mod locks;
+mod messages;
+mod password;
+mod pg;
+mod schema;
+mod sqlite;
+
+pub use accounts::{Account, AddressInfo, AuthResult, DomainInfo, Resolved};
+pub use messages::{MessageMeta, NewMessage};
+
+use db::{Row, Stmt, Val};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("storage error: {0}")]
+    Backend(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Pg(pg::Pg),
+}
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<Backend>,
+}
+
+impl Store {
+    /// Opens `sqlite://PATH` or `postgres://…` (also `postgresql://…`) and
+    /// applies pending migrations.
+    pub async fn open(url: &str) -> Result<Store> {
+        let backend = if let Some(path) = url.strip_prefix("sqlite://") {
+            Backend::Sqlite(sqlite::Sqlite::open(std::path::Path::new(path)).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Pg(pg::Pg::open(url).await?)
+        } else {
+            return Err(StoreError::Invalid(format!(
+                "store.url {url:?}: expected sqlite://PATH or postgres://USER@HOST/DB"
+            )));
+        };
+        Ok(Store { backend: Arc::new(backend) })
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match &*self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Pg(_) => "postgresql",
+        }
+    }
+
+    pub async fn query(&self, sql: &'static str, params: Vec<Val>) -> Result<Vec<Row>> {
+        match &*self.backend {
+            Backend::Sqlite(b) => b.query(sql, params).await,
+            Backend::Pg(b) => b.query(sql, params).await,
+        }
+    }
+
+    /// Applies the statements atomically and durably; returns the number of
+    /// rows each changed.
+    pub async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<u64>> {
+        match &*self.backend {
+            Backend::Sqlite(b) => b.batch(stmts).await,
+            Backend::Pg(b) => b.batch(stmts).await,
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch: the one time unit of the store.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,139 @@
+//! Messages: durable delivery, listing, retrieval, deletion.
+//!
+//! A message body is stored once (`blobs`) however many mailboxes receive
+//! it; each receiving mailbox gets an entry with its own header prefix
+//! (Return-Path, Delivered-To) and a UID that never changes, which POP3
+//! serves as its UIDL (RFC 1939 §7).
+
+use crate::db::{Stmt, Val};
+use crate::{now_ms, Result, Store, StoreError};
+use rand::Rng;
+
+/// A message accepted for local delivery.
+pub struct NewMessage {
+    /// The message as received, with our Received header, CRLF line ends.
+    pub body: Vec<u8>,
+    /// For each receiving mailbox: its id and the header lines to put
+    /// before the body for it.
+    pub deliveries: Vec<(i64, Vec<u8>)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageMeta {
+    pub id: i64,
+    pub uid: String,
+    pub size: u64,
+}
+
+/// 128 random bits as 32 hex digits: unique across nodes without
+/// coordination.
+fn new_blob_id() -> String {
+    let v: u128 = rand::rng().random();
+    format!("{v:032x}")
+}
+
+impl Store {
+    /// Stores the message for every recipient. When this returns Ok, the
+    /// message is committed and synced to disk (group commit); the caller
+    /// may then answer 250.
+    pub async fn deliver(&self, msg: NewMessage) -> Result<Vec<String>> {
+        if msg.deliveries.is_empty() {
+            return Err(StoreError::Invalid("a delivery needs at least one mailbox".into()));
+        }
+        let blob = new_blob_id();
+        let now = now_ms();
+        let len = msg.body.len();
+        let mut uids = Vec::with_capacity(msg.deliveries.len());
+        let mut stmts = Vec::with_capacity(msg.deliveries.len() + 1);
+        stmts.push(Stmt::new(
+            "INSERT INTO blobs (id, data) VALUES (?, ?)",
+            vec![blob.clone().into(), Val::B(msg.body)],
+        ));
+        for (i, (mailbox, prefix)) in msg.deliveries.into_iter().enumerate() {
+            // RFC 1939 §7: UIDs are 1-70 printable characters, unique in
+            // the mailbox and stable across sessions.
+            let uid = format!("{blob}.{i}");
+            let size = (len + prefix.len()) as i64;
+            stmts.push(Stmt::new(
+                "INSERT INTO entries (mailbox_id, blob_id, uid, prefix, size, received_at)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+                vec![mailbox.into(), blob.clone().into(), uid.clone().into(), Val::B(prefix), size.into(), now.into()],
+            ));
+            uids.push(uid);
+        }
+        self.batch(stmts).await?;
+        Ok(uids)
+    }
+
+    /// The mailbox's messages in arrival order.
+    pub async fn list_messages(&self, mailbox: i64) -> Result<Vec<MessageMeta>> {
+        let rows = self
+            .query(
+                "SELECT id, uid, size FROM entries WHERE mailbox_id = ? ORDER BY id",
+                vec![mailbox.into()],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok(MessageMeta { id: r.i64(0)?, uid: r.text(1)?, size: r.i64(2)? as u64 }))
+            .collect()
+    }
+
+    /// The full message as delivered to this mailbox: its prefix and body.
+    pub async fn read_message(&self, mailbox: i64, id: i64) -> Result<Vec<u8>> {
+        let mut rows = self
+            .query(
+                "SELECT e.prefix, b.data FROM entries e JOIN blobs b ON b.id = e.blob_id
+                 WHERE e.id = ? AND e.mailbox_id = ?",
+                vec![id.into(), mailbox.into()],
+            )
+            .await?;
+        let Some(r) = rows.first_mut() else {
+            return Err(StoreError::NotFound(format!("no message {id} in mailbox {mailbox}")));
+        };
+        let mut out = r.take_bytes(0)?;
+        out.extend_from_slice(&r.take_bytes(1)?);
+        Ok(out)
+    }
+
+    /// Records the first retrieval (R-POP-2 counts retention from it).
+    pub async fn mark_retrieved(&self, mailbox: i64, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let stmts = ids
+            .iter()
+            .map(|id| {
+                Stmt::new(
+                    "UPDATE entries SET retrieved_at = ? WHERE id = ? AND mailbox_id = ? AND retrieved_at IS NULL",
+                    vec![now.into(), (*id).into(), mailbox.into()],
+                )
+            })
+            .collect();
+        self.batch(stmts).await?;
+        Ok(())
+    }
+
+    /// Deletes messages of one mailbox, and bodies no other mailbox holds,
+    /// in one transaction.
+    pub async fn delete_messages(&self, mailbox: i64, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut stmts = Vec::with_capacity(ids.len() * 2);
+        for id in ids {
+            // The body goes first, while the entry still names it.
+            stmts.push(Stmt::new(
+                "DELETE FROM blobs WHERE id = (SELECT blob_id FROM entries WHERE id = ? AND mailbox_id = ?)
+                   AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_id = blobs.id AND e.id <> ?)",
+                vec![(*id).into(), mailbox.into(), (*id).into()],
+            ));
+            stmts.push(Stmt::new(
+                "DELETE FROM entries WHERE id = ? AND mailbox_id = ?",
+                vec![(*id).into(), mailbox.into()],
+            ));
+        }
+        self.batch(stmts).await?;
+        Ok(())
+    }
+}

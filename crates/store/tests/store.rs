@@ -1,0 +1,224 @@
+//! The store test suite, run on both backends: SQLite in a temporary
+//! directory, and PostgreSQL at MAILHOST_TEST_PG (each test in a schema of
+//! its own). Under CI the PostgreSQL URL is required, so a missing server
+//! fails the run instead of skipping half the suite.
+
+use mailhost_store::{AuthResult, NewMessage, Resolved, Store, StoreError};
+use std::time::Duration;
+
+async fn sqlite() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    (Store::open(&url).await.unwrap(), dir)
+}
+
+async fn pg(name: &str) -> Option<Store> {
+    let Ok(base) = std::env::var("MAILHOST_TEST_PG") else {
+        assert!(std::env::var("CI").is_err(), "MAILHOST_TEST_PG must be set under CI");
+        eprintln!("MAILHOST_TEST_PG not set: skipping the PostgreSQL run of {name}");
+        return None;
+    };
+    let schema = format!("t_{}_{}", name, std::process::id());
+    let (c, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    Some(Store::open(&url).await.unwrap())
+}
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { let (s, _d) = super::sqlite().await; super::$name(s).await; }
+        )* }
+        mod on_postgres { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { if let Some(s) = super::pg(stringify!($name)).await { super::$name(s).await; } }
+        )* }
+    };
+}
+
+both!(domains, users, aliases_and_resolve, auth, deliver_list_read_delete, group_commit_concurrent, locks, reopen_keeps_schema);
+
+async fn domains(s: Store) {
+    assert_eq!(s.domain_add("Example.COM", "admin@example.net", None).await.unwrap(), "example.com");
+    assert!(matches!(s.domain_add("example.com", "a@b.net", None).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(s.domain_add("bad_domain", "a@b.net", None).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(s.domain_add("ok.example", "not-an-address", None).await, Err(StoreError::Invalid(_))));
+    s.domain_add("b.example", "x@b.example", Some("gold")).await.unwrap();
+    let l = s.domain_list().await.unwrap();
+    assert_eq!(l.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["b.example", "example.com"]);
+    assert_eq!(l[0].package.as_deref(), Some("gold"));
+    s.user_add("u@b.example", "pw", None, None).await.unwrap();
+    let e = s.domain_remove("b.example").await.unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)), "{e}");
+    s.user_delete("u@b.example").await.unwrap();
+    s.domain_remove("b.example").await.unwrap();
+    assert!(matches!(s.domain_remove("b.example").await, Err(StoreError::NotFound(_))));
+    assert_eq!(s.domain_list().await.unwrap().len(), 1);
+}
+
+async fn users(s: Store) {
+    s.domain_add("a.example", "c@a.example", None).await.unwrap();
+    assert_eq!(s.user_add("Bob@A.example", "secret", Some(1000), None).await.unwrap(), "bob@a.example");
+    assert!(matches!(s.user_add("bob@a.example", "x", None, None).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(s.user_add("x@nohost.example", "x", None, None).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.user_add("x@a.example", "", None, None).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(s.user_add("bad address@a.example", "x", None, None).await, Err(StoreError::Invalid(_))));
+    let l = s.user_list("a.example").await.unwrap();
+    assert_eq!(l.len(), 1);
+    assert_eq!(l[0].quota, Some(1000));
+    s.user_set_suspended("bob@a.example", true).await.unwrap();
+    assert!(s.user_list("a.example").await.unwrap()[0].suspended);
+    assert_eq!(s.resolve("bob@a.example").await.unwrap(), Resolved::Suspended);
+    s.user_set_suspended("bob@a.example", false).await.unwrap();
+    assert!(matches!(s.user_set_suspended("nobody@a.example", true).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.user_passwd("nobody@a.example", "x").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.user_delete("nobody@a.example").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.user_list("nohost.example").await, Err(StoreError::NotFound(_))));
+}
+
+async fn aliases_and_resolve(s: Store) {
+    s.domain_add("a.example", "c@a.example", None).await.unwrap();
+    s.user_add("one@a.example", "pw", None, None).await.unwrap();
+    s.user_add("two@a.example", "pw", None, None).await.unwrap();
+    assert!(matches!(s.alias_add("sales@a.example", &["nobody@a.example".into()]).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.alias_add("one@a.example", &["two@a.example".into()]).await, Err(StoreError::Conflict(_))));
+    s.alias_add("sales@a.example", &["one@a.example".into(), "TWO@a.example".into()]).await.unwrap();
+    // nothing half-written by the failed attempts
+    assert_eq!(s.user_list("a.example").await.unwrap().len(), 3);
+    match s.resolve("Sales@A.example").await.unwrap() {
+        Resolved::Deliver(t) => assert_eq!(t.iter().map(|a| a.address.as_str()).collect::<Vec<_>>(), ["one@a.example", "two@a.example"]),
+        r => panic!("{r:?}"),
+    }
+    assert_eq!(s.resolve("nobody@a.example").await.unwrap(), Resolved::Unknown);
+    assert_eq!(s.resolve("x@elsewhere.example").await.unwrap(), Resolved::NotHosted);
+    s.user_set_suspended("two@a.example", true).await.unwrap();
+    match s.resolve("sales@a.example").await.unwrap() {
+        Resolved::Deliver(t) => assert_eq!(t.len(), 1),
+        r => panic!("{r:?}"),
+    }
+    s.alias_remove("sales@a.example").await.unwrap();
+    assert_eq!(s.resolve("sales@a.example").await.unwrap(), Resolved::Unknown);
+    assert!(matches!(s.alias_remove("sales@a.example").await, Err(StoreError::NotFound(_))));
+}
+
+async fn auth(s: Store) {
+    s.domain_add("a.example", "c@a.example", None).await.unwrap();
+    s.user_add("bob@a.example", "right", None, None).await.unwrap();
+    assert!(matches!(s.authenticate("bob@a.example", "right").await.unwrap(), AuthResult::Ok(_)));
+    assert!(matches!(s.authenticate("bob%a.example", "right").await.unwrap(), AuthResult::Ok(_)));
+    assert_eq!(s.authenticate("bob@a.example", "wrong").await.unwrap(), AuthResult::Failed);
+    assert_eq!(s.authenticate("nobody@a.example", "right").await.unwrap(), AuthResult::Failed);
+    assert_eq!(s.authenticate("garbage", "right").await.unwrap(), AuthResult::Failed);
+    s.user_passwd("bob@a.example", "new").await.unwrap();
+    assert_eq!(s.authenticate("bob@a.example", "right").await.unwrap(), AuthResult::Failed);
+    s.user_set_suspended("bob@a.example", true).await.unwrap();
+    assert_eq!(s.authenticate("bob@a.example", "new").await.unwrap(), AuthResult::Suspended);
+    assert_eq!(s.authenticate("bob@a.example", "wrong").await.unwrap(), AuthResult::Failed);
+}
+
+async fn deliver_list_read_delete(s: Store) {
+    s.domain_add("a.example", "c@a.example", None).await.unwrap();
+    s.user_add("one@a.example", "pw", None, None).await.unwrap();
+    s.user_add("two@a.example", "pw", None, None).await.unwrap();
+    let (one, two) = match (s.resolve("one@a.example").await.unwrap(), s.resolve("two@a.example").await.unwrap()) {
+        (Resolved::Deliver(a), Resolved::Deliver(b)) => (a[0].id, b[0].id),
+        r => panic!("{r:?}"),
+    };
+    let body = b"Subject: hi\r\n\r\nbinary \x00\xff ok\r\n".to_vec();
+    let uids = s
+        .deliver(NewMessage { body: body.clone(), deliveries: vec![(one, b"P1: x\r\n".to_vec()), (two, b"P2: y\r\n".to_vec())] })
+        .await
+        .unwrap();
+    assert_eq!(uids.len(), 2);
+    assert_ne!(uids[0], uids[1]);
+    let l1 = s.list_messages(one).await.unwrap();
+    assert_eq!(l1.len(), 1);
+    assert_eq!(l1[0].size as usize, body.len() + 7);
+    assert_eq!(l1[0].uid, uids[0]);
+    let m = s.read_message(one, l1[0].id).await.unwrap();
+    assert_eq!(&m[..7], b"P1: x\r\n");
+    assert_eq!(&m[7..], &body[..]);
+    // another mailbox's message id is not readable through this mailbox
+    let l2 = s.list_messages(two).await.unwrap();
+    assert!(s.read_message(one, l2[0].id).await.is_err());
+    s.mark_retrieved(one, &[l1[0].id]).await.unwrap();
+    s.delete_messages(one, &[l1[0].id]).await.unwrap();
+    assert!(s.list_messages(one).await.unwrap().is_empty());
+    // the body is shared: still readable by two
+    assert_eq!(&s.read_message(two, l2[0].id).await.unwrap()[7..], &body[..]);
+    s.delete_messages(two, &[l2[0].id]).await.unwrap();
+    let info = s.user_list("a.example").await.unwrap();
+    assert!(info.iter().all(|a| a.messages == 0 && a.bytes == 0));
+}
+
+async fn group_commit_concurrent(s: Store) {
+    s.domain_add("a.example", "c@a.example", None).await.unwrap();
+    s.user_add("one@a.example", "pw", None, None).await.unwrap();
+    let Resolved::Deliver(a) = s.resolve("one@a.example").await.unwrap() else { panic!() };
+    let id = a[0].id;
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.deliver(NewMessage { body: format!("Subject: {i}\r\n\r\nx\r\n").into_bytes(), deliveries: vec![(id, vec![])] })
+                .await
+                .unwrap()
+        }));
+    }
+    let mut uids = std::collections::HashSet::new();
+    for t in tasks {
+        uids.extend(t.await.unwrap());
+    }
+    assert_eq!(uids.len(), 200);
+    let l = s.list_messages(id).await.unwrap();
+    assert_eq!(l.len(), 200);
+    assert_eq!(l.iter().map(|m| m.uid.clone()).collect::<std::collections::HashSet<_>>(), uids);
+}
+
+async fn locks(s: Store) {
+    let ttl = Duration::from_secs(60);
+    assert!(s.try_lock("pop:1", "a", "n1", ttl).await.unwrap());
+    assert!(!s.try_lock("pop:1", "b", "n2", ttl).await.unwrap());
+    assert!(s.refresh_lock("pop:1", "a", ttl).await.unwrap());
+    assert!(!s.refresh_lock("pop:1", "b", ttl).await.unwrap());
+    s.unlock("pop:1", "b").await.unwrap(); // not the owner: no effect
+    assert!(!s.try_lock("pop:1", "b", "n2", ttl).await.unwrap());
+    s.unlock("pop:1", "a").await.unwrap();
+    assert!(s.try_lock("pop:1", "b", "n2", ttl).await.unwrap());
+    // an expired lease can be taken over
+    assert!(s.try_lock("pop:2", "a", "n1", Duration::from_millis(1)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(s.try_lock("pop:2", "c", "n3", ttl).await.unwrap());
+    assert_eq!(s.release_node_locks("n2").await.unwrap(), 1);
+    assert!(s.try_lock("pop:1", "d", "n1", ttl).await.unwrap());
+}
+
+async fn reopen_keeps_schema(s: Store) {
+    // Opening applies no migration twice: a second handle on the same
+    // database works and sees the first one's data.
+    s.domain_add("a.example", "c@a.example", None).await.unwrap();
+    assert_eq!(s.domain_list().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn sqlite_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    {
+        let s = Store::open(&url).await.unwrap();
+        s.domain_add("a.example", "c@a.example", None).await.unwrap();
+    }
+    let s = Store::open(&url).await.unwrap();
+    assert_eq!(s.domain_list().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_url() {
+    assert!(matches!(Store::open("mysql://x").await, Err(StoreError::Invalid(_))));
+}
