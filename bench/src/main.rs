@@ -1,3 +1,291 @@
-fn main() {
-    println!("Hello, world!");
+//! `mailhost-bench`: a load generator that speaks plain SMTP and POP3 to any
+//! server on loopback, so mailhost and other servers are measured by the
+//! same client in the same run.
+//!
+//! - `smtp`: N concurrent sessions send M messages of a given size to local
+//!   mailboxes (MAIL, RCPT and DATA pipelined as RFC 2920 allows); prints
+//!   messages/s and p50/p99 latency from MAIL to the final 250.
+//! - `pop3`: logs in to each mailbox and retrieves every message with
+//!   pipelined RETR; prints messages/s and p50/p99 per-RETR latency.
+//! - `idle`: opens N connections, waits for each greeting and holds them
+//!   for a while (the caller measures the server's memory).
+//!
+//! Every run is bounded by its counts and a deadline; only loopback
+//! addresses are accepted.
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+#[derive(Parser)]
+struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    Smtp {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long, default_value_t = 32)]
+        sessions: usize,
+        #[arg(long, default_value_t = 20000)]
+        messages: usize,
+        /// Message size in bytes.
+        #[arg(long, default_value_t = 4096)]
+        size: usize,
+        /// Recipients are user0@DOMAIN … user{mailboxes-1}@DOMAIN.
+        #[arg(long, default_value = "bench.test")]
+        domain: String,
+        #[arg(long, default_value_t = 32)]
+        mailboxes: usize,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        deadline: u64,
+    },
+    Pop3 {
+        #[arg(long)]
+        addr: SocketAddr,
+        /// Logins to retrieve from, comma separated.
+        #[arg(long)]
+        users: String,
+        #[arg(long)]
+        password: String,
+        /// Outstanding RETR commands per connection.
+        #[arg(long, default_value_t = 64)]
+        window: usize,
+        #[arg(long, default_value_t = 600)]
+        deadline: u64,
+    },
+    Idle {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long, default_value_t = 1000)]
+        connections: usize,
+        /// Seconds to hold the connections open.
+        #[arg(long, default_value_t = 5)]
+        hold: u64,
+    },
+}
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+fn check_loopback(a: &SocketAddr) -> Res<()> {
+    if !a.ip().is_loopback() {
+        return Err(format!("{a}: only loopback addresses may be load-tested").into());
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn report(what: &str, n: usize, elapsed: Duration, mut lat: Vec<Duration>) {
+    lat.sort();
+    println!(
+        "{what}: {n} messages in {:.2}s = {:.0} msg/s; latency p50 {:.2} ms, p99 {:.2} ms",
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64(),
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+    );
+}
+
+async fn reply(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, line: &mut String) -> Res<u16> {
+    loop {
+        line.clear();
+        if r.read_line(line).await? == 0 {
+            return Err("connection closed".into());
+        }
+        if line.len() >= 4 && line.as_bytes()[3] == b' ' {
+            return Ok(line[..3].parse()?);
+        }
+    }
+}
+
+fn message(size: usize, n: usize) -> Vec<u8> {
+    let mut m = format!("From: bench@load.test\r\nTo: someone@bench.test\r\nSubject: load {n}\r\nMessage-ID: <{n}@load.test>\r\n\r\n").into_bytes();
+    let line = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz\r\n";
+    while m.len() + line.len() <= size {
+        m.extend_from_slice(line);
+    }
+    while m.len() < size.saturating_sub(2) {
+        m.push(b'x');
+    }
+    m.extend_from_slice(b"\r\n.\r\n");
+    m
+}
+
+async fn smtp_session(addr: SocketAddr, next: Arc<AtomicUsize>, total: usize, size: usize, domain: Arc<String>, mailboxes: usize) -> Res<Vec<Duration>> {
+    let s = TcpStream::connect(addr).await?;
+    s.set_nodelay(true)?;
+    let (r, mut w) = s.into_split();
+    let mut r = BufReader::new(r);
+    let mut line = String::new();
+    if reply(&mut r, &mut line).await? != 220 {
+        return Err(format!("greeting: {line}").into());
+    }
+    w.write_all(b"EHLO load.test\r\n").await?;
+    reply(&mut r, &mut line).await?;
+    let mut lat = Vec::new();
+    loop {
+        let n = next.fetch_add(1, Ordering::Relaxed);
+        if n >= total {
+            break;
+        }
+        let body = message(size, n);
+        let t0 = Instant::now();
+        let cmds = format!("MAIL FROM:<bench@load.test>\r\nRCPT TO:<user{}@{domain}>\r\nDATA\r\n", n % mailboxes);
+        w.write_all(cmds.as_bytes()).await?;
+        for want in [250, 250, 354] {
+            let c = reply(&mut r, &mut line).await?;
+            if c != want {
+                return Err(format!("expected {want}, got {}", line.trim()).into());
+            }
+        }
+        w.write_all(&body).await?;
+        if reply(&mut r, &mut line).await? != 250 {
+            return Err(format!("DATA: {}", line.trim()).into());
+        }
+        lat.push(t0.elapsed());
+    }
+    w.write_all(b"QUIT\r\n").await?;
+    let _ = reply(&mut r, &mut line).await;
+    Ok(lat)
+}
+
+async fn smtp(addr: SocketAddr, sessions: usize, messages: usize, size: usize, domain: String, mailboxes: usize) -> Res<()> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let domain = Arc::new(domain);
+    let t0 = Instant::now();
+    let tasks: Vec<_> = (0..sessions)
+        .map(|_| tokio::spawn(smtp_session(addr, next.clone(), messages, size, domain.clone(), mailboxes)))
+        .collect();
+    let mut lat = Vec::with_capacity(messages);
+    for t in tasks {
+        lat.extend(t.await??);
+    }
+    report(&format!("smtp {sessions} sessions, {size} B"), lat.len(), t0.elapsed(), lat);
+    Ok(())
+}
+
+/// Reads one multi-line POP3 response after its `+OK` line; returns the
+/// bytes of the body.
+async fn pop_multiline(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, buf: &mut Vec<u8>) -> Res<usize> {
+    buf.clear();
+    r.read_until(b'\n', buf).await?;
+    if !buf.starts_with(b"+OK") {
+        return Err(format!("RETR: {}", String::from_utf8_lossy(buf)).into());
+    }
+    let mut total = 0;
+    loop {
+        buf.clear();
+        if r.read_until(b'\n', buf).await? == 0 {
+            return Err("connection closed".into());
+        }
+        if buf.as_slice() == b".\r\n" {
+            return Ok(total);
+        }
+        total += buf.len();
+    }
+}
+
+async fn pop3_user(addr: SocketAddr, user: String, password: String, window: usize) -> Res<Vec<Duration>> {
+    let s = TcpStream::connect(addr).await?;
+    s.set_nodelay(true)?;
+    let (r, mut w) = s.into_split();
+    let mut r = BufReader::with_capacity(64 * 1024, r);
+    let mut line = String::new();
+    r.read_line(&mut line).await?;
+    w.write_all(format!("USER {user}\r\nPASS {password}\r\nSTAT\r\n").as_bytes()).await?;
+    for _ in 0..3 {
+        line.clear();
+        r.read_line(&mut line).await?;
+        if !line.starts_with("+OK") {
+            return Err(format!("{user}: {}", line.trim()).into());
+        }
+    }
+    let count: usize = line.split_whitespace().nth(1).ok_or("STAT")?.parse()?;
+    let mut sent = std::collections::VecDeque::new();
+    let mut lat = Vec::with_capacity(count);
+    let mut buf = Vec::with_capacity(8192);
+    let mut next = 1;
+    while lat.len() < count {
+        let mut batch = String::new();
+        while next <= count && sent.len() < window {
+            batch.push_str(&format!("RETR {next}\r\n"));
+            sent.push_back(Instant::now());
+            next += 1;
+        }
+        if !batch.is_empty() {
+            w.write_all(batch.as_bytes()).await?;
+        }
+        pop_multiline(&mut r, &mut buf).await?;
+        lat.push(sent.pop_front().ok_or("protocol")?.elapsed());
+    }
+    w.write_all(b"QUIT\r\n").await?;
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), r.read_to_end(&mut rest)).await;
+    Ok(lat)
+}
+
+async fn pop3(addr: SocketAddr, users: String, password: String, window: usize) -> Res<()> {
+    let t0 = Instant::now();
+    let tasks: Vec<_> = users
+        .split(',')
+        .filter(|u| !u.is_empty())
+        .map(|u| tokio::spawn(pop3_user(addr, u.to_string(), password.clone(), window)))
+        .collect();
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await??);
+    }
+    report(&format!("pop3 pipelined RETR (window {window})"), lat.len(), t0.elapsed(), lat);
+    Ok(())
+}
+
+async fn idle(addr: SocketAddr, connections: usize, hold: u64) -> Res<()> {
+    let mut conns = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let mut s = TcpStream::connect(addr).await?;
+        let mut b = [0u8; 512];
+        let n = s.read(&mut b).await?;
+        if n == 0 {
+            return Err("closed before greeting".into());
+        }
+        conns.push(s);
+    }
+    println!("idle: {connections} connections open; holding {hold}s");
+    tokio::time::sleep(Duration::from_secs(hold)).await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Res<()> {
+    let args = Args::parse();
+    let (addr, deadline) = match &args.cmd {
+        Cmd::Smtp { addr, deadline, .. } | Cmd::Pop3 { addr, deadline, .. } => (*addr, *deadline),
+        Cmd::Idle { addr, hold, .. } => (*addr, hold + 120),
+    };
+    check_loopback(&addr)?;
+    let run = async move {
+        match args.cmd {
+            Cmd::Smtp { addr, sessions, messages, size, domain, mailboxes, .. } => smtp(addr, sessions, messages, size, domain, mailboxes).await,
+            Cmd::Pop3 { addr, users, password, window, .. } => pop3(addr, users, password, window).await,
+            Cmd::Idle { addr, connections, hold } => idle(addr, connections, hold).await,
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(deadline), run)
+        .await
+        .map_err(|_| format!("deadline of {deadline}s reached"))?
 }

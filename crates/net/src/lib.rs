@@ -1,14 +1,18 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Network plumbing shared by every protocol server.
+//!
+//! - [`conn`]: a connection with its own read buffer (so STARTTLS can
+//!   discard what a client pipelined before the handshake) and a write
+//!   buffer that is flushed only when the server needs more input — which is
+//!   how replies to pipelined commands go out in one packet (RFC 2920 §3.2).
+//! - [`listener`]: accept loops with a global and a per-IP connection cap,
+//!   implicit TLS, and a [`Shutdown`] that stops accepting and waits for
+//!   sessions.
+//! - [`tls`]: the rustls server configuration, from PEM files or a
+//!   self-signed pair created in `data_dir`.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod conn;
+pub mod listener;
+pub mod tls;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use conn::{Conn, ReadError};
+pub use listener::{ConnLimits, Listener, Shutdown};

@@ -1,14 +1,44 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! SMTP: the shared vocabulary and the server.
+//!
+//! Layout:
+//! - [`reply`]: replies with enhanced status codes; policy refusals become
+//!   replies here.
+//! - [`data`]: the DATA receiver — end-of-data detection, dot-unstuffing and
+//!   the refusal of bare CR/LF (SMTP smuggling), as a pure state machine.
+//! - [`date`]: RFC 5322 dates.
+//! - `session`: one SMTP session: the state machine, line reading, limits.
+//! - `envelope`: EHLO/HELO, STARTTLS, MAIL, RCPT, RSET and the small
+//!   commands; `deliver`: DATA, the Received header and the durable
+//!   hand-off to the store.
+//!
+//! Command lines are parsed by `smtp-proto`; this crate owns the socket,
+//! the state and the timeouts, and asks the policy engine at MAIL, RCPT and
+//! end of DATA.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod data;
+pub mod date;
+mod deliver;
+mod envelope;
+pub mod reply;
+mod session;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+pub use session::session;
+
+use mailhost_config::Config;
+use mailhost_policy::{Engine, Service};
+use mailhost_store::Store;
+use std::sync::Arc;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+/// What every SMTP session of one listener shares.
+pub struct SmtpCtx {
+    pub store: Store,
+    pub policy: Arc<Engine>,
+    pub config: Arc<Config>,
+    /// For STARTTLS; None disables it.
+    pub tls: Option<TlsAcceptor>,
+    pub hostname: String,
+    pub service: Service,
+    pub shutdown: CancellationToken,
 }

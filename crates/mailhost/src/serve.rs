@@ -1,0 +1,142 @@
+//! `mailhost serve`: opens the store, binds the configured listeners and
+//! runs until SIGTERM or SIGINT, then stops accepting, lets sessions end
+//! within `server.shutdown_grace`, and exits 0.
+
+use mailhost_config::Config;
+use mailhost_net::{ConnLimits, Listener, Shutdown};
+use mailhost_policy::{Engine, Service};
+use mailhost_store::Store;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+pub fn run(config: Config) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mailhost: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mailhost: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn bind(name: &str, addr: &str) -> Result<Option<TcpListener>, String> {
+    if addr.is_empty() {
+        return Ok(None);
+    }
+    let l = TcpListener::bind(addr).await.map_err(|e| format!("listen.{name} = {addr:?}: {e}"))?;
+    // Tests and scripts read this line to find ephemeral ports.
+    println!("mailhost: {name} listening on {}", l.local_addr().map_err(|e| e.to_string())?);
+    Ok(Some(l))
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let config = Arc::new(config);
+    std::fs::create_dir_all(&config.server.data_dir)
+        .map_err(|e| format!("server.data_dir {}: {e}", config.server.data_dir.display()))?;
+    let store = Store::open(&config.store_url()).await.map_err(|e| e.to_string())?;
+    let node = if config.server.node.is_empty() { config.server.hostname.clone() } else { config.server.node.clone() };
+    let released = store.release_node_locks(&node).await.map_err(|e| e.to_string())?;
+    if released > 0 {
+        tracing::info!(node, released, "released locks held before restart");
+    }
+    let tls_cfg = mailhost_net::tls::server_config(&config.tls, &config.server.data_dir, &config.server.hostname)?;
+    let tls = TlsAcceptor::from(tls_cfg);
+    let policy = Arc::new(Engine::new(config.clone()));
+    let shutdown = Shutdown::new();
+    let limits = ConnLimits::new(config.limits.connections_per_ip, config.limits.max_connections);
+    let hs = Duration::from_secs(30);
+
+    let mk = |name, socket, implicit_tls: Option<TlsAcceptor>, busy: &'static [u8]| Listener {
+        name,
+        socket,
+        implicit_tls,
+        busy_reply: busy,
+        limits: limits.clone(),
+        handshake_timeout: hs,
+    };
+    const SMTP_BUSY: &[u8] = b"421 4.7.0 too many connections from your address; try again later\r\n";
+    const POP_BUSY: &[u8] = b"-ERR [SYS/TEMP] too many connections from your address; try again later\r\n";
+
+    let mut running = 0;
+    if let Some(sock) = bind("smtp", &config.listen.smtp).await? {
+        let ctx = Arc::new(mailhost_smtp::SmtpCtx {
+            store: store.clone(),
+            policy: policy.clone(),
+            config: config.clone(),
+            tls: Some(tls.clone()),
+            hostname: config.server.hostname.clone(),
+            service: Service::Mx,
+            shutdown: shutdown.token.clone(),
+        });
+        let l = mk("smtp", sock, None, SMTP_BUSY);
+        tokio::spawn(l.run(shutdown.clone(), move |c| mailhost_smtp::session(c, ctx.clone())));
+        running += 1;
+    }
+    for (name, addr, implicit) in [("pop3", &config.listen.pop3, false), ("pop3s", &config.listen.pop3s, true)] {
+        if let Some(sock) = bind(name, addr).await? {
+            let ctx = Arc::new(mailhost_pop3::Pop3Ctx {
+                store: store.clone(),
+                tls: (!implicit).then(|| tls.clone()),
+                hostname: config.server.hostname.clone(),
+                node: node.clone(),
+                limits: config.limits.clone(),
+                shutdown: shutdown.token.clone(),
+            });
+            let l = mk(name, sock, implicit.then(|| tls.clone()), POP_BUSY);
+            tokio::spawn(l.run(shutdown.clone(), move |c| mailhost_pop3::session(c, ctx.clone())));
+            running += 1;
+        }
+    }
+    for (name, addr) in [
+        ("submission", &config.listen.submission),
+        ("submissions", &config.listen.submissions),
+        ("http", &config.listen.http),
+    ] {
+        if !addr.is_empty() {
+            tracing::warn!("listen.{name} is set but this build does not serve {name} yet; not listening");
+        }
+    }
+    if running == 0 {
+        return Err("no listener is configured".into());
+    }
+    tracing::info!(store = store.backend_name(), node, "mailhost running");
+    println!("mailhost: ready");
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let grace = config.server.shutdown_grace.std();
+    if !shutdown.shutdown(grace).await {
+        tracing::warn!("sessions still open after {grace:?}; exiting anyway");
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers, run until killed.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

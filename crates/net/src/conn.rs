@@ -1,0 +1,210 @@
+//! A buffered client connection, plain or TLS.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Only during the STARTTLS handshake.
+    Upgrading,
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Upgrading => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Upgrading => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Upgrading => Poll::Ready(Ok(())),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Upgrading => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("timed out")]
+    Timeout,
+    #[error("connection closed")]
+    Eof,
+    #[error("server shutting down")]
+    Shutdown,
+    #[error("buffer limit reached")]
+    Full,
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// Read granularity: small while a client is idle between commands (idle
+/// connections must stay cheap), larger once data is streaming in.
+const IDLE_CHUNK: usize = 2 * 1024;
+const READ_CHUNK: usize = 32 * 1024;
+
+pub struct Conn {
+    stream: Stream,
+    rbuf: Vec<u8>,
+    rpos: usize,
+    wbuf: Vec<u8>,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+}
+
+impl Conn {
+    pub fn new(stream: Stream, peer: SocketAddr, local: SocketAddr) -> Self {
+        Conn { stream, rbuf: Vec::new(), rpos: 0, wbuf: Vec::with_capacity(512), peer, local }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// Bytes received and not yet consumed.
+    pub fn buffered(&self) -> &[u8] {
+        &self.rbuf[self.rpos..]
+    }
+
+    pub fn consume(&mut self, n: usize) {
+        self.rpos = (self.rpos + n).min(self.rbuf.len());
+        if self.rpos == self.rbuf.len() {
+            self.rbuf.clear();
+            self.rpos = 0;
+            if self.rbuf.capacity() > 4 * READ_CHUNK {
+                self.rbuf.shrink_to(IDLE_CHUNK);
+            }
+        }
+    }
+
+    /// Drops everything buffered; returns how much was dropped.
+    pub fn discard_buffered(&mut self) -> usize {
+        let n = self.rbuf.len() - self.rpos;
+        self.rbuf.clear();
+        self.rpos = 0;
+        n
+    }
+
+    /// Queues a reply; it is sent at the next [`Conn::flush`] or before the
+    /// next read that has to wait for the client.
+    pub fn write(&mut self, data: &[u8]) {
+        self.wbuf.extend_from_slice(data);
+    }
+
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if !self.wbuf.is_empty() {
+            self.stream.write_all(&self.wbuf).await?;
+            self.wbuf.clear();
+        }
+        self.stream.flush().await
+    }
+
+    /// Sends queued replies directly when they grow large (a RETR of a big
+    /// message), so the write buffer stays bounded.
+    pub async fn write_big(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.wbuf.len() + data.len() > 64 * 1024 {
+            self.flush().await?;
+            self.stream.write_all(data).await
+        } else {
+            self.write(data);
+            Ok(())
+        }
+    }
+
+    /// Reads more input into the buffer: flushes queued replies first, waits
+    /// at most `timeout`, and — when `cancel` is given — gives up when the
+    /// server shuts down. `max_buffered` bounds the memory one client can
+    /// make us hold.
+    pub async fn read_more(
+        &mut self,
+        timeout: Duration,
+        cancel: Option<&CancellationToken>,
+        max_buffered: usize,
+    ) -> Result<usize, ReadError> {
+        self.flush().await?;
+        if self.rpos > 0 && self.rpos * 2 >= self.rbuf.len() {
+            self.rbuf.drain(..self.rpos);
+            self.rpos = 0;
+        }
+        let have = self.rbuf.len() - self.rpos;
+        if have >= max_buffered {
+            return Err(ReadError::Full);
+        }
+        let chunk = if have == 0 { IDLE_CHUNK } else { READ_CHUNK };
+        let want = chunk.min(max_buffered - have);
+        let start = self.rbuf.len();
+        self.rbuf.resize(start + want, 0);
+        let read = async {
+            match cancel {
+                Some(c) => tokio::select! {
+                    r = self.stream.read(&mut self.rbuf[start..]) => Some(r),
+                    _ = c.cancelled() => None,
+                },
+                None => Some(self.stream.read(&mut self.rbuf[start..]).await),
+            }
+        };
+        let res = tokio::time::timeout(timeout, read).await;
+        let n = match res {
+            Err(_) => Err(ReadError::Timeout),
+            Ok(None) => Err(ReadError::Shutdown),
+            Ok(Some(Ok(0))) => Err(ReadError::Eof),
+            Ok(Some(Ok(n))) => Ok(n),
+            Ok(Some(Err(e))) => Err(ReadError::Io(e)),
+        };
+        self.rbuf.truncate(start + *n.as_ref().unwrap_or(&0));
+        n
+    }
+
+    /// Upgrades to TLS. Anything the client sent after the command that
+    /// asked for TLS is discarded first: it arrived in clear text and must
+    /// not be executed inside the TLS session (RFC 3207 §4.2, the STARTTLS
+    /// command-injection flaw, CVE-2011-0411).
+    pub async fn start_tls(&mut self, acceptor: &TlsAcceptor, timeout: Duration) -> io::Result<()> {
+        self.flush().await?;
+        self.discard_buffered();
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Upgrading) else {
+            return Err(io::Error::other("TLS is already active"));
+        };
+        match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => {
+                self.stream = Stream::Tls(Box::new(tls));
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.flush().await;
+        let _ = self.stream.shutdown().await;
+    }
+}

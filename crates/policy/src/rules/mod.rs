@@ -1,0 +1,6 @@
+//! One file per rule. To add one: write it here beside the others, with
+//! its tests, and list it in `Engine::new`.
+
+pub mod recipients;
+pub mod relay;
+pub mod size;

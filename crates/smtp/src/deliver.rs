@@ -1,0 +1,129 @@
+//! DATA (RFC 5321 §4.1.1.4): receive, add Received, store durably, reply.
+
+use crate::data::{DataReceiver, Outcome};
+use crate::date::{now_secs, rfc5322};
+use crate::reply::Reply;
+use crate::session::{Envelope, Flow, Session, State};
+use mailhost_net::ReadError;
+use mailhost_policy::DataCtx;
+use mailhost_store::NewMessage;
+
+/// Input buffered while streaming DATA.
+const DATA_BUFFER: usize = 256 * 1024;
+
+impl Session {
+    pub(crate) async fn cmd_data(&mut self) -> Flow {
+        match self.state {
+            State::Rcpt => {}
+            State::Mail => {
+                // RFC 2920 §3.1: with pipelining, DATA after only failed RCPTs.
+                self.reply(Reply::new(554, "5.5.1", "no valid recipients"));
+                return Flow::Continue;
+            }
+            _ => {
+                self.reply(Reply::new(503, "5.5.1", "send MAIL and RCPT first"));
+                return Flow::Continue;
+            }
+        }
+        self.reply(Reply::plain(354, vec!["start mail input; end with <CRLF>.<CRLF>".into()]));
+
+        let max = self.ctx.config.server.max_message_size.0;
+        let mut rx = DataReceiver::new(max);
+        let qid = queue_id();
+        let mut body = received_header(self, &qid);
+        let timeout = self.ctx.config.limits.data_timeout.std();
+        loop {
+            match rx.feed(self.conn.buffered(), &mut body) {
+                Outcome::Done(n) => {
+                    self.conn.consume(n);
+                    break;
+                }
+                Outcome::BareNewline(_) => {
+                    tracing::info!(peer = %self.conn.peer, "bare CR or LF in DATA: closing");
+                    self.reply(Reply::new(
+                        554,
+                        "5.6.0",
+                        "bare CR or LF in message data; lines must end with CRLF (RFC 5321 section 2.3.8), closing",
+                    ));
+                    return Flow::Close;
+                }
+                Outcome::NeedMore => {
+                    let n = self.conn.buffered().len();
+                    self.conn.consume(n);
+                }
+            }
+            // During DATA a shutdown does not interrupt: the client gets to
+            // finish within the grace period.
+            match self.conn.read_more(timeout, None, DATA_BUFFER).await {
+                Ok(_) => {}
+                Err(ReadError::Timeout) => {
+                    self.reply(Reply::new(421, "4.4.2", "timeout during DATA, closing"));
+                    return Flow::Close;
+                }
+                Err(_) => return Flow::Close,
+            }
+        }
+
+        let env = std::mem::take(&mut self.env);
+        self.state = State::Ready;
+        let size = rx.size;
+        let v = self
+            .ctx
+            .policy
+            .on_data(&DataCtx { session: &self.info, sender: &env.sender, recipients: &env.rcpts, size })
+            .await;
+        if self.refuse(&v) {
+            return Flow::Continue;
+        }
+        let deliveries = delivery_prefixes(&env);
+        match self.ctx.store.deliver(NewMessage { body, deliveries }).await {
+            Ok(_) => {
+                tracing::info!(qid, peer = %self.conn.peer, from = env.sender, rcpts = env.rcpts.len(), size, "delivered");
+                self.reply(Reply::new(250, "2.0.0", format!("OK: queued as {qid}")));
+            }
+            Err(e) => {
+                tracing::error!(qid, "storing message: {e}");
+                self.reply(Reply::new(451, "4.3.0", "temporary storage failure; try again later"));
+            }
+        }
+        Flow::Continue
+    }
+}
+
+/// 64 random bits, hex: names the message in replies and logs.
+fn queue_id() -> String {
+    format!("{:016X}", rand::random::<u64>())
+}
+
+/// RFC 5321 §4.4 trace header; `with` per RFC 3848.
+fn received_header(s: &Session, qid: &str) -> Vec<u8> {
+    let ip = s.conn.peer.ip();
+    let literal = match ip {
+        std::net::IpAddr::V4(v) => format!("[{v}]"),
+        std::net::IpAddr::V6(v) => format!("[IPv6:{v}]"),
+    };
+    let with = match (s.esmtp, s.conn.is_tls()) {
+        (false, _) => "SMTP",
+        (true, false) => "ESMTP",
+        (true, true) => "ESMTPS",
+    };
+    let helo: String = s.info.helo.chars().filter(|c| c.is_ascii_graphic()).collect();
+    let for_clause = match s.env.rcpts.as_slice() {
+        [one] => format!("\r\n\tfor <{one}>"),
+        _ => String::new(),
+    };
+    format!(
+        "Received: from {helo} ({literal})\r\n\tby {} (mailhost) with {with} id {qid}{for_clause};\r\n\t{}\r\n",
+        s.ctx.hostname,
+        rfc5322(now_secs())
+    )
+    .into_bytes()
+}
+
+/// Return-Path (RFC 5321 §4.4) and Delivered-To per receiving mailbox.
+fn delivery_prefixes(env: &Envelope) -> Vec<(i64, Vec<u8>)> {
+    env.deliveries
+        .iter()
+        .map(|(id, addr)| (*id, format!("Return-Path: <{}>\r\nDelivered-To: {addr}\r\n", env.sender).into_bytes()))
+        .collect()
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs what the tests
+# need (PostgreSQL, swaks, curl, pytest), starts PostgreSQL on loopback, then
+# runs the Rust tests and the end-to-end tests against the release binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v swaks >/dev/null || need+=(swaks)
+command -v curl >/dev/null || need+=(curl)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "== installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+python3 -c "import pytest" 2>/dev/null || python3 -m pip install -q pytest
+
+# PostgreSQL on 127.0.0.1 with a superuser for the tests.
+if [ -z "${MAILHOST_TEST_PG:-}" ]; then
+    ver=$(ls /usr/lib/postgresql | sort -n | tail -1)
+    pg_lsclusters -h | grep -q "^$ver main" || pg_createcluster "$ver" main >/dev/null
+    pg_ctlcluster "$ver" main start 2>/dev/null || true
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 && break; sleep 1; done
+    su postgres -c "psql -q -tc \"SELECT 1 FROM pg_roles WHERE rolname='mailhost'\" | grep -q 1 \
+        || psql -q -c \"CREATE ROLE mailhost LOGIN SUPERUSER PASSWORD 'mailhost'\""
+    su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname='mailhost'\" | grep -q 1 \
+        || createdb -O mailhost mailhost"
+    export MAILHOST_TEST_PG="postgres://mailhost:mailhost@127.0.0.1/mailhost"
+fi
+
+echo "== cargo build and unit/store tests (release profile: one dependency build)"
+cargo build --release --locked --workspace --bins
+cargo test --release --locked --workspace
+
+echo "== end-to-end tests with real clients"
+export MAILHOST_BIN="$PWD/target/release/mailhost"
+python3 -m pytest -q -p no:cacheprovider tests/e2e "$@"
