@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# mailhost's own benchmark, on loopback:
+#   1. durable SMTP acceptance: SESSIONS concurrent sessions send MESSAGES
+#      messages of SIZE bytes to 32 mailboxes;
+#   2. POP3 retrieval of a mailbox holding POP_MESSAGES messages with
+#      pipelined RETR;
+#   3. memory per idle connection with IDLE connections open.
+# Usage: bench/run.sh        (STORE=postgres://… to bench on PostgreSQL)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SESSIONS=${SESSIONS:-32}
+MESSAGES=${MESSAGES:-20000}
+SIZE=${SIZE:-4096}
+POP_MESSAGES=${POP_MESSAGES:-10000}
+IDLE=${IDLE:-1000}
+WORK=${WORK:-/var/tmp/mailhost-bench/run}
+
+cargo build --release -q -p mailhost -p mailhost-bench
+MH=$PWD/target/release/mailhost
+LOAD=$PWD/target/release/mailhost-bench
+
+rm -rf "$WORK" && mkdir -p "$WORK"
+STORE_URL=${STORE:-sqlite://$WORK/data/mailhost.db}
+cat > "$WORK/mailhost.toml" <<TOML
+[server]
+hostname = "bench.local"
+data_dir = "$WORK/data"
+[store]
+url = "$STORE_URL"
+[listen]
+smtp = "127.0.0.1:2525"
+pop3 = "127.0.0.1:2110"
+pop3s = ""
+submission = ""
+submissions = ""
+http = ""
+[limits]
+connections_per_ip = 5000
+max_connections = 5000
+TOML
+mh() { "$MH" --config "$WORK/mailhost.toml" "$@"; }
+
+mh domain add bench.test --contact admin@bench.test >/dev/null
+mh domain add big.test --contact admin@big.test >/dev/null
+for i in $(seq 0 31); do mh user add "user$i@bench.test" --password bench-pw >/dev/null; done
+mh user add user0@big.test --password bench-pw >/dev/null
+
+RUST_LOG=warn "$MH" --config "$WORK/mailhost.toml" serve > "$WORK/stdout" 2> "$WORK/server.log" &
+PID=$!
+trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do grep -q "mailhost: ready" "$WORK/stdout" 2>/dev/null && break; sleep 0.1; done
+
+echo "== $(date -u +%F) $(nproc) cores, $(uname -m), store $(echo "$STORE_URL" | cut -d: -f1)"
+echo "== 1. durable SMTP acceptance"
+"$LOAD" smtp --addr 127.0.0.1:2525 --sessions "$SESSIONS" --messages "$MESSAGES" --size "$SIZE" --domain bench.test --mailboxes 32
+
+echo "== 2. POP3 retrieval of a $POP_MESSAGES-message mailbox"
+"$LOAD" smtp --addr 127.0.0.1:2525 --sessions "$SESSIONS" --messages "$POP_MESSAGES" --size "$SIZE" --domain big.test --mailboxes 1 >/dev/null
+"$LOAD" pop3 --addr 127.0.0.1:2110 --users user0@big.test --password bench-pw --window 64
+
+echo "== 3. idle connections"
+rss() { awk '/VmRSS/ {print $2}' "/proc/$PID/status"; }
+before=$(rss)
+"$LOAD" idle --addr 127.0.0.1:2525 --connections "$IDLE" --hold 4 &
+LP=$!
+sleep 3
+during=$(rss)
+wait $LP
+echo "idle: RSS $before kB before, $during kB with $IDLE connections = $(( (during - before) * 1024 / IDLE )) bytes per connection"
