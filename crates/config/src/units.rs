@@ -5,6 +5,17 @@
 use serde::{de, Deserialize, Deserializer};
 use std::fmt;
 
+/// Splits `"25MB"` into 25 and "MB".
+fn number_and_unit<'a>(s: &'a str, what: &str, example: &str) -> Result<(u64, &'a str), String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n = num
+        .parse()
+        .map_err(|_| format!("invalid {what} {s:?}: expected a number and {example}"))?;
+    Ok((n, unit.trim()))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Duration(pub std::time::Duration);
 
@@ -20,13 +31,8 @@ impl Duration {
     }
 
     pub fn parse(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}: expected a number and a unit such as \"90s\", \"30m\", \"1h\", \"14d\""))?;
-        let ms = match unit.trim() {
+        let (n, unit) = number_and_unit(s, "duration", "a unit such as \"90s\", \"30m\", \"1h\", \"14d\"")?;
+        let ms = match unit {
             "ms" => 1,
             "" | "s" => 1000,
             "m" => 60_000,
@@ -50,13 +56,8 @@ pub struct Size(pub u64);
 
 impl Size {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("invalid size {s:?}: expected a number and an optional unit such as \"25MB\", \"512KB\""))?;
-        let mult: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        let (n, unit) = number_and_unit(s, "size", "an optional unit such as \"25MB\", \"512KB\"")?;
+        let mult: u64 = match unit.to_ascii_uppercase().as_str() {
             "" | "B" => 1,
             "K" | "KB" | "KIB" => 1 << 10,
             "M" | "MB" | "MIB" => 1 << 20,
