@@ -29,8 +29,8 @@ data_dir = "$WORK/data"
 [store]
 url = "$STORE_URL"
 [listen]
-smtp = "127.0.0.1:2525"
-pop3 = "127.0.0.1:2110"
+smtp = "127.0.0.1:3525"
+pop3 = "127.0.0.1:3110"
 pop3s = ""
 submission = ""
 submissions = ""
@@ -53,16 +53,16 @@ for _ in $(seq 1 100); do grep -q "mailhost: ready" "$WORK/stdout" 2>/dev/null &
 
 echo "== $(date -u +%F) $(nproc) cores, $(uname -m), store $(echo "$STORE_URL" | cut -d: -f1)"
 echo "== 1. durable SMTP acceptance"
-"$LOAD" smtp --addr 127.0.0.1:2525 --sessions "$SESSIONS" --messages "$MESSAGES" --size "$SIZE" --domain bench.test --mailboxes 32
+"$LOAD" smtp --addr 127.0.0.1:3525 --sessions "$SESSIONS" --messages "$MESSAGES" --size "$SIZE" --domain bench.test --mailboxes 32
 
 echo "== 2. POP3 retrieval of a $POP_MESSAGES-message mailbox"
-"$LOAD" smtp --addr 127.0.0.1:2525 --sessions "$SESSIONS" --messages "$POP_MESSAGES" --size "$SIZE" --domain big.test --mailboxes 1 >/dev/null
-"$LOAD" pop3 --addr 127.0.0.1:2110 --users user0@big.test --password bench-pw --window 64
+"$LOAD" smtp --addr 127.0.0.1:3525 --sessions "$SESSIONS" --messages "$POP_MESSAGES" --size "$SIZE" --domain big.test --mailboxes 1 >/dev/null
+"$LOAD" pop3 --addr 127.0.0.1:3110 --users user0@big.test --password bench-pw --window 64
 
 echo "== 3. idle connections"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$PID/status"; }
 before=$(rss)
-"$LOAD" idle --addr 127.0.0.1:2525 --connections "$IDLE" --hold 4 &
+"$LOAD" idle --addr 127.0.0.1:3525 --connections "$IDLE" --hold 4 &
 LP=$!
 sleep 3
 during=$(rss)

@@ -144,3 +144,29 @@ def test_suspended_cannot_login(server):
     with pytest.raises(poplib.error_proto) as e:
         login(server)
     assert b"R-ADDR-3" in e.value.args[0]
+
+
+def test_pipelined_retr_returns_the_right_messages(server):
+    # Pipelined RETRs are served from read-ahead; with deleted messages in
+    # between and a message delivered after login, each reply must still be
+    # the message asked for.
+    deliver(server, "alice@example.test", [f"Subject: m{i}\r\n\r\nbody {i}\r\n".encode() for i in range(1, 41)])
+    s = raw(server.ports["pop3"])
+    f = s.makefile("rb")
+    f.readline()
+    s.sendall(b"USER alice@example.test\r\nPASS secret-pw\r\nDELE 2\r\nDELE 7\r\n")
+    for _ in range(4):
+        assert f.readline().startswith(b"+OK")
+    deliver(server, "alice@example.test", [b"Subject: late\r\n\r\nafter login\r\n"])
+    wanted = [i for i in range(1, 41) if i not in (2, 7)]
+    s.sendall(b"".join(f"RETR {i}\r\n".encode() for i in [2] + wanted + [41]))
+    assert f.readline().startswith(b"-ERR")  # RETR 2: deleted
+    for i in wanted:
+        assert f.readline().startswith(b"+OK")
+        lines = []
+        while (line := f.readline()) != b".\r\n":
+            lines.append(line)
+        assert f"Subject: m{i}\r\n".encode() in lines, (i, lines)
+    assert f.readline().startswith(b"-ERR")  # 41: not in the session's snapshot
+    s.sendall(b"QUIT\r\n")
+    assert f.readline().startswith(b"+OK")

@@ -221,7 +221,7 @@ impl Session {
         let octets: u64 = msgs.iter().map(|m| m.meta.size).sum();
         info!(peer = %io.conn.peer, account = %account.address, messages = msgs.len(), "pop3 login");
         io.ok(&format!("{} has {} messages ({octets} octets)", account.address, msgs.len()));
-        self.state = State::Transaction(Maildrop { account, msgs });
+        self.state = State::Transaction(Maildrop { account, msgs, ahead: Default::default() });
         Ok(())
     }
 }

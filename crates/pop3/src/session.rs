@@ -47,6 +47,8 @@ pub(crate) enum State {
 pub(crate) struct Maildrop {
     pub account: Account,
     pub msgs: Vec<Msg>,
+    /// Messages read ahead for pipelined RETRs: (store id, content).
+    pub ahead: std::collections::VecDeque<(i64, Vec<u8>)>,
 }
 
 pub(crate) struct Msg {

@@ -12,6 +12,9 @@ use tracing::{info, warn};
 
 /// Listings are sent in pieces of about this size.
 const LISTING_PIECE: usize = 16 * 1024;
+/// Read-ahead for pipelined RETR: at most this many messages or bytes.
+const AHEAD_MESSAGES: usize = 64;
+const AHEAD_BYTES: u64 = 2 * 1024 * 1024;
 
 impl Maildrop {
     pub(crate) async fn transaction(&mut self, io: &mut Io, cmd: Command) -> Flow {
@@ -92,7 +95,7 @@ impl Maildrop {
     }
 
     /// The message as stored, or the reply refusing it.
-    async fn load(&self, io: &mut Io, n: u32) -> Result<Option<Vec<u8>>, End> {
+    async fn load(&mut self, io: &mut Io, n: u32) -> Result<Option<Vec<u8>>, End> {
         let i = match self.index(n) {
             Ok(i) => i,
             Err(text) => {
@@ -100,7 +103,36 @@ impl Maildrop {
                 return Ok(None);
             }
         };
-        match io.ctx.store.read_message(self.account.id, self.msgs[i].meta.id).await {
+        let id = self.msgs[i].meta.id;
+        while let Some((aid, _)) = self.ahead.front() {
+            if *aid >= id {
+                break;
+            }
+            self.ahead.pop_front();
+        }
+        if let Some((_, data)) = self.ahead.pop_front().filter(|(aid, _)| *aid == id) {
+            return Ok(Some(data));
+        }
+        self.ahead.clear();
+        // A client that pipelines RETRs (more commands already waiting) gets
+        // the following messages read in the same query: one store round
+        // trip for a run of retrievals instead of one each.
+        if io.conn.buffered().len() > 4 {
+            let last = self.read_ahead_end(i);
+            if last > id {
+                match io.ctx.store.read_messages_range(self.account.id, id, last).await {
+                    Ok(batch) => {
+                        self.ahead = batch.into();
+                        if let Some((_, data)) = self.ahead.pop_front().filter(|(aid, _)| *aid == id) {
+                            return Ok(Some(data));
+                        }
+                        self.ahead.clear();
+                    }
+                    Err(e) => warn!(account = %self.account.address, "pop3: read-ahead failed: {e}"),
+                }
+            }
+        }
+        match io.ctx.store.read_message(self.account.id, id).await {
             Ok(data) => Ok(Some(data)),
             // Removed under us (e.g. by retention, R-POP-2).
             Err(StoreError::NotFound(_)) => {
@@ -113,6 +145,21 @@ impl Maildrop {
                 Ok(None)
             }
         }
+    }
+
+    /// The store id of the last message to read ahead from index `i`:
+    /// live messages up to the count and byte bounds.
+    fn read_ahead_end(&self, i: usize) -> i64 {
+        let mut bytes = 0;
+        let mut last = self.msgs[i].meta.id;
+        for m in self.msgs[i..].iter().filter(|m| !m.deleted).take(AHEAD_MESSAGES) {
+            bytes += m.meta.size;
+            if bytes > AHEAD_BYTES && last != self.msgs[i].meta.id {
+                break;
+            }
+            last = m.meta.id;
+        }
+        last
     }
 
     /// RETR msg — TRANSACTION. RFC 1939 §5.

@@ -95,6 +95,26 @@ impl Store {
         Ok(out)
     }
 
+    /// Reads the messages of a mailbox whose ids lie in `from..=to`, in id
+    /// order: one query for a run of pipelined retrievals.
+    pub async fn read_messages_range(&self, mailbox: i64, from: i64, to: i64) -> Result<Vec<(i64, Vec<u8>)>> {
+        let rows = self
+            .query(
+                "SELECT e.id, e.prefix, b.data FROM entries e JOIN blobs b ON b.id = e.blob_id
+                 WHERE e.mailbox_id = ? AND e.id >= ? AND e.id <= ? ORDER BY e.id",
+                vec![mailbox.into(), from.into(), to.into()],
+            )
+            .await?;
+        rows.into_iter()
+            .map(|mut r| {
+                let id = r.i64(0)?;
+                let mut out = r.take_bytes(1)?;
+                out.extend_from_slice(&r.take_bytes(2)?);
+                Ok((id, out))
+            })
+            .collect()
+    }
+
     /// Records the first retrieval (R-POP-2 counts retention from it).
     pub async fn mark_retrieved(&self, mailbox: i64, ids: &[i64]) -> Result<()> {
         if ids.is_empty() {

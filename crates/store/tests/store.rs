@@ -147,6 +147,9 @@ async fn deliver_list_read_delete(s: Store) {
     // another mailbox's message id is not readable through this mailbox
     let l2 = s.list_messages(two).await.unwrap();
     assert!(s.read_message(one, l2[0].id).await.is_err());
+    let range = s.read_messages_range(one, l1[0].id, l1[0].id + 1000).await.unwrap();
+    assert_eq!(range.len(), 1, "only this mailbox's messages");
+    assert_eq!(range[0].1, m);
     s.mark_retrieved(one, &[l1[0].id]).await.unwrap();
     s.delete_messages(one, &[l1[0].id]).await.unwrap();
     assert!(s.list_messages(one).await.unwrap().is_empty());

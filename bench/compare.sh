@@ -1,0 +1,405 @@
+#!/usr/bin/env bash
+# bench/compare.sh: the same load, from the same client (mailhost-bench),
+# against mailhost and against Debian's Postfix + Dovecot, all on loopback,
+# and the ratios between them.
+#
+#   sudo bench/compare.sh                       # defaults below
+#   MESSAGES=2000 POP_MESSAGES=1000 bench/compare.sh   # quick check
+#
+# Phases, each run against mailhost first and then Postfix/Dovecot:
+#   a. SMTP acceptance: SESSIONS sessions send MESSAGES messages of SIZE
+#      bytes to user0..user31@bench.test. mailhost answers 250 only once the
+#      message is fsynced into the mailbox store, so for it "accepted" is
+#      also "delivered". Postfix answers 250 once the message is in its
+#      queue, so we also time until virtual(8) has written every message
+#      into the maildirs ("accepted+delivered").
+#   b. POP3: POP_MESSAGES messages go to user0@big.test on both; then
+#      mailhost-bench pop3 retrieves them all with pipelined RETR, twice
+#      (the first session on a mailbox pays for building indexes and
+#      reading sizes, the second one does not).
+#   c. A summary table with the ratios mailhost / Postfix+Dovecot.
+#
+# Needs root (apt-get, a system user, Postfix's own configuration). It takes
+# over /etc/postfix/main.cf and the Postfix queue: run it on a benchmark
+# machine, not on a mail server. Everything else lives in $WORK below and is
+# wiped at the start of each run ($WORK/run belongs to bench/run.sh and is
+# left alone). Ports: mailhost 2525 (SMTP) and 2110 (POP3), Postfix 2526,
+# Dovecot 2111, all on 127.0.0.1 only; MH_SMTP_PORT, MH_POP_PORT,
+# PF_SMTP_PORT and DC_POP_PORT move them.
+#
+# Numbers from a machine that is doing something else at the same time (a
+# CI build, say) are noise: the script prints the load average before and
+# after so that the reader can tell.
+
+set -euo pipefail
+
+SESSIONS=${SESSIONS:-32}
+MESSAGES=${MESSAGES:-20000}
+SIZE=${SIZE:-4096}
+POP_MESSAGES=${POP_MESSAGES:-10000}
+# Upper bound for each client run, in seconds (the client enforces it too).
+DEADLINE=${DEADLINE:-600}
+# Upper bound for Postfix to empty its queue after the client is done.
+DELIVERY_TIMEOUT=${DELIVERY_TIMEOUT:-900}
+# Pause before each measurement so that the previous one's background work
+# (queue runs, WAL checkpoints, page-cache writeback) does not bleed into it.
+SETTLE=${SETTLE:-3}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TEMPLATES=$ROOT/bench/compare
+MAILHOST=$ROOT/target/release/mailhost
+BENCH=$ROOT/target/release/mailhost-bench
+
+WORK=/var/tmp/mailhost-bench
+VMAIL=$WORK/vmail          # Postfix writes, Dovecot reads: maildirs
+MH_DIR=$WORK/mh            # mailhost config, data dir, log
+DC_DIR=$WORK/dovecot       # Dovecot config, passwd, base_dir, log
+PF_LOG=$WORK/postfix.log
+PF_MAP=/etc/postfix/mailhost-bench-vmailbox
+VUSER=mhbench              # owns the maildirs (Postfix static uid/gid)
+PASSWORD=bench-pw
+MAILBOXES=32               # user0..user31@bench.test, as mailhost-bench sends
+
+# Ports can be moved (e.g. while bench/run.sh holds 2525); the address is
+# always loopback.
+MH_SMTP=127.0.0.1:${MH_SMTP_PORT:-2525}
+MH_POP=127.0.0.1:${MH_POP_PORT:-2110}
+PF_SMTP=127.0.0.1:${PF_SMTP_PORT:-2526}
+DC_POP=127.0.0.1:${DC_POP_PORT:-2111}
+
+PHASE=startup
+MH_PID=
+DOVECOT_STARTED=
+POSTFIX_STARTED=
+
+log() { printf '\n== %s\n' "$*"; }
+die() { printf 'compare.sh: %s\n' "$*" >&2; exit 1; }
+
+# --- clean-up ----------------------------------------------------------------
+
+stop_mailhost() {
+    [ -n "$MH_PID" ] || return 0
+    if kill -0 "$MH_PID" 2>/dev/null; then
+        kill -TERM "$MH_PID" 2>/dev/null || true
+        # shutdown_grace is 10 s; give it a little more, then insist.
+        for _ in $(seq 150); do kill -0 "$MH_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$MH_PID" 2>/dev/null && kill -KILL "$MH_PID" 2>/dev/null || true
+    fi
+    wait "$MH_PID" 2>/dev/null || true
+    MH_PID=
+}
+
+stop_dovecot() {
+    [ -n "$DOVECOT_STARTED" ] || return 0
+    doveadm -c "$DC_DIR/dovecot.conf" stop 2>/dev/null || true
+    DOVECOT_STARTED=
+}
+
+stop_postfix() {
+    [ -n "$POSTFIX_STARTED" ] || return 0
+    postfix stop >/dev/null 2>&1 || true
+    POSTFIX_STARTED=
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ "$rc" -ne 0 ]; then
+        printf '\ncompare.sh: FAILED in phase "%s" (exit %s)\n' "$PHASE" "$rc" >&2
+        printf '  logs: %s/serve.log %s %s/dovecot.log\n' "$MH_DIR" "$PF_LOG" "$DC_DIR" >&2
+    fi
+    stop_mailhost
+    stop_dovecot
+    stop_postfix
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- helpers -----------------------------------------------------------------
+
+now() { date +%s.%N; }
+
+# Runs the load client (bounded by its own deadline and, as a backstop, by
+# timeout(1)), echoes its output and leaves its figures (messages, seconds,
+# msg/s) in RUN_N, RUN_SECS, RUN_RATE. A failed client run fails the phase.
+run_client() {
+    local out
+    RUN_N= RUN_SECS= RUN_RATE=
+    out=$(timeout --signal=TERM $((DEADLINE + 30)) "$BENCH" "$@" --deadline "$DEADLINE" 2>&1) \
+        || die "$PHASE: mailhost-bench $1 failed: $out"
+    echo "   $out"
+    read -r RUN_N RUN_SECS RUN_RATE < <(sed -n \
+        's/.*: \([0-9][0-9]*\) messages in \([0-9.]*\)s = \([0-9][0-9]*\) msg\/s.*/\1 \2 \3/p' <<<"$out") || true
+    [ -n "${RUN_RATE:-}" ] || die "$PHASE: cannot parse the client's output: $out"
+}
+
+# Messages Postfix's virtual(8) has finished writing for DOMAIN: it writes
+# into tmp/ and renames into new/, so new/ holds only complete messages.
+# (Dovecot moves them on to cur/ once a POP3 session opens the mailbox.)
+delivered() {
+    { find "$VMAIL/$1" -mindepth 3 -maxdepth 3 -type f \( -path '*/new/*' -o -path '*/cur/*' \) 2>/dev/null || true; } | wc -l
+}
+
+# Waits until DOMAIN holds WANT messages and the Postfix queue is empty.
+wait_delivered() {
+    local domain=$1 want=$2 start n
+    start=$(now)
+    while :; do
+        n=$(delivered "$domain")
+        [ "$n" -ge "$want" ] && break
+        if awk -v a="$start" -v b="$(now)" -v t="$DELIVERY_TIMEOUT" 'BEGIN { exit !(b - a > t) }'; then
+            postqueue -p | tail -5 >&2 || true
+            tail -5 "$PF_LOG" >&2 || true
+            die "$PHASE: Postfix delivered $n of $want messages to $domain within ${DELIVERY_TIMEOUT}s"
+        fi
+        sleep 0.2
+    done
+    # Every message is in place; anything left in the queue would be a
+    # bounce or a deferral, which means the run is not what we think it is.
+    for _ in $(seq 50); do
+        [ -z "$(postqueue -j)" ] && return 0
+        sleep 0.2
+    done
+    postqueue -p | tail -5 >&2
+    die "$PHASE: Postfix queue is not empty after delivering all $want messages"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+meets() { awk -v r="$1" -v t="$2" 'BEGIN { exit !(r != "n/a" && r + 0 >= t) }' && echo "ok" || echo "BELOW TARGET"; }
+
+port_free() { ! ss -Hltn "sport = :${1##*:}" | grep -q .; }
+
+wait_port() {
+    for _ in $(seq 100); do
+        ss -Hltn "sport = :${1##*:}" | grep -q . && return 0
+        sleep 0.1
+    done
+    die "$PHASE: nothing is listening on $1"
+}
+
+# --- 0. checks and packages --------------------------------------------------
+
+[ "$(id -u)" -eq 0 ] || die "run as root: it installs packages and configures Postfix"
+for v in SESSIONS MESSAGES SIZE POP_MESSAGES DEADLINE DELIVERY_TIMEOUT SETTLE \
+         MH_SMTP_PORT MH_POP_PORT PF_SMTP_PORT DC_POP_PORT; do
+    [ -n "${!v:-}" ] || continue
+    [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive integer (got '${!v}')"
+done
+# Postfix runs at most default_process_limit (100) smtpd processes, one per
+# session; we keep that default.
+[ "$SESSIONS" -le 100 ] || die "SESSIONS must be at most 100 (Postfix's default_process_limit)"
+
+PHASE=install
+if ! dpkg-query -W -f='${Status}\n' postfix dovecot-pop3d 2>/dev/null | grep -c '^install ok installed' | grep -qx 2; then
+    log "installing postfix and dovecot-pop3d"
+    # Without a preseed the postfix package asks how to configure itself;
+    # "No configuration" leaves main.cf to us.
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q postfix dovecot-pop3d; }
+    # Package lists that are missing or stale make the install fail: then
+    # update them once and try again.
+    apt_install || { apt-get update -q && apt_install; }
+fi
+command -v doveadm >/dev/null && command -v postfix >/dev/null || die "postfix/dovecot binaries missing after install"
+
+# The maildirs belong to one dedicated system user, as in the usual
+# virtual-mailbox setup (Postfix virtual_uid_maps, Dovecot static userdb).
+getent passwd "$VUSER" >/dev/null \
+    || useradd --system --user-group --no-create-home --home-dir "$VMAIL" --shell /usr/sbin/nologin "$VUSER"
+VUID=$(id -u "$VUSER")
+VGID=$(id -g "$VUSER")
+
+PHASE=build
+log "building release binaries"
+(cd "$ROOT" && cargo build --release -q -p mailhost -p mailhost-bench)
+
+# --- 1. a clean slate --------------------------------------------------------
+
+PHASE=reset
+# Left over from a run that was killed before its trap could run: stop only
+# what this script starts (our Dovecot instance by its config, mailhost by the
+# pid it recorded).
+[ -f "$DC_DIR/dovecot.conf" ] && doveadm -c "$DC_DIR/dovecot.conf" stop 2>/dev/null || true
+if [ -f "$MH_DIR/mailhost.pid" ]; then
+    old=$(cat "$MH_DIR/mailhost.pid")
+    if [ -n "$old" ] && grep -qa -- "$MAILHOST" "/proc/$old/cmdline" 2>/dev/null; then
+        kill -TERM "$old" 2>/dev/null || true
+        for _ in $(seq 150); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+    fi
+fi
+postfix status >/dev/null 2>&1 && postfix stop >/dev/null 2>&1 || true
+for p in $MH_SMTP $MH_POP $PF_SMTP $DC_POP; do
+    port_free "$p" || die "port $p is already in use by another program"
+done
+
+# Only our own pieces: bench/run.sh keeps its state in $WORK/run.
+rm -rf "$VMAIL" "$MH_DIR" "$DC_DIR" "$PF_LOG"
+mkdir -p "$WORK" "$VMAIL" "$MH_DIR" "$DC_DIR"
+chown "$VUSER:$VUSER" "$VMAIL"
+chmod 700 "$VMAIL"
+
+# --- 2. Postfix --------------------------------------------------------------
+
+PHASE=postfix-setup
+log "configuring Postfix on $PF_SMTP"
+sed -e "s|@DOMAINS@|bench.test big.test|" -e "s|@VMAIL@|$VMAIL|" \
+    -e "s|@UID@|$VUID|" -e "s|@GID@|$VGID|" -e "s|@LOG@|$PF_LOG|" \
+    "$TEMPLATES/main.cf.in" > /etc/postfix/main.cf
+{
+    for i in $(seq 0 $((MAILBOXES - 1))); do echo "user$i@bench.test bench.test/user$i/"; done
+    echo "user0@big.test big.test/user0/"
+} > "$PF_MAP"
+postmap "hash:$PF_MAP"
+# Move the SMTP listener from *:25 to 127.0.0.1:2526; the rest of master.cf
+# (chroot, process limits) stays as Debian ships it.
+[ -z "$(postconf -M smtp/inet 2>/dev/null)" ] || postconf -M# smtp/inet
+# A listener from an earlier run on another PF_SMTP_PORT goes away.
+for svc in $(postconf -M | awk '$1 ~ /^127\.0\.0\.1:[0-9]+$/ && $2 == "inet" { print $1 }'); do
+    [ "$svc" = "$PF_SMTP" ] || postconf -MX "$svc/inet"
+done
+postconf -Me "$PF_SMTP/inet=$PF_SMTP inet n - y - - smtpd"
+# Queue files from an earlier, interrupted run would be delivered into the
+# fresh maildirs and spoil the counts.
+postsuper -d ALL >/dev/null 2>&1 || true
+postfix check
+# smtpd runs chrooted in /var/spool/postfix; Debian's service unit copies
+# /etc/hosts, resolv.conf etc. into the chroot before starting. There is no
+# systemd here, so do the same step by hand.
+/usr/lib/postfix/configure-instance.sh -
+if postfix status >/dev/null 2>&1; then postfix reload; else postfix start; fi
+POSTFIX_STARTED=1
+wait_port "$PF_SMTP"
+
+# --- 3. Dovecot --------------------------------------------------------------
+
+PHASE=dovecot-setup
+log "starting Dovecot (POP3 only) on $DC_POP"
+mkdir -p "$DC_DIR/run" "$DC_DIR/state"
+sed -e "s|@DIR@|$DC_DIR|g" -e "s|@VMAIL@|$VMAIL|g" -e "s|@UID@|$VUID|g" \
+    -e "s|@GID@|$VGID|g" -e "s|@PORT@|${DC_POP##*:}|g" \
+    "$TEMPLATES/dovecot.conf.in" > "$DC_DIR/dovecot.conf"
+{
+    for i in $(seq 0 $((MAILBOXES - 1))); do echo "user$i@bench.test:{PLAIN}$PASSWORD"; done
+    echo "user0@big.test:{PLAIN}$PASSWORD"
+} > "$DC_DIR/passwd"
+chown root:dovecot "$DC_DIR/passwd"
+chmod 640 "$DC_DIR/passwd"
+doveconf -c "$DC_DIR/dovecot.conf" -n >/dev/null
+dovecot -c "$DC_DIR/dovecot.conf"
+DOVECOT_STARTED=1
+wait_port "$DC_POP"
+
+# --- 4. mailhost -------------------------------------------------------------
+
+PHASE=mailhost-setup
+log "starting mailhost on $MH_SMTP and $MH_POP"
+MH_CFG=$MH_DIR/mailhost.toml
+cat > "$MH_CFG" <<EOF
+# Written by bench/compare.sh.
+[server]
+data_dir = "$MH_DIR/data"
+hostname = "bench.local"
+
+[listen]
+smtp = "$MH_SMTP"
+pop3 = "$MH_POP"
+pop3s = ""
+submission = ""
+submissions = ""
+http = ""
+
+[limits]
+connections_per_ip = 5000
+max_connections = 5000
+EOF
+mh() { "$MAILHOST" --config "$MH_CFG" "$@" >/dev/null; }
+mh domain add bench.test --contact admin@bench.test
+mh domain add big.test --contact admin@big.test
+# A quota large enough that the fill phase never hits it, whatever
+# POP_MESSAGES is (Postfix has no quota either).
+for i in $(seq 0 $((MAILBOXES - 1))); do
+    mh user add "user$i@bench.test" --password "$PASSWORD" --quota 16GB
+done
+mh user add user0@big.test --password "$PASSWORD" --quota 16GB
+"$MAILHOST" --config "$MH_CFG" serve > "$MH_DIR/serve.log" 2>&1 &
+MH_PID=$!
+echo "$MH_PID" > "$MH_DIR/mailhost.pid"
+for _ in $(seq 300); do
+    grep -q '^mailhost: ready' "$MH_DIR/serve.log" && break
+    kill -0 "$MH_PID" 2>/dev/null || { tail -5 "$MH_DIR/serve.log" >&2; die "mailhost exited during startup"; }
+    sleep 0.1
+done
+grep -q '^mailhost: ready' "$MH_DIR/serve.log" || die "mailhost did not report ready within 30s"
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- a. SMTP acceptance ------------------------------------------------------
+
+smtp_args=(--sessions "$SESSIONS" --messages "$MESSAGES" --size "$SIZE" --domain bench.test --mailboxes "$MAILBOXES")
+
+PHASE="smtp mailhost"
+log "SMTP: $SESSIONS sessions x $MESSAGES messages x $SIZE B -> mailhost"
+sleep "$SETTLE"
+run_client smtp --addr "$MH_SMTP" "${smtp_args[@]}"
+MH_SMTP_RATE=$RUN_RATE
+
+PHASE="smtp postfix"
+log "SMTP: $SESSIONS sessions x $MESSAGES messages x $SIZE B -> Postfix"
+sleep "$SETTLE"
+t0=$(now)
+run_client smtp --addr "$PF_SMTP" "${smtp_args[@]}"
+PF_SMTP_RATE=$RUN_RATE
+wait_delivered bench.test "$MESSAGES"
+t1=$(now)
+PF_DELIV_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+PF_DELIV_RATE=$(awk -v n="$MESSAGES" -v s="$PF_DELIV_SECS" 'BEGIN { printf "%.0f", n / s }')
+echo "   postfix: all $MESSAGES messages in the maildirs after ${PF_DELIV_SECS}s = $PF_DELIV_RATE msg/s"
+
+# --- b. POP3 -----------------------------------------------------------------
+
+fill_args=(--sessions "$SESSIONS" --messages "$POP_MESSAGES" --size "$SIZE" --domain big.test --mailboxes 1)
+PHASE="pop3 fill"
+log "filling user0@big.test with $POP_MESSAGES messages on both"
+run_client smtp --addr "$MH_SMTP" "${fill_args[@]}"
+run_client smtp --addr "$PF_SMTP" "${fill_args[@]}"
+wait_delivered big.test "$POP_MESSAGES"
+
+pop_args=(--users user0@big.test --password "$PASSWORD" --window 64)
+pop_run() { # NAME ADDR: one POP3 session; checks that every message came back
+    PHASE="pop3 $1"
+    sleep "$SETTLE"
+    run_client pop3 --addr "$2" "${pop_args[@]}"
+    [ "$RUN_N" -eq "$POP_MESSAGES" ] || die "$PHASE: retrieved $RUN_N messages, expected $POP_MESSAGES"
+}
+log "POP3: pipelined RETR of $POP_MESSAGES messages, first session"
+pop_run mailhost "$MH_POP"; MH_POP1=$RUN_RATE
+pop_run dovecot "$DC_POP"; DC_POP1=$RUN_RATE
+log "POP3: pipelined RETR of $POP_MESSAGES messages, second session"
+pop_run mailhost "$MH_POP"; MH_POP2=$RUN_RATE
+pop_run dovecot "$DC_POP"; DC_POP2=$RUN_RATE
+
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+PHASE=summary
+
+# --- c. summary --------------------------------------------------------------
+
+r_smtp=$(ratio "$MH_SMTP_RATE" "$PF_SMTP_RATE")
+r_deliv=$(ratio "$MH_SMTP_RATE" "$PF_DELIV_RATE")
+r_pop1=$(ratio "$MH_POP1" "$DC_POP1")
+r_pop2=$(ratio "$MH_POP2" "$DC_POP2")
+
+log "summary"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs; load average before $LOAD_BEFORE, after $LOAD_AFTER"
+echo "load: $SESSIONS SMTP sessions, $MESSAGES x $SIZE B to $MAILBOXES mailboxes; POP3 $POP_MESSAGES messages, window 64"
+echo "versions: $("$MAILHOST" --version); Postfix $(postconf -h mail_version); Dovecot $(dovecot --version | cut -d' ' -f1)"
+echo
+fmt='%-38s %10s %16s %7s  %s\n'
+printf "$fmt" "metric (msg/s)" "mailhost" "postfix/dovecot" "ratio" "target"
+printf "$fmt" "SMTP accepted" "$MH_SMTP_RATE" "$PF_SMTP_RATE" "$r_smtp" ">= 4.0 $(meets "$r_smtp" 4.0)"
+printf "$fmt" "SMTP accepted+delivered" "$MH_SMTP_RATE" "$PF_DELIV_RATE" "$r_deliv" "-"
+printf "$fmt" "POP3 pipelined RETR, first session" "$MH_POP1" "$DC_POP1" "$r_pop1" ">= 1.0 $(meets "$r_pop1" 1.0)"
+printf "$fmt" "POP3 pipelined RETR, second session" "$MH_POP2" "$DC_POP2" "$r_pop2" ">= 1.0 $(meets "$r_pop2" 1.0)"
+echo
+echo "(mailhost answers 250 after the message is fsynced into the mailbox, so its accepted rate is also its delivered rate.)"
