@@ -139,3 +139,28 @@ def test_memory_bounded_by_endless_line(server):
     still_serving(server)
     rss = int(open(f"/proc/{server.proc.pid}/status").read().split("VmRSS:")[1].split()[0])
     assert rss < 200 * 1024, f"RSS {rss} kB"
+
+
+def test_trickling_client_hits_session_deadline(make_server):
+    srv = make_server('[limits]\nsession_timeout = "2s"\ndata_timeout = "30s"\ncommand_timeout = "30s"\n')
+    srv.setup_domain()
+    s = raw(srv.ports["smtp"])
+    recv_reply(s)
+    s.sendall(b"EHLO c\r\nMAIL FROM:<x@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
+    recv_lines(s, 10)
+    t0 = time.time()
+    closed = False
+    while time.time() - t0 < 10:
+        try:
+            s.sendall(b"x")
+            s.settimeout(0.5)
+            if s.recv(4096) == b"":
+                closed = True
+                break
+        except socket.timeout:
+            continue
+        except OSError:
+            closed = True
+            break
+    assert closed and time.time() - t0 < 6
+    assert pop_messages(srv.ports["pop3"], "alice@example.test") == []

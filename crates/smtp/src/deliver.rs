@@ -53,8 +53,10 @@ impl Session {
                 }
             }
             // During DATA a shutdown does not interrupt: the client gets to
-            // finish within the grace period.
-            match self.conn.read_more(timeout, None, DATA_BUFFER).await {
+            // finish within the grace period. The session deadline still
+            // holds, so a client trickling bytes cannot stay forever.
+            let left = self.ctx.config.limits.session_timeout.std().saturating_sub(self.started.elapsed());
+            match self.conn.read_more(timeout.min(left), None, DATA_BUFFER).await {
                 Ok(_) => {}
                 Err(ReadError::Timeout) => {
                     self.reply(Reply::new(421, "4.4.2", "timeout during DATA, closing"));

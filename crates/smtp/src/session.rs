@@ -59,7 +59,7 @@ pub(crate) struct Session {
     /// "SMTP" after HELO, "ESMTP" after EHLO (RFC 3848 adds S for TLS).
     pub esmtp: bool,
     errors: u32,
-    started: Instant,
+    pub started: Instant,
 }
 
 impl Session {
