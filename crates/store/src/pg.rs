@@ -22,8 +22,18 @@ struct WriteJob {
     reply: oneshot::Sender<Result<Vec<u64>, StoreError>>,
 }
 
+/// A reader connection with its prepared statements (one round trip per
+/// query instead of two).
+struct Reader {
+    client: Client,
+    prepared: std::sync::Mutex<HashMap<&'static str, Statement>>,
+}
+
 pub struct Pg {
-    readers: Vec<Client>,
+    url: String,
+    /// Replaced by a new connection when the old one has closed (the
+    /// database restarted or the network broke).
+    readers: Vec<std::sync::RwLock<std::sync::Arc<Reader>>>,
     next: AtomicUsize,
     writer: mpsc::UnboundedSender<WriteJob>,
 }
@@ -130,6 +140,7 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
 
 struct Writer {
     client: Client,
+    url: String,
     prepared: HashMap<&'static str, Statement>,
 }
 
@@ -158,7 +169,50 @@ impl Writer {
         Ok(out)
     }
 
+    /// The common case: every statement of every job succeeds. They are sent
+    /// pipelined (tokio-postgres writes requests in the order they are first
+    /// polled, and the server runs them in that order), so a group costs
+    /// about one round trip instead of several per job. Any failure rolls
+    /// the whole group back, and the caller retries job by job.
+    async fn commit_fast(&mut self, jobs: &[WriteJob]) -> Option<Vec<Result<Vec<u64>, StoreError>>> {
+        let mut stmts = Vec::new();
+        for j in jobs {
+            for s in &j.stmts {
+                stmts.push((self.stmt(s.sql).await.ok()?, s));
+            }
+        }
+        self.client.batch_execute("BEGIN").await.ok()?;
+        let client = &self.client;
+        let counts = futures_util::future::join_all(
+            stmts.iter().map(|(st, s)| async move { client.execute(st, &params(&s.params)).await }),
+        )
+        .await;
+        let ok = counts
+            .iter()
+            .zip(&stmts)
+            .all(|(c, (_, s))| matches!(c, Ok(n) if *n > 0 || s.must_change.is_none()));
+        if !ok {
+            let _ = self.client.batch_execute("ROLLBACK").await;
+            return None;
+        }
+        self.client.batch_execute("COMMIT").await.ok()?;
+        let mut counts = counts.into_iter().map(|c| c.unwrap_or(0));
+        Some(jobs.iter().map(|j| Ok(counts.by_ref().take(j.stmts.len()).collect())).collect())
+    }
+
     async fn commit_group(&mut self, jobs: &[WriteJob]) -> Vec<Result<Vec<u64>, StoreError>> {
+        if self.client.is_closed() {
+            match connect(&self.url).await {
+                Ok(c) => {
+                    self.client = c;
+                    self.prepared.clear();
+                }
+                Err(e) => return jobs.iter().map(|_| Err(e.clone())).collect(),
+            }
+        }
+        if let Some(r) = self.commit_fast(jobs).await {
+            return r;
+        }
         let all = |e: StoreError| jobs.iter().map(|_| Err(e.clone())).collect::<Vec<_>>();
         if let Err(e) = self.client.batch_execute("BEGIN").await {
             return all(err(e));
@@ -206,19 +260,33 @@ impl Pg {
         migrate(&mut wc).await?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(connect(url).await?);
+            readers.push(std::sync::RwLock::new(std::sync::Arc::new(Reader {
+                client: connect(url).await?,
+                prepared: Default::default(),
+            })));
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(writer_loop(Writer { client: wc, prepared: HashMap::new() }, rx));
-        Ok(Pg { readers, next: AtomicUsize::new(0), writer: tx })
+        tokio::spawn(writer_loop(Writer { client: wc, url: url.to_string(), prepared: HashMap::new() }, rx));
+        Ok(Pg { url: url.to_string(), readers, next: AtomicUsize::new(0), writer: tx })
     }
 
     pub async fn query(&self, sql: &'static str, p: Vec<Val>) -> Result<Vec<Row>, StoreError> {
-        let c = &self.readers[self.next.fetch_add(1, Ordering::Relaxed) % self.readers.len()];
-        // Client::prepare_cached does not exist; tokio-postgres caches the
-        // type information, and an unnamed statement costs one round trip.
-        let st = c.prepare(&pg_placeholders(sql)).await.map_err(err)?;
-        let rows = c.query(&st, &params(&p)).await.map_err(err)?;
+        let slot = &self.readers[self.next.fetch_add(1, Ordering::Relaxed) % self.readers.len()];
+        let mut r = slot.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if r.client.is_closed() {
+            r = std::sync::Arc::new(Reader { client: connect(&self.url).await?, prepared: Default::default() });
+            *slot.write().unwrap_or_else(|e| e.into_inner()) = r.clone();
+        }
+        let cached = r.prepared.lock().unwrap_or_else(|e| e.into_inner()).get(sql).cloned();
+        let st = match cached {
+            Some(st) => st,
+            None => {
+                let st = r.client.prepare(&pg_placeholders(sql)).await.map_err(err)?;
+                r.prepared.lock().unwrap_or_else(|e| e.into_inner()).insert(sql, st.clone());
+                st
+            }
+        };
+        let rows = r.client.query(&st, &params(&p)).await.map_err(err)?;
         rows.iter().map(to_row).collect()
     }
 
