@@ -40,6 +40,7 @@ pub struct Config {
     pub lists: Lists,
     pub antivirus: Antivirus,
     pub limits: Limits,
+    pub dkim: Dkim,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,11 +124,77 @@ pub struct Tls {
     pub key: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Delivery {
-    /// Static next hops by recipient domain (smarthost, tests).
+    /// Static next hops by recipient domain (smarthost, tests): "host:port".
+    /// The key "*" routes every remote domain (smarthost).
     pub routes: BTreeMap<String, String>,
+    /// DNS server for MX, SPF, DKIM and DMARC lookups ("127.0.0.1:5353").
+    /// Empty: the system's resolvers (/etc/resolv.conf).
+    pub dns_server: String,
+    /// Port used for hosts found by MX lookup (25; tests use another).
+    pub mx_port: u16,
+    /// Name sent in EHLO; empty: server.hostname.
+    pub helo: String,
+    /// First retry interval; each next one doubles, up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// A message still undelivered after this long bounces (RFC 5321
+    /// §4.5.4.1 suggests 4-5 days).
+    pub max_queue_time: Duration,
+    /// A delay DSN (RFC 3464) is sent once after this long.
+    pub delay_warning: Duration,
+    pub connect_timeout: Duration,
+    /// Per SMTP command and reply (RFC 5321 §4.5.3.2 has per-command
+    /// values; one bound keeps it simple and is at least as strict).
+    pub command_timeout: Duration,
+    /// Connections at once to one destination domain.
+    pub per_domain: u32,
+    /// Outbound connections at once in all.
+    pub max_connections: u32,
+    /// How often the queue is scanned for due messages.
+    pub poll: Duration,
+    /// Messages with more Received headers than this are refused as
+    /// looping (RFC 5321 §6.3).
+    pub max_received: u32,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            routes: BTreeMap::new(),
+            dns_server: String::new(),
+            mx_port: 25,
+            helo: String::new(),
+            retry_base: Duration::from_secs(5 * 60),
+            retry_max: Duration::from_secs(4 * 3600),
+            max_queue_time: Duration::from_secs(5 * 86400),
+            delay_warning: Duration::from_secs(4 * 3600),
+            connect_timeout: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(300),
+            per_domain: 4,
+            max_connections: 64,
+            poll: Duration::from_secs(1),
+            max_received: 50,
+        }
+    }
+}
+
+/// DKIM signing (RFC 6376): a key per hosted domain, made on `domain add`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Dkim {
+    /// Selector for new keys: the record is SELECTOR._domainkey.DOMAIN.
+    pub selector: String,
+    /// RSA key size for new keys.
+    pub rsa_bits: u32,
+}
+
+impl Default for Dkim {
+    fn default() -> Self {
+        Dkim { selector: "mailhost".into(), rsa_bits: 2048 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -78,7 +78,7 @@ impl Session {
             return Flow::Continue;
         }
         let deliveries = delivery_prefixes(&env);
-        match self.ctx.store.deliver(NewMessage { body, deliveries }).await {
+        match self.ctx.store.deliver(NewMessage { body, deliveries, outbound: vec![] }).await {
             Ok(_) => {
                 tracing::info!(qid, peer = %self.conn.peer, from = env.sender, rcpts = env.rcpts.len(), size, "delivered");
                 self.reply(Reply::new(250, "2.0.0", format!("OK: queued as {qid}")));

@@ -226,7 +226,8 @@ impl Store {
             Stmt::new("DELETE FROM alias_targets WHERE target = ?", vec![addr.into()]),
             Stmt::new(
                 "DELETE FROM blobs WHERE id IN (SELECT blob_id FROM entries WHERE mailbox_id = ?)
-                   AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_id = blobs.id AND e.mailbox_id <> ?)",
+                   AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_id = blobs.id AND e.mailbox_id <> ?)
+                   AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.blob_id = blobs.id)",
                 vec![id.into(), id.into()],
             ),
             Stmt::new("DELETE FROM entries WHERE mailbox_id = ?", vec![id.into()]),

@@ -11,6 +11,8 @@
 //! - `accounts`: domains, mailboxes, aliases, passwords (the service layer
 //!   the CLI and, later, the web API call).
 //! - `messages`: durable delivery, listing, retrieval, deletion.
+//! - `queue`: the outbound queue, claimed by delivery workers with leases.
+//! - `grants`: POP-before-SMTP grants and DKIM keys.
 //! - `locks`: named leases with expiry (one POP3 session per mailbox),
 //!   shared by every node on one database.
 //!
@@ -22,15 +24,19 @@
 pub mod address;
 pub mod db;
 mod accounts;
+mod grants;
 mod locks;
 mod messages;
 mod password;
 mod pg;
+mod queue;
 mod schema;
 mod sqlite;
 
 pub use accounts::{Account, AddressInfo, AuthResult, DomainInfo, Resolved};
-pub use messages::{MessageMeta, NewMessage};
+pub use grants::DkimKey;
+pub use messages::{MessageMeta, NewMessage, Outbound};
+pub use queue::QueueItem;
 
 use db::{Row, Stmt, Val};
 use std::sync::Arc;

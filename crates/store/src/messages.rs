@@ -9,13 +9,26 @@ use crate::db::{Stmt, Val};
 use crate::{now_ms, Result, Store, StoreError};
 use rand::Rng;
 
-/// A message accepted for local delivery.
+/// A message accepted for delivery.
+#[derive(Debug, Clone, Default)]
 pub struct NewMessage {
     /// The message as received, with our Received header, CRLF line ends.
     pub body: Vec<u8>,
     /// For each receiving mailbox: its id and the header lines to put
     /// before the body for it.
     pub deliveries: Vec<(i64, Vec<u8>)>,
+    /// Remote recipients: queued for delivery in the same transaction.
+    pub outbound: Vec<Outbound>,
+}
+
+/// One remote recipient of a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbound {
+    /// Envelope sender; "" for the null sender (DSNs).
+    pub sender: String,
+    pub rcpt: String,
+    /// The submitting account, if any (policy counts per account).
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -37,33 +50,11 @@ impl Store {
     /// message is committed and synced to disk (group commit); the caller
     /// may then answer 250.
     pub async fn deliver(&self, msg: NewMessage) -> Result<Vec<String>> {
-        if msg.deliveries.is_empty() {
-            return Err(StoreError::Invalid("a delivery needs at least one mailbox".into()));
-        }
-        let blob = new_blob_id();
-        let now = now_ms();
-        let len = msg.body.len();
-        let mut uids = Vec::with_capacity(msg.deliveries.len());
-        let mut stmts = Vec::with_capacity(msg.deliveries.len() + 1);
-        stmts.push(Stmt::new(
-            "INSERT INTO blobs (id, data) VALUES (?, ?)",
-            vec![blob.clone().into(), Val::B(msg.body)],
-        ));
-        for (i, (mailbox, prefix)) in msg.deliveries.into_iter().enumerate() {
-            // RFC 1939 §7: UIDs are 1-70 printable characters, unique in
-            // the mailbox and stable across sessions.
-            let uid = format!("{blob}.{i}");
-            let size = (len + prefix.len()) as i64;
-            stmts.push(Stmt::new(
-                "INSERT INTO entries (mailbox_id, blob_id, uid, prefix, size, received_at)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-                vec![mailbox.into(), blob.clone().into(), uid.clone().into(), Val::B(prefix), size.into(), now.into()],
-            ));
-            uids.push(uid);
-        }
+        let (stmts, uids) = message_stmts(msg)?;
         self.batch(stmts).await?;
         Ok(uids)
     }
+
 
     /// The mailbox's messages in arrival order.
     pub async fn list_messages(&self, mailbox: i64) -> Result<Vec<MessageMeta>> {
@@ -145,7 +136,8 @@ impl Store {
             // The body goes first, while the entry still names it.
             stmts.push(Stmt::new(
                 "DELETE FROM blobs WHERE id = (SELECT blob_id FROM entries WHERE id = ? AND mailbox_id = ?)
-                   AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_id = blobs.id AND e.id <> ?)",
+                   AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_id = blobs.id AND e.id <> ?)
+                   AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.blob_id = blobs.id)",
                 vec![(*id).into(), mailbox.into(), (*id).into()],
             ));
             stmts.push(Stmt::new(
@@ -156,4 +148,43 @@ impl Store {
         self.batch(stmts).await?;
         Ok(())
     }
+}
+
+/// The statements that store a message: its body once, an entry per local
+/// mailbox, a queue row per remote recipient. Returns them with the UIDs of
+/// the local entries.
+pub(crate) fn message_stmts(msg: NewMessage) -> Result<(Vec<Stmt>, Vec<String>)> {
+    if msg.deliveries.is_empty() && msg.outbound.is_empty() {
+        return Err(StoreError::Invalid("a message needs at least one recipient".into()));
+    }
+    let blob = new_blob_id();
+    let now = now_ms();
+    let len = msg.body.len();
+    let mut uids = Vec::with_capacity(msg.deliveries.len());
+    let mut stmts = Vec::with_capacity(msg.deliveries.len() + msg.outbound.len() + 1);
+    stmts.push(Stmt::new(
+        "INSERT INTO blobs (id, data) VALUES (?, ?)",
+        vec![blob.clone().into(), Val::B(msg.body)],
+    ));
+    for (i, (mailbox, prefix)) in msg.deliveries.into_iter().enumerate() {
+        // RFC 1939 §7: UIDs are 1-70 printable characters, unique in
+        // the mailbox and stable across sessions.
+        let uid = format!("{blob}.{i}");
+        let size = (len + prefix.len()) as i64;
+        stmts.push(Stmt::new(
+            "INSERT INTO entries (mailbox_id, blob_id, uid, prefix, size, received_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+            vec![mailbox.into(), blob.clone().into(), uid.clone().into(), Val::B(prefix), size.into(), now.into()],
+        ));
+        uids.push(uid);
+    }
+    for o in msg.outbound {
+        let domain = o.rcpt.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+        stmts.push(Stmt::new(
+            "INSERT INTO queue (blob_id, sender, rcpt, domain, account, created_at, next_attempt)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            vec![blob.clone().into(), o.sender.into(), o.rcpt.into(), domain.into(), o.account.into(), now.into(), now.into()],
+        ));
+    }
+    Ok((stmts, uids))
 }

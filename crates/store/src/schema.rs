@@ -55,6 +55,40 @@ CREATE TABLE locks (
     expires_at BIGINT NOT NULL
 );
 "#,
+    // 2: the outbound queue (one row per remote recipient; the body is a
+    // blob shared with local deliveries), DKIM keys, POP-before-SMTP grants.
+    r#"
+CREATE TABLE queue (
+    id {ID},
+    blob_id TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    rcpt TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    account TEXT,
+    created_at BIGINT NOT NULL,
+    next_attempt BIGINT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    last_error TEXT,
+    warned BIGINT NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_until BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX queue_due ON queue (next_attempt);
+CREATE INDEX queue_blob ON queue (blob_id);
+CREATE TABLE dkim_keys (
+    domain TEXT PRIMARY KEY,
+    selector TEXT NOT NULL,
+    algorithm TEXT NOT NULL,
+    private_key TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE pop_grants (
+    ip TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+"#,
 ];
 
 pub fn render(ddl: &str, id: &str, blob: &str) -> String {

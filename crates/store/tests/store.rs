@@ -3,7 +3,7 @@
 //! its own). Under CI the PostgreSQL URL is required, so a missing server
 //! fails the run instead of skipping half the suite.
 
-use mailhost_store::{AuthResult, NewMessage, Resolved, Store, StoreError};
+use mailhost_store::{AuthResult, DkimKey, NewMessage, Outbound, Resolved, Store, StoreError};
 use std::time::Duration;
 
 async fn sqlite() -> (Store, tempfile::TempDir) {
@@ -42,7 +42,7 @@ macro_rules! both {
     };
 }
 
-both!(domains, users, aliases_and_resolve, auth, deliver_list_read_delete, group_commit_concurrent, locks, reopen_keeps_schema);
+both!(queue_lifecycle, grants_and_keys, domains, users, aliases_and_resolve, auth, deliver_list_read_delete, group_commit_concurrent, locks, reopen_keeps_schema);
 
 async fn domains(s: Store) {
     assert_eq!(s.domain_add("Example.COM", "admin@example.net", None).await.unwrap(), "example.com");
@@ -132,7 +132,7 @@ async fn deliver_list_read_delete(s: Store) {
     };
     let body = b"Subject: hi\r\n\r\nbinary \x00\xff ok\r\n".to_vec();
     let uids = s
-        .deliver(NewMessage { body: body.clone(), deliveries: vec![(one, b"P1: x\r\n".to_vec()), (two, b"P2: y\r\n".to_vec())] })
+        .deliver(NewMessage { body: body.clone(), deliveries: vec![(one, b"P1: x\r\n".to_vec()), (two, b"P2: y\r\n".to_vec())], ..Default::default() })
         .await
         .unwrap();
     assert_eq!(uids.len(), 2);
@@ -169,7 +169,7 @@ async fn group_commit_concurrent(s: Store) {
     for i in 0..200 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            s.deliver(NewMessage { body: format!("Subject: {i}\r\n\r\nx\r\n").into_bytes(), deliveries: vec![(id, vec![])] })
+            s.deliver(NewMessage { body: format!("Subject: {i}\r\n\r\nx\r\n").into_bytes(), deliveries: vec![(id, vec![])], ..Default::default() })
                 .await
                 .unwrap()
         }));
@@ -224,4 +224,72 @@ async fn sqlite_reopen() {
 #[tokio::test]
 async fn bad_url() {
     assert!(matches!(Store::open("mysql://x").await, Err(StoreError::Invalid(_))));
+}
+
+async fn queue_lifecycle(s: Store) {
+    s.domain_add("a.example", "c@a.example", None).await.unwrap();
+    s.user_add("one@a.example", "pw", None, None).await.unwrap();
+    let Resolved::Deliver(a) = s.resolve("one@a.example").await.unwrap() else { panic!() };
+    let out = |r: &str| Outbound { sender: "one@a.example".into(), rcpt: r.into(), account: Some("one@a.example".into()) };
+    // one local copy and two remote recipients share one body
+    s.deliver(NewMessage {
+        body: b"Subject: q\r\n\r\nx\r\n".to_vec(),
+        deliveries: vec![(a[0].id, vec![])],
+        outbound: vec![out("r1@remote.example"), out("r2@Other.example")],
+    })
+    .await
+    .unwrap();
+    let q = s.queue_list().await.unwrap();
+    assert_eq!(q.len(), 2);
+    assert_eq!(q[1].domain, "other.example");
+    let lease = Duration::from_secs(60);
+    let c = s.queue_claim("node1", lease, 10).await.unwrap();
+    assert_eq!(c.len(), 2);
+    assert!(s.queue_claim("node2", lease, 10).await.unwrap().is_empty(), "leased rows are not claimed twice");
+    assert_eq!(s.queue_body(&c[0].blob_id).await.unwrap(), b"Subject: q\r\n\r\nx\r\n");
+    // retry later: not due now
+    s.queue_retry(&c[0], mailhost_store::now_ms() + 60_000, "451 try later", None).await.unwrap();
+    s.queue_done(&c[1]).await.unwrap();
+    assert!(s.queue_claim("node2", lease, 10).await.unwrap().is_empty());
+    let q = s.queue_list().await.unwrap();
+    assert_eq!((q.len(), q[0].attempts, q[0].last_error.as_deref()), (1, 1, Some("451 try later")));
+    assert_eq!(s.queue_flush().await.unwrap(), 1);
+    let c = s.queue_claim("node2", lease, 10).await.unwrap();
+    assert_eq!(c.len(), 1);
+    // a crashed node's leases come back on restart
+    assert_eq!(s.queue_release("node2").await.unwrap(), 1);
+    let c = s.queue_claim("node3", lease, 10).await.unwrap();
+    // the bounce is stored in the same transaction that drops the row
+    let bounce = NewMessage { body: b"Subject: bounce\r\n\r\n".to_vec(), deliveries: vec![(a[0].id, vec![])], outbound: vec![] };
+    s.queue_fail(&c[0], Some(bounce)).await.unwrap();
+    assert!(s.queue_list().await.unwrap().is_empty());
+    let msgs = s.list_messages(a[0].id).await.unwrap();
+    assert_eq!(msgs.len(), 2);
+    // the shared body is still there for the local copy
+    let first = s.read_message(a[0].id, msgs[0].id).await.unwrap();
+    assert_eq!(first, b"Subject: q\r\n\r\nx\r\n");
+    s.delete_messages(a[0].id, &[msgs[0].id, msgs[1].id]).await.unwrap();
+    assert!(s.queue_body(&c[0].blob_id).await.is_err(), "the body went with its last reference");
+}
+
+async fn grants_and_keys(s: Store) {
+    assert_eq!(s.pop_granted("192.0.2.1").await.unwrap(), None);
+    s.pop_grant("192.0.2.1", "a@a.example", Duration::from_secs(60)).await.unwrap();
+    s.pop_grant("192.0.2.1", "b@a.example", Duration::from_secs(60)).await.unwrap();
+    assert_eq!(s.pop_granted("192.0.2.1").await.unwrap().as_deref(), Some("b@a.example"));
+    s.pop_grant("192.0.2.2", "a@a.example", Duration::from_millis(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(s.pop_granted("192.0.2.2").await.unwrap(), None);
+    let k = DkimKey {
+        domain: "a.example".into(),
+        selector: "s1".into(),
+        algorithm: "rsa-sha256".into(),
+        private_key: "PEM".into(),
+        public_key: "PUB".into(),
+    };
+    s.dkim_key_set(&k).await.unwrap();
+    assert_eq!(s.dkim_key("A.example").await.unwrap(), Some(k.clone()));
+    s.dkim_key_set(&DkimKey { selector: "s2".into(), ..k }).await.unwrap();
+    assert_eq!(s.dkim_key("a.example").await.unwrap().unwrap().selector, "s2");
+    assert_eq!(s.dkim_key("none.example").await.unwrap(), None);
 }
