@@ -56,8 +56,8 @@ url = "{store}"
 
 [listen]
 smtp = "127.0.0.1:0"
-submission = ""
-submissions = ""
+submission = "127.0.0.1:0"
+submissions = "127.0.0.1:0"
 pop3 = "127.0.0.1:0"
 pop3s = "127.0.0.1:0"
 http = ""

@@ -32,9 +32,20 @@ pub enum Command {
     /// Aliases that deliver to hosted mailboxes.
     #[command(subcommand)]
     Alias(AliasCmd),
+    /// The outbound queue.
+    #[command(subcommand)]
+    Queue(QueueCmd),
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCmd),
+}
+
+#[derive(Subcommand)]
+pub enum QueueCmd {
+    /// Every queued recipient: id, age, attempts, sender, recipient, last error.
+    List,
+    /// Makes every queued message due for delivery now.
+    Flush,
 }
 
 #[derive(Subcommand)]
@@ -139,6 +150,30 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
     let e = |e: mailhost_store::StoreError| e.to_string();
     match cmd {
         Command::Serve => unreachable!("handled in main"),
+        Command::Queue(q) => {
+            let store = open(&config).await?;
+            match q {
+                QueueCmd::List => {
+                    let now = mailhost_store::now_ms();
+                    for i in store.queue_list().await.map_err(e)? {
+                        let sender = if i.sender.is_empty() { "<>" } else { &i.sender };
+                        println!(
+                            "{}\t{}s\t{}\t{}\t{}\t{}",
+                            i.id,
+                            (now - i.created_at) / 1000,
+                            i.attempts,
+                            sender,
+                            i.rcpt,
+                            i.last_error.as_deref().unwrap_or("-")
+                        );
+                    }
+                }
+                QueueCmd::Flush => {
+                    let n = store.queue_flush().await.map_err(e)?;
+                    println!("{n} queued recipient(s) due now");
+                }
+            }
+        }
         Command::Config(ConfigCmd::Check) => {
             println!("configuration OK; store: {}", config.store_url());
         }

@@ -74,20 +74,30 @@ async fn serve(config: Config) -> Result<(), String> {
     const SMTP_BUSY: &[u8] = b"421 4.7.0 too many connections from your address; try again later\r\n";
     const POP_BUSY: &[u8] = b"-ERR [SYS/TEMP] too many connections from your address; try again later\r\n";
 
+    let wake = Arc::new(tokio::sync::Notify::new());
     let mut running = 0;
-    if let Some(sock) = bind("smtp", &config.listen.smtp).await? {
-        let ctx = Arc::new(mailhost_smtp::SmtpCtx {
-            store: store.clone(),
-            policy: policy.clone(),
-            config: config.clone(),
-            tls: Some(tls.clone()),
-            hostname: config.server.hostname.clone(),
-            service: Service::Mx,
-            shutdown: shutdown.token.clone(),
-        });
-        let l = mk("smtp", sock, None, SMTP_BUSY);
-        tokio::spawn(l.run(shutdown.clone(), move |c| mailhost_smtp::session(c, ctx.clone())));
-        running += 1;
+    // Port 25 (MX), 587 (submission, STARTTLS) and 465 (submissions,
+    // implicit TLS, RFC 8314) run the same SMTP server in two roles.
+    for (name, addr, service, implicit) in [
+        ("smtp", &config.listen.smtp, Service::Mx, false),
+        ("submission", &config.listen.submission, Service::Submission, false),
+        ("submissions", &config.listen.submissions, Service::Submission, true),
+    ] {
+        if let Some(sock) = bind(name, addr).await? {
+            let ctx = Arc::new(mailhost_smtp::SmtpCtx {
+                store: store.clone(),
+                policy: policy.clone(),
+                config: config.clone(),
+                tls: (!implicit).then(|| tls.clone()),
+                hostname: config.server.hostname.clone(),
+                service,
+                shutdown: shutdown.token.clone(),
+                wake: Some(wake.clone()),
+            });
+            let l = mk(name, sock, implicit.then(|| tls.clone()), SMTP_BUSY);
+            tokio::spawn(l.run(shutdown.clone(), move |c| mailhost_smtp::session(c, ctx.clone())));
+            running += 1;
+        }
     }
     for (name, addr, implicit) in [("pop3", &config.listen.pop3, false), ("pop3s", &config.listen.pop3s, true)] {
         if let Some(sock) = bind(name, addr).await? {
@@ -98,20 +108,15 @@ async fn serve(config: Config) -> Result<(), String> {
                 node: node.clone(),
                 limits: config.limits.clone(),
                 shutdown: shutdown.token.clone(),
+                pop_before_smtp: config.policy.pop_before_smtp.std(),
             });
             let l = mk(name, sock, implicit.then(|| tls.clone()), POP_BUSY);
             tokio::spawn(l.run(shutdown.clone(), move |c| mailhost_pop3::session(c, ctx.clone())));
             running += 1;
         }
     }
-    for (name, addr) in [
-        ("submission", &config.listen.submission),
-        ("submissions", &config.listen.submissions),
-        ("http", &config.listen.http),
-    ] {
-        if !addr.is_empty() {
-            tracing::warn!("listen.{name} is set but this build does not serve {name} yet; not listening");
-        }
+    if !config.listen.http.is_empty() {
+        tracing::warn!("listen.http is set but this build does not serve HTTP yet; not listening");
     }
     if running == 0 {
         return Err("no listener is configured".into());

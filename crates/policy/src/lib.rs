@@ -74,6 +74,25 @@ pub struct SessionInfo {
     pub helo: String,
     /// The authenticated account, if any.
     pub account: Option<String>,
+    /// The addresses the account may send as: its mailbox and the aliases
+    /// that deliver to it (R-OUT-4). Empty without an account.
+    pub identities: Vec<String>,
+}
+
+impl SessionInfo {
+    /// Whether `addr` is one of the account's own addresses.
+    pub fn owns(&self, addr: &str) -> bool {
+        self.identities.iter().any(|i| i.eq_ignore_ascii_case(addr))
+    }
+}
+
+/// What the header section of a message says, read once at end of DATA.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderFacts {
+    /// Addresses in From: (RFC 5322 §3.6.2 allows several).
+    pub from: Vec<String>,
+    /// The Sender: address, if present.
+    pub sender: Option<String>,
 }
 
 pub struct MailCtx<'a> {
@@ -97,6 +116,7 @@ pub struct DataCtx<'a> {
     pub sender: &'a str,
     pub recipients: &'a [String],
     pub size: u64,
+    pub headers: &'a HeaderFacts,
 }
 
 /// One policy rule. Every hook defaults to allow.
@@ -142,6 +162,8 @@ impl Engine {
         let p = &config.policy;
         let rules: Vec<Box<dyn Rule>> = vec![
             Box::new(rules::size::MessageSize { max: config.server.max_message_size.0 }),
+            Box::new(rules::submission::SubmissionNeedsAuth { pop_before_smtp: p.pop_before_smtp.std() }),
+            Box::new(rules::identity::SenderIdentity),
             Box::new(rules::relay::NoRelay),
             Box::new(rules::recipients::KnownRecipient),
             Box::new(rules::recipients::MaxRecipients { max: p.max_recipients as usize }),
@@ -169,6 +191,7 @@ pub(crate) mod testutil {
             tls: false,
             helo: "client.example".into(),
             account: account.map(str::to_string),
+            identities: account.map(|a| vec![a.to_string()]).unwrap_or_default(),
         }
     }
 }

@@ -220,6 +220,13 @@ impl Session {
         let msgs: Vec<Msg> = metas.into_iter().map(|meta| Msg { meta, deleted: false, retrieved: false }).collect();
         let octets: u64 = msgs.iter().map(|m| m.meta.size).sum();
         info!(peer = %io.conn.peer, account = %account.address, messages = msgs.len(), "pop3 login");
+        if !io.ctx.pop_before_smtp.is_zero() {
+            // R-OUT-2: this IP may now submit as this account for a while.
+            let ip = io.conn.peer.ip().to_string();
+            if let Err(e) = io.ctx.store.pop_grant(&ip, &account.address, io.ctx.pop_before_smtp).await {
+                warn!(account = %account.address, "pop3: cannot record POP-before-SMTP grant: {e}");
+            }
+        }
         io.ok(&format!("{} has {} messages ({octets} octets)", account.address, msgs.len()));
         self.state = State::Transaction(Maildrop { account, msgs, ahead: Default::default() });
         Ok(())

@@ -35,4 +35,7 @@ pub struct Pop3Ctx {
     pub node: String,
     pub limits: mailhost_config::Limits,
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// R-OUT-2: how long a login lets the client's IP submit mail without
+    /// AUTH. Zero disables POP-before-SMTP.
+    pub pop_before_smtp: std::time::Duration,
 }

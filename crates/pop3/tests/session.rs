@@ -52,6 +52,7 @@ async fn start(opts: Opts) -> Server {
     });
     let shutdown = CancellationToken::new();
     let ctx = Arc::new(Pop3Ctx {
+        pop_before_smtp: std::time::Duration::ZERO,
         store: store.clone(),
         tls,
         hostname: "pop.test".into(),

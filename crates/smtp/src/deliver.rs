@@ -5,8 +5,9 @@ use crate::date::{now_secs, rfc5322};
 use crate::reply::Reply;
 use crate::session::{Envelope, Flow, Session, State};
 use mailhost_net::ReadError;
-use mailhost_policy::DataCtx;
-use mailhost_store::NewMessage;
+use crate::headers::{self, Scan};
+use mailhost_policy::{DataCtx, Service};
+use mailhost_store::{NewMessage, Outbound};
 
 /// Input buffered while streaming DATA.
 const DATA_BUFFER: usize = 256 * 1024;
@@ -31,6 +32,7 @@ impl Session {
         let mut rx = DataReceiver::new(max);
         let qid = queue_id();
         let mut body = received_header(self, &qid);
+        let trace_len = body.len();
         let timeout = self.ctx.config.limits.data_timeout.std();
         loop {
             match rx.feed(self.conn.buffered(), &mut body) {
@@ -69,17 +71,45 @@ impl Session {
         let env = std::mem::take(&mut self.env);
         self.state = State::Ready;
         let size = rx.size;
+        let scan = if rx.over_limit() { Scan::default() } else { headers::scan(&body[trace_len..]) };
+        let max_received = self.ctx.config.delivery.max_received as usize;
+        if scan.received + 1 > max_received {
+            // RFC 5321 §6.3: a message that has passed too many hops loops.
+            self.reply(Reply::new(554, "5.4.6", format!("mail loop: more than {max_received} Received headers")));
+            return Flow::Continue;
+        }
         let v = self
             .ctx
             .policy
-            .on_data(&DataCtx { session: &self.info, sender: &env.sender, recipients: &env.rcpts, size })
+            .on_data(&DataCtx { session: &self.info, sender: &env.sender, recipients: &env.rcpts, size, headers: &scan.facts })
             .await;
         if self.refuse(&v) {
             return Flow::Continue;
         }
+        if self.ctx.service == Service::Submission {
+            // RFC 6409 §8.2, §8.3: a submission server may add a missing
+            // Date and Message-ID.
+            let mut add = String::new();
+            if !scan.has_date {
+                add.push_str(&format!("Date: {}\r\n", rfc5322(now_secs())));
+            }
+            if !scan.has_message_id {
+                add.push_str(&format!("Message-ID: <{}.{qid}@{}>\r\n", now_secs(), self.ctx.hostname));
+            }
+            body.splice(trace_len..trace_len, add.into_bytes());
+        }
         let deliveries = delivery_prefixes(&env);
-        match self.ctx.store.deliver(NewMessage { body, deliveries, outbound: vec![] }).await {
+        let outbound = env
+            .outbound
+            .iter()
+            .map(|r| Outbound { sender: env.sender.clone(), rcpt: r.clone(), account: self.info.account.clone() })
+            .collect::<Vec<_>>();
+        let queued = !outbound.is_empty();
+        match self.ctx.store.deliver(NewMessage { body, deliveries, outbound }).await {
             Ok(_) => {
+                if let (true, Some(w)) = (queued, &self.ctx.wake) {
+                    w.notify_one();
+                }
                 tracing::info!(qid, peer = %self.conn.peer, from = env.sender, rcpts = env.rcpts.len(), size, "delivered");
                 self.reply(Reply::new(250, "2.0.0", format!("OK: queued as {qid}")));
             }
@@ -104,10 +134,18 @@ fn received_header(s: &Session, qid: &str) -> Vec<u8> {
         std::net::IpAddr::V4(v) => format!("[{v}]"),
         std::net::IpAddr::V6(v) => format!("[IPv6:{v}]"),
     };
-    let with = match (s.esmtp, s.conn.is_tls()) {
-        (false, _) => "SMTP",
-        (true, false) => "ESMTP",
-        (true, true) => "ESMTPS",
+    // RFC 3848: S for TLS, A for SMTP AUTH.
+    let with = match (s.esmtp, s.conn.is_tls(), s.auth_via == Some("AUTH")) {
+        (false, _, _) => "SMTP",
+        (true, false, false) => "ESMTP",
+        (true, true, false) => "ESMTPS",
+        (true, false, true) => "ESMTPA",
+        (true, true, true) => "ESMTPSA",
+    };
+    // R-OUT-4: the Received header records who submitted, from which IP.
+    let auth = match (&s.info.account, s.auth_via) {
+        (Some(a), Some(via)) => format!(" (authenticated as {a} by {via})"),
+        _ => String::new(),
     };
     let helo: String = s.info.helo.chars().filter(|c| c.is_ascii_graphic()).collect();
     let for_clause = match s.env.rcpts.as_slice() {
@@ -115,7 +153,7 @@ fn received_header(s: &Session, qid: &str) -> Vec<u8> {
         _ => String::new(),
     };
     format!(
-        "Received: from {helo} ({literal})\r\n\tby {} (mailhost) with {with} id {qid}{for_clause};\r\n\t{}\r\n",
+        "Received: from {helo} ({literal}){auth}\r\n\tby {} (mailhost) with {with} id {qid}{for_clause};\r\n\t{}\r\n",
         s.ctx.hostname,
         rfc5322(now_secs())
     )

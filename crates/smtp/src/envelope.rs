@@ -2,7 +2,7 @@
 
 use crate::reply::Reply;
 use crate::session::{Envelope, Flow, Session, State};
-use mailhost_policy::{MailCtx, RcptCtx, Verdict};
+use mailhost_policy::{MailCtx, RcptCtx, Service, Verdict};
 use mailhost_store::Resolved;
 use smtp_proto::{MailFrom, RcptTo, MAIL_BODY_BINARYMIME, MAIL_REQUIRETLS, MAIL_SMTPUTF8};
 
@@ -35,6 +35,10 @@ impl Session {
         ];
         if self.ctx.tls.is_some() && !self.conn.is_tls() {
             lines.push("STARTTLS".into());
+        }
+        // R-OUT-1/R-OUT-3: AUTH only on the submission ports, only under TLS.
+        if self.ctx.service == Service::Submission && self.conn.is_tls() {
+            lines.push("AUTH PLAIN LOGIN".into());
         }
         self.reply(Reply::plain(250, lines));
     }
@@ -87,6 +91,9 @@ impl Session {
         if !smtputf8 && !from.address.is_ascii() {
             return self.reply(Reply::new(553, "5.6.7", "non-ASCII sender address needs the SMTPUTF8 parameter"));
         }
+        if self.ctx.service == Service::Submission && self.info.account.is_none() {
+            self.pop_before_smtp().await;
+        }
         let declared = (from.size > 0).then_some(from.size as u64);
         let v = self
             .ctx
@@ -132,20 +139,46 @@ impl Session {
         if self.refuse(&v) {
             return;
         }
-        let Resolved::Deliver(accounts) = resolved else {
-            // Every other outcome is refused by a rule above; reaching here
-            // means a rule is missing, so refuse rather than lose mail.
-            debug_assert!(v == Verdict::Allow);
-            return self.reply(Reply::new(550, "5.1.1", "recipient not accepted"));
-        };
-        for a in accounts {
-            if !self.env.deliveries.iter().any(|(id, _)| *id == a.id) {
-                self.env.deliveries.push((a.id, a.address));
+        match resolved {
+            Resolved::Deliver(accounts) => {
+                for a in accounts {
+                    if !self.env.deliveries.iter().any(|(id, _)| *id == a.id) {
+                        self.env.deliveries.push((a.id, a.address));
+                    }
+                }
+            }
+            // Relaying for an authenticated customer (the relay rule let it
+            // through): queued for delivery.
+            Resolved::NotHosted if self.info.account.is_some() => {
+                if !self.env.outbound.iter().any(|r| r.eq_ignore_ascii_case(&to.address)) {
+                    self.env.outbound.push(to.address.clone());
+                }
+            }
+            _ => {
+                // Every other outcome is refused by a rule above; reaching
+                // here means a rule is missing, so refuse rather than lose mail.
+                debug_assert!(v == Verdict::Allow);
+                return self.reply(Reply::new(550, "5.1.1", "recipient not accepted"));
             }
         }
         self.env.rcpts.push(to.address);
         self.state = State::Rcpt;
         self.reply(Reply::new(250, "2.1.5", "recipient OK"));
+    }
+
+    /// R-OUT-2: a recent POP3 login from this IP stands in for AUTH.
+    async fn pop_before_smtp(&mut self) {
+        let ip = self.conn.peer.ip().to_string();
+        let Ok(Some(account)) = self.ctx.store.pop_granted(&ip).await else { return };
+        match self.ctx.store.identities(&account).await {
+            Ok(ids) => {
+                tracing::info!(peer = %self.conn.peer, account, "authorized by POP-before-SMTP");
+                self.info.account = Some(account);
+                self.info.identities = ids;
+                self.auth_via = Some("POP-before-SMTP");
+            }
+            Err(e) => tracing::error!("identities of {account}: {e}"),
+        }
     }
 
     pub(crate) fn cmd_rset(&mut self) {

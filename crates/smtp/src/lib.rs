@@ -15,10 +15,12 @@
 //! the state and the timeouts, and asks the policy engine at MAIL, RCPT and
 //! end of DATA.
 
+mod auth;
 pub mod data;
 pub mod date;
 mod deliver;
 mod envelope;
+pub mod headers;
 pub mod reply;
 mod session;
 
@@ -41,4 +43,6 @@ pub struct SmtpCtx {
     pub hostname: String,
     pub service: Service,
     pub shutdown: CancellationToken,
+    /// Woken when a message is queued for remote delivery.
+    pub wake: Option<Arc<tokio::sync::Notify>>,
 }

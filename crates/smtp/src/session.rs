@@ -43,6 +43,8 @@ pub(crate) struct Envelope {
     pub rcpts: Vec<String>,
     /// Receiving mailboxes (deduplicated) and the recipient that led there.
     pub deliveries: Vec<(i64, String)>,
+    /// Remote recipients (authenticated submission only).
+    pub outbound: Vec<String>,
 }
 
 pub(crate) enum Flow {
@@ -60,6 +62,10 @@ pub(crate) struct Session {
     pub esmtp: bool,
     errors: u32,
     pub started: Instant,
+    /// Failed AUTH attempts in this session.
+    pub auth_failures: u32,
+    /// How the client authenticated, for the Received header.
+    pub auth_via: Option<&'static str>,
 }
 
 impl Session {
@@ -147,6 +153,24 @@ impl Session {
         }
     }
 
+    /// Reads one line of at most `max` octets (AUTH continuations, RFC 4954
+    /// §4 allows 12288). Err on timeout, disconnect or an over-long line.
+    pub(crate) async fn read_line(&mut self, max: usize) -> Result<Vec<u8>, ReadError> {
+        let timeout = self.ctx.config.limits.command_timeout.std();
+        loop {
+            let buf = self.conn.buffered();
+            if let Some(p) = buf.iter().position(|&b| b == b'\n') {
+                let line = buf[..p].strip_suffix(b"\r").unwrap_or(&buf[..p]).to_vec();
+                self.conn.consume(p + 1);
+                return Ok(line);
+            }
+            if buf.len() > max {
+                return Err(ReadError::Full);
+            }
+            self.conn.read_more(timeout, Some(&self.ctx.shutdown), max + 2).await?;
+        }
+    }
+
     async fn command(&mut self, line: &[u8]) -> Flow {
         let req = match Request::parse(&mut line.iter()) {
             Ok(r) => r,
@@ -181,11 +205,7 @@ impl Session {
                 self.reply(Reply::new(221, "2.0.0", format!("{} closing connection", self.ctx.hostname)));
                 return Flow::Close;
             }
-            Request::Auth { .. } => self.reply(Reply::new(
-                503,
-                "5.5.1",
-                "AUTH is not offered on port 25 (R-OUT-3); customers submit on port 587 with STARTTLS and AUTH",
-            )),
+            Request::Auth { mechanism, initial_response } => return self.cmd_auth(mechanism, initial_response).await,
             Request::Bdat { .. } | Request::Lhlo { .. } | Request::Etrn { .. } | Request::Atrn { .. } | Request::Burl { .. } => {
                 self.reply(Reply::new(502, "5.5.1", "command not implemented"))
             }
@@ -219,6 +239,7 @@ pub async fn session(conn: Conn, ctx: Arc<SmtpCtx>) {
         tls: conn.is_tls(),
         helo: String::new(),
         account: None,
+        identities: Vec::new(),
     };
     let mut s = Session {
         conn,
@@ -229,6 +250,8 @@ pub async fn session(conn: Conn, ctx: Arc<SmtpCtx>) {
         esmtp: false,
         errors: 0,
         started: Instant::now(),
+        auth_failures: 0,
+        auth_via: None,
     };
     s.run().await;
     s.conn.close().await;

@@ -377,6 +377,23 @@ impl Store {
         Ok(if targets.is_empty() { Resolved::Suspended } else { Resolved::Deliver(targets) })
     }
 
+    /// The addresses a mailbox may send as (R-OUT-4): itself and the active
+    /// aliases that deliver to it.
+    pub async fn identities(&self, mailbox: &str) -> Result<Vec<String>> {
+        let rows = self
+            .query(
+                "SELECT a.address FROM addresses a JOIN alias_targets t ON t.alias_id = a.id
+                 WHERE t.target = ? AND a.kind = 'alias' AND a.suspended = 0 ORDER BY a.address",
+                vec![mailbox.into()],
+            )
+            .await?;
+        let mut out = vec![mailbox.to_string()];
+        for r in &rows {
+            out.push(r.text(0)?);
+        }
+        Ok(out)
+    }
+
     /// Checks a login (`local%domain` or `local@domain`) and password.
     /// Absent accounts cost the same Argon2 verification as real ones.
     pub async fn authenticate(&self, login: &str, password: &str) -> Result<AuthResult> {

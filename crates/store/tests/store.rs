@@ -89,6 +89,7 @@ async fn aliases_and_resolve(s: Store) {
     assert!(matches!(s.alias_add("sales@a.example", &["nobody@a.example".into()]).await, Err(StoreError::NotFound(_))));
     assert!(matches!(s.alias_add("one@a.example", &["two@a.example".into()]).await, Err(StoreError::Conflict(_))));
     s.alias_add("sales@a.example", &["one@a.example".into(), "TWO@a.example".into()]).await.unwrap();
+    assert_eq!(s.identities("two@a.example").await.unwrap(), ["two@a.example", "sales@a.example"]);
     // nothing half-written by the failed attempts
     assert_eq!(s.user_list("a.example").await.unwrap().len(), 3);
     match s.resolve("Sales@A.example").await.unwrap() {

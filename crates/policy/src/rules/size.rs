@@ -53,7 +53,8 @@ mod tests {
             Verdict::Refuse(f) => assert_eq!((f.code, f.enhanced, f.rule), (552, "5.3.4", "R-IN-2")),
             v => panic!("{v:?}"),
         }
-        let d = DataCtx { session: &s, sender: "", recipients: &[], size: 1001 };
+        let h = crate::HeaderFacts::default();
+        let d = DataCtx { session: &s, sender: "", recipients: &[], size: 1001, headers: &h };
         assert!(matches!(r.on_data(&d).await, Verdict::Refuse(_)));
     }
 }
