@@ -42,7 +42,7 @@ async fn start(opts: Opts) -> Server {
     let AuthResult::Ok(acct) = store.authenticate("u@example.com", "pw one").await.unwrap() else { panic!() };
     for body in [MSG1, MSG2] {
         store
-            .deliver(NewMessage { body: body.to_vec(), deliveries: vec![(acct.id, PREFIX.to_vec())] })
+            .deliver(NewMessage { body: body.to_vec(), deliveries: vec![(acct.id, PREFIX.to_vec())], ..Default::default() })
             .await
             .unwrap();
     }
