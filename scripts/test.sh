@@ -15,7 +15,7 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-python3 -c "import pytest" 2>/dev/null || python3 -m pip install -q pytest
+python3 -c "import pytest, aiosmtpd, dnslib" 2>/dev/null || python3 -m pip install -q pytest aiosmtpd dnslib
 
 # PostgreSQL on 127.0.0.1 with a superuser for the tests.
 if [ -z "${MAILHOST_TEST_PG:-}" ]; then

@@ -1,0 +1,126 @@
+"""Real network peers for delivery tests, on 127.0.0.1 ephemeral ports:
+
+- `Sink`: an SMTP server (aiosmtpd) that records every message it accepts
+  and can be told to refuse recipients (4xx/5xx) or to stall.
+- `Dns`: an authoritative DNS server (dnslib) answering MX/A/TXT from a
+  table, for the MX path of outbound delivery and SPF/DKIM/DMARC checks.
+"""
+
+import threading
+import time
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+
+
+def free_port(host="127.0.0.1"):
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class _Handler:
+    def __init__(self, sink):
+        self.sink = sink
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.sink.rcpt_reply(address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.sink.data_reply:
+            return self.sink.data_reply
+        with self.sink.lock:
+            self.sink.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 2.0.0 stored"
+
+
+class Sink:
+    def __init__(self, host="127.0.0.1"):
+        self.received = []
+        self.lock = threading.Lock()
+        self.refuse = {}  # address -> reply
+        self.data_reply = None
+        # aiosmtpd's Controller cannot bind port 0 (it connects to its own
+        # port to check readiness): take a free port first, retry on a race.
+        for _ in range(5):
+            self.port = free_port(host)
+            self.controller = Controller(_Handler(self), hostname=host, port=self.port, ready_timeout=10,
+                                         server_kwargs={"data_size_limit": 50 * 1024 * 1024})
+            try:
+                self.controller.start()
+                break
+            except OSError:
+                continue
+
+    def rcpt_reply(self, address):
+        return self.refuse.get(address.lower())
+
+    def messages(self):
+        with self.lock:
+            return list(self.received)
+
+    def wait(self, n, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if len(self.messages()) >= n:
+                return self.messages()
+            time.sleep(0.05)
+        return self.messages()
+
+    def stop(self):
+        self.controller.stop()
+
+
+class Dns:
+    """records: {(name, type): [values]} with type in MX, A, TXT; MX values
+    are (preference, host)."""
+
+    def __init__(self, records):
+        from dnslib import server as dserver
+
+        self.records = {(n.lower().rstrip("."), t): v for (n, t), v in records.items()}
+        resolver = _Resolver(self)
+        quiet = dserver.DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data", prefix=False)
+        self.server = dserver.DNSServer(resolver, port=0, address="127.0.0.1", tcp=False, logger=quiet)
+        self.server.start_thread()
+        self.port = self.server.server.server_address[1]
+        self.tcp = dserver.DNSServer(resolver, port=self.port, address="127.0.0.1", tcp=True, logger=quiet)
+        self.tcp.start_thread()
+
+    def stop(self):
+        self.server.stop()
+        self.tcp.stop()
+
+
+class _Resolver:
+    def __init__(self, dns):
+        self.dns = dns
+
+    def resolve(self, request, handler):
+        from dnslib import A, MX, QTYPE, RCODE, RR, TXT
+
+        reply = request.reply()
+        q = request.q
+        name = str(q.qname).lower().rstrip(".")
+        qtype = QTYPE[q.qtype]
+        known = any(n == name for (n, _) in self.dns.records)
+        for value in self.dns.records.get((name, qtype), []):
+            if qtype == "MX":
+                rdata = MX(value[1], value[0])
+            elif qtype == "A":
+                rdata = A(value)
+            elif qtype == "TXT":
+                chunks = [value[i:i + 255] for i in range(0, len(value), 255)]
+                rdata = TXT(chunks)
+            else:
+                continue
+            reply.add_answer(RR(q.qname, q.qtype, rdata=rdata, ttl=60))
+        if not known:
+            reply.header.rcode = RCODE.NXDOMAIN
+        return reply
