@@ -7,6 +7,8 @@
 //!   messages/s and p50/p99 latency from MAIL to the final 250.
 //! - `pop3`: logs in to each mailbox and retrieves every message with
 //!   pipelined RETR; prints messages/s and p50/p99 per-RETR latency.
+//! - `sink`: an SMTP server that accepts and discards mail and reports the
+//!   arrival rate once `expect` messages came (end-to-end delivery).
 //! - `idle`: opens N connections, waits for each greeting and holds them
 //!   for a while (the caller measures the server's memory).
 //!
@@ -18,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufStream};
 use tokio::net::TcpStream;
 
 #[derive(Parser)]
@@ -44,7 +46,26 @@ enum Cmd {
         domain: String,
         #[arg(long, default_value_t = 32)]
         mailboxes: usize,
+        /// Envelope sender and From: address.
+        #[arg(long, default_value = "bench@load.test")]
+        from: String,
+        /// Use STARTTLS (any certificate is accepted: a benchmark, not a check).
+        #[arg(long)]
+        starttls: bool,
+        /// Authenticate with AUTH PLAIN as USER:PASSWORD (submission).
+        #[arg(long)]
+        auth: Option<String>,
         /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        deadline: u64,
+    },
+    /// An SMTP sink: accepts and discards mail, and reports when `expect`
+    /// messages have arrived (end-to-end delivery throughput).
+    Sink {
+        #[arg(long)]
+        listen: SocketAddr,
+        #[arg(long)]
+        expect: usize,
         #[arg(long, default_value_t = 600)]
         deadline: u64,
     },
@@ -101,20 +122,8 @@ fn report(what: &str, n: usize, elapsed: Duration, mut lat: Vec<Duration>) {
     );
 }
 
-async fn reply(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, line: &mut String) -> Res<u16> {
-    loop {
-        line.clear();
-        if r.read_line(line).await? == 0 {
-            return Err("connection closed".into());
-        }
-        if line.len() >= 4 && line.as_bytes()[3] == b' ' {
-            return Ok(line[..3].parse()?);
-        }
-    }
-}
-
-fn message(size: usize, n: usize) -> Vec<u8> {
-    let mut m = format!("From: bench@load.test\r\nTo: someone@bench.test\r\nSubject: load {n}\r\nMessage-ID: <{n}@load.test>\r\n\r\n").into_bytes();
+fn message(size: usize, n: usize, from: &str) -> Vec<u8> {
+    let mut m = format!("From: {from}\r\nTo: someone@bench.test\r\nSubject: load {n}\r\nMessage-ID: <{n}@load.test>\r\n\r\n").into_bytes();
     let line = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz\r\n";
     while m.len() + line.len() <= size {
         m.extend_from_slice(line);
@@ -126,56 +135,222 @@ fn message(size: usize, n: usize) -> Vec<u8> {
     m
 }
 
-async fn smtp_session(addr: SocketAddr, next: Arc<AtomicUsize>, total: usize, size: usize, domain: Arc<String>, mailboxes: usize) -> Res<Vec<Duration>> {
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Accepts any server certificate: the benchmark measures, it does not
+/// authenticate the server.
+#[derive(Debug)]
+struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &rustls::pki_types::CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &rustls::pki_types::CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_connector() -> tokio_rustls::TlsConnector {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(cfg))
+}
+
+struct SmtpOpts {
+    size: usize,
+    domain: String,
+    mailboxes: usize,
+    from: String,
+    starttls: bool,
+    auth: Option<String>,
+}
+
+async fn reply_s(r: &mut BufStream<Box<dyn Stream>>, line: &mut String) -> Res<u16> {
+    loop {
+        line.clear();
+        if r.read_line(line).await? == 0 {
+            return Err("connection closed".into());
+        }
+        if line.len() >= 4 && line.as_bytes()[3] == b' ' {
+            return Ok(line[..3].parse()?);
+        }
+    }
+}
+
+async fn expect(r: &mut BufStream<Box<dyn Stream>>, line: &mut String, want: u16) -> Res<()> {
+    let c = reply_s(r, line).await?;
+    if c != want {
+        return Err(format!("expected {want}, got {}", line.trim()).into());
+    }
+    Ok(())
+}
+
+async fn smtp_session(addr: SocketAddr, next: Arc<AtomicUsize>, total: usize, o: Arc<SmtpOpts>) -> Res<Vec<Duration>> {
     let s = TcpStream::connect(addr).await?;
     s.set_nodelay(true)?;
-    let (r, mut w) = s.into_split();
-    let mut r = BufReader::new(r);
-    let mut line = String::new();
-    if reply(&mut r, &mut line).await? != 220 {
-        return Err(format!("greeting: {line}").into());
-    }
+    let mut w: BufStream<Box<dyn Stream>> = BufStream::new(Box::new(s));
+    let r = &mut String::new();
+    expect(&mut w, r, 220).await?;
     w.write_all(b"EHLO load.test\r\n").await?;
-    reply(&mut r, &mut line).await?;
+    w.flush().await?;
+    expect(&mut w, r, 250).await?;
+    if o.starttls {
+        w.write_all(b"STARTTLS\r\n").await?;
+        w.flush().await?;
+        expect(&mut w, r, 220).await?;
+        let plain = w.into_inner();
+        let name = rustls::pki_types::ServerName::try_from("localhost")?;
+        let tls = tls_connector().connect(name, plain).await?;
+        w = BufStream::new(Box::new(tls));
+        w.write_all(b"EHLO load.test\r\n").await?;
+        w.flush().await?;
+        expect(&mut w, r, 250).await?;
+    }
+    if let Some(cred) = &o.auth {
+        use base64::Engine;
+        let (u, p) = cred.split_once(':').ok_or("--auth USER:PASSWORD")?;
+        let tok = base64::engine::general_purpose::STANDARD.encode(format!("\0{u}\0{p}"));
+        w.write_all(format!("AUTH PLAIN {tok}\r\n").as_bytes()).await?;
+        w.flush().await?;
+        expect(&mut w, r, 235).await?;
+    }
+    let (mut w, mut line) = (w, std::mem::take(r));
+    let (domain, mailboxes, size, from) = (&o.domain, o.mailboxes, o.size, &o.from);
     let mut lat = Vec::new();
     loop {
         let n = next.fetch_add(1, Ordering::Relaxed);
         if n >= total {
             break;
         }
-        let body = message(size, n);
+        let body = message(size, n, from);
         let t0 = Instant::now();
-        let cmds = format!("MAIL FROM:<bench@load.test>\r\nRCPT TO:<user{}@{domain}>\r\nDATA\r\n", n % mailboxes);
+        let cmds = format!("MAIL FROM:<{from}>\r\nRCPT TO:<user{}@{domain}>\r\nDATA\r\n", n % mailboxes);
         w.write_all(cmds.as_bytes()).await?;
+        w.flush().await?;
         for want in [250, 250, 354] {
-            let c = reply(&mut r, &mut line).await?;
-            if c != want {
-                return Err(format!("expected {want}, got {}", line.trim()).into());
-            }
+            expect(&mut w, &mut line, want).await?;
         }
         w.write_all(&body).await?;
-        if reply(&mut r, &mut line).await? != 250 {
-            return Err(format!("DATA: {}", line.trim()).into());
-        }
+        w.flush().await?;
+        expect(&mut w, &mut line, 250).await?;
         lat.push(t0.elapsed());
     }
     w.write_all(b"QUIT\r\n").await?;
-    let _ = reply(&mut r, &mut line).await;
+    w.flush().await?;
+    let _ = reply_s(&mut w, &mut line).await;
     Ok(lat)
 }
 
-async fn smtp(addr: SocketAddr, sessions: usize, messages: usize, size: usize, domain: String, mailboxes: usize) -> Res<()> {
+async fn smtp(addr: SocketAddr, sessions: usize, messages: usize, o: SmtpOpts) -> Res<()> {
     let next = Arc::new(AtomicUsize::new(0));
-    let domain = Arc::new(domain);
+    let what = format!(
+        "smtp {sessions} sessions, {} B{}{}",
+        o.size,
+        if o.starttls { ", STARTTLS" } else { "" },
+        if o.auth.is_some() { ", AUTH" } else { "" }
+    );
+    let o = Arc::new(o);
     let t0 = Instant::now();
-    let tasks: Vec<_> = (0..sessions)
-        .map(|_| tokio::spawn(smtp_session(addr, next.clone(), messages, size, domain.clone(), mailboxes)))
-        .collect();
+    let tasks: Vec<_> = (0..sessions).map(|_| tokio::spawn(smtp_session(addr, next.clone(), messages, o.clone()))).collect();
     let mut lat = Vec::with_capacity(messages);
     for t in tasks {
         lat.extend(t.await??);
     }
-    report(&format!("smtp {sessions} sessions, {size} B"), lat.len(), t0.elapsed(), lat);
+    report(&what, lat.len(), t0.elapsed(), lat);
+    Ok(())
+}
+
+/// One sink connection: answers every command, counts every message.
+async fn sink_conn(s: TcpStream, count: Arc<AtomicUsize>, first: Arc<std::sync::OnceLock<Instant>>) -> Res<()> {
+    let mut s = BufStream::new(s);
+    s.write_all(b"220 sink ESMTP\r\n").await?;
+    s.flush().await?;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if s.read_until(b'\n', &mut line).await? == 0 {
+            return Ok(());
+        }
+        let cmd = line.get(..4).map(|c| c.to_ascii_uppercase()).unwrap_or_default();
+        let reply: &[u8] = match cmd.as_slice() {
+            b"EHLO" => b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 104857600\r\n",
+            b"DATA" => {
+                s.write_all(b"354 go\r\n").await?;
+                s.flush().await?;
+                loop {
+                    line.clear();
+                    if s.read_until(b'\n', &mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    if line == b".\r\n" {
+                        break;
+                    }
+                }
+                first.get_or_init(Instant::now);
+                count.fetch_add(1, Ordering::Relaxed);
+                b"250 2.0.0 ok\r\n"
+            }
+            b"QUIT" => {
+                s.write_all(b"221 bye\r\n").await?;
+                s.flush().await?;
+                return Ok(());
+            }
+            _ => b"250 ok\r\n",
+        };
+        s.write_all(reply).await?;
+        s.flush().await?;
+    }
+}
+
+async fn sink(listen: SocketAddr, expect: usize) -> Res<()> {
+    let l = tokio::net::TcpListener::bind(listen).await?;
+    println!("sink: listening on {}", l.local_addr()?);
+    let count = Arc::new(AtomicUsize::new(0));
+    let first = Arc::new(std::sync::OnceLock::new());
+    let (c2, f2) = (count.clone(), first.clone());
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let _ = s.set_nodelay(true);
+            tokio::spawn(sink_conn(s, c2.clone(), f2.clone()));
+        }
+    });
+    while count.load(Ordering::Relaxed) < expect {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let t0 = first.get().copied().unwrap_or_else(Instant::now);
+    let n = count.load(Ordering::Relaxed);
+    let el = t0.elapsed();
+    println!("sink: {n} messages in {:.2}s = {:.0} msg/s (first to last arrival)", el.as_secs_f64(), n as f64 / el.as_secs_f64());
     Ok(())
 }
 
@@ -276,11 +451,15 @@ async fn main() -> Res<()> {
     let (addr, deadline) = match &args.cmd {
         Cmd::Smtp { addr, deadline, .. } | Cmd::Pop3 { addr, deadline, .. } => (*addr, *deadline),
         Cmd::Idle { addr, hold, .. } => (*addr, hold + 120),
+        Cmd::Sink { listen, deadline, .. } => (*listen, *deadline),
     };
     check_loopback(&addr)?;
     let run = async move {
         match args.cmd {
-            Cmd::Smtp { addr, sessions, messages, size, domain, mailboxes, .. } => smtp(addr, sessions, messages, size, domain, mailboxes).await,
+            Cmd::Smtp { addr, sessions, messages, size, domain, mailboxes, from, starttls, auth, .. } => {
+                smtp(addr, sessions, messages, SmtpOpts { size, domain, mailboxes, from, starttls, auth }).await
+            }
+            Cmd::Sink { listen, expect, .. } => sink(listen, expect).await,
             Cmd::Pop3 { addr, users, password, window, .. } => pop3(addr, users, password, window).await,
             Cmd::Idle { addr, connections, hold } => idle(addr, connections, hold).await,
         }
