@@ -4,7 +4,10 @@
 #      messages of SIZE bytes to 32 mailboxes;
 #   2. POP3 retrieval of a mailbox holding POP_MESSAGES messages with
 #      pipelined RETR;
-#   3. memory per idle connection with IDLE connections open.
+#   3. memory per idle connection with IDLE connections open;
+#   4. authenticated submission over STARTTLS (local recipients);
+#   5. end to end: submission to a remote domain routed to an SMTP sink,
+#      timed until the sink has every message.
 # Usage: bench/run.sh        (STORE=postgres://… to bench on PostgreSQL)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +35,12 @@ url = "$STORE_URL"
 smtp = "127.0.0.1:3525"
 pop3 = "127.0.0.1:3110"
 pop3s = ""
-submission = ""
+submission = "127.0.0.1:3587"
 submissions = ""
 http = ""
+[delivery]
+routes = { "remote.test" = "127.0.0.1:3600" }
+per_domain = 16
 [limits]
 connections_per_ip = 5000
 max_connections = 5000
@@ -68,3 +74,18 @@ sleep 3
 during=$(rss)
 wait $LP
 echo "idle: RSS $before kB before, $during kB with $IDLE connections = $(( (during - before) * 1024 / IDLE )) bytes per connection"
+
+echo "== 4. authenticated submission (STARTTLS + AUTH PLAIN), local recipients"
+"$LOAD" smtp --addr 127.0.0.1:3587 --sessions "$SESSIONS" --messages "$MESSAGES" --size "$SIZE" --domain bench.test --mailboxes 32 \
+    --starttls --auth user0@bench.test:bench-pw --from user0@bench.test
+
+echo "== 5. end to end: submission to a remote domain, delivered to a sink"
+"$LOAD" sink --listen 127.0.0.1:3600 --expect "$MESSAGES" --deadline 600 &
+SINK=$!
+sleep 0.3
+t0=$(date +%s.%N)
+"$LOAD" smtp --addr 127.0.0.1:3587 --sessions "$SESSIONS" --messages "$MESSAGES" --size "$SIZE" --domain remote.test --mailboxes 32 \
+    --starttls --auth user0@bench.test:bench-pw --from user0@bench.test
+wait $SINK
+t1=$(date +%s.%N)
+echo "end to end: $MESSAGES messages submitted and delivered in $(echo "$t1 - $t0" | bc -l | cut -c1-6)s = $(echo "$MESSAGES / ($t1 - $t0)" | bc -l | cut -d. -f1) msg/s"
