@@ -1,0 +1,246 @@
+//! Inbound verification (R-IN-6): SPF (RFC 7208), DKIM (RFC 6376) and
+//! DMARC (RFC 7489), recorded in an Authentication-Results header field
+//! (RFC 8601).
+//!
+//! Results are information for the mailbox owner and for later policy; this
+//! module never refuses mail itself.
+//!
+//! Time is bounded twice: the resolver gives up on a query after
+//! [`LOOKUP_TIMEOUT`] (with one retry), and the checks as a whole have
+//! [`BUDGET`]: SPF and DKIM run side by side until `BUDGET - DMARC_SHARE`,
+//! DMARC (which needs their results) gets the rest. A check that runs out
+//! of time is reported as `temperror` (RFC 7208 §2.6.6, RFC 8601 §2.7.1),
+//! which is what a slow or dead DNS server is.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use mail_auth::dkim::DkimError;
+use mail_auth::dmarc::verify::DmarcParameters;
+use mail_auth::hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts};
+use mail_auth::hickory_resolver::system_conf::read_system_conf;
+use mail_auth::spf::verify::SpfParameters;
+use mail_auth::{
+    AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcOutput, DmarcResult, DnsError, Error,
+    MessageAuthenticator, SpfOutput, SpfResult,
+};
+use tokio::time::{timeout_at, Instant};
+
+/// One DNS query's wait for an answer before the resolver retries or fails.
+pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
+/// All checks for one message. RFC 7208 §4.6.4 suggests SPF be allowed at
+/// least 20 s; we take less because the client is waiting for its 250 and a
+/// `temperror` costs the recipient nothing but a missing `pass`.
+pub const BUDGET: Duration = Duration::from_secs(5);
+/// The part of [`BUDGET`] kept for the DMARC lookups.
+const DMARC_SHARE: Duration = Duration::from_secs(1);
+
+/// Inbound verification (R-IN-6).
+pub struct Verifier {
+    auth: MessageAuthenticator,
+}
+
+impl Verifier {
+    /// `dns_server`: "" = system resolvers, else one nameserver "IP:PORT"
+    /// (queried over UDP, and TCP for truncated answers).
+    pub fn new(dns_server: &str) -> Result<Self, String> {
+        let (config, mut opts) = if dns_server.trim().is_empty() {
+            read_system_conf().map_err(|e| format!("reading the system DNS configuration: {e}"))?
+        } else {
+            let addr: SocketAddr = dns_server
+                .trim()
+                .parse()
+                .map_err(|_| format!("invalid DNS server {dns_server:?}: expected IP:PORT, e.g. 127.0.0.1:53"))?;
+            let mut udp = ConnectionConfig::udp();
+            udp.port = addr.port();
+            let mut tcp = ConnectionConfig::tcp();
+            tcp.port = addr.port();
+            let server = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
+            (ResolverConfig::from_name_servers(vec![server]), ResolverOpts::default())
+        };
+        opts.timeout = LOOKUP_TIMEOUT;
+        opts.attempts = 1;
+        let auth = MessageAuthenticator::new(config, opts).map_err(|e| format!("setting up the DNS resolver: {e}"))?;
+        Ok(Verifier { auth })
+    }
+
+    /// Verifies SPF (for the MAIL FROM identity and HELO), DKIM and DMARC for
+    /// a received message and returns the Authentication-Results header field
+    /// (RFC 8601), with trailing CRLF, with authserv-id `hostname`. DNS
+    /// failures give temperror, never a panic or an unbounded wait.
+    ///
+    /// `mail_from` is the reverse-path without angle brackets, "" for the
+    /// null sender.
+    pub async fn authentication_results(
+        &self,
+        hostname: &str,
+        message: &[u8],
+        ip: IpAddr,
+        helo: &str,
+        mail_from: &str,
+    ) -> String {
+        // Leniency: a dual-stack listener reports IPv4 clients as
+        // ::ffff:a.b.c.d; SPF's ip4 mechanisms and the header want a.b.c.d.
+        let ip = ip.to_canonical();
+        let start = Instant::now();
+        let checks_deadline = start + (BUDGET - DMARC_SHARE);
+        let deadline = start + BUDGET;
+
+        let helo_domain = spf_domain(helo);
+        let mail_from = mail_from.trim().trim_start_matches('<').trim_end_matches('>');
+        // RFC 7208 §2.4: with a null reverse-path, the MAIL FROM identity is
+        // postmaster@HELO.
+        let mail_from_domain = match mail_from.rsplit_once('@') {
+            Some((_, d)) => spf_domain(d),
+            None if mail_from.is_empty() => helo_domain,
+            None => None,
+        };
+        let parsed = AuthenticatedMessage::parse(message);
+
+        let spf_helo = async {
+            // RFC 7208 §2.3: the HELO check applies only when HELO is a
+            // domain name (not an address literal).
+            let d = helo_domain?;
+            let params = SpfParameters::verify_ehlo(ip, d, hostname);
+            Some(bounded(checks_deadline, self.auth.verify_spf(params), || spf_temperror(d)).await)
+        };
+        let spf_mail_from = async {
+            match mail_from_domain {
+                Some(d) => {
+                    let params = if mail_from.is_empty() {
+                        SpfParameters::verify_ehlo(ip, d, hostname)
+                    } else {
+                        SpfParameters::verify_mail_from(ip, helo.trim(), hostname, mail_from)
+                    };
+                    bounded(checks_deadline, self.auth.verify_spf(params), || spf_temperror(d)).await
+                }
+                // RFC 7208 §4.3: no usable domain, no SPF verdict.
+                None => SpfOutput::new(String::new()).with_result(SpfResult::None),
+            }
+        };
+        let dkim = async {
+            let Some(msg) = parsed.as_ref() else { return Vec::new() };
+            bounded(checks_deadline, self.auth.verify_dkim(msg), || {
+                msg.dkim_headers.iter().map(|h| DkimOutput::temp_err(timed_out()).with_signature(&h.header)).collect()
+            })
+            .await
+        };
+        let (spf_helo, spf_mail_from, dkim) = tokio::join!(spf_helo, spf_mail_from, dkim);
+        let dkim = match parsed.as_ref() {
+            Some(msg) => body_hash_mismatch_is_fail(msg, dkim),
+            None => dkim,
+        };
+
+        // RFC 7489 §4.1: DMARC's SPF input is the MAIL FROM identity; for a
+        // null reverse-path that is postmaster@HELO (RFC 7208 §2.4), which
+        // spf_mail_from already checked.
+        let dmarc = match parsed.as_ref() {
+            Some(msg) => {
+                let from_domain = msg
+                    .from
+                    .first()
+                    .and_then(|f| f.rsplit_once('@'))
+                    .map(|(_, d)| d.to_ascii_lowercase())
+                    .unwrap_or_default();
+                let params = DmarcParameters::new(msg, &dkim, mail_from_domain.unwrap_or(""), &spf_mail_from);
+                Some(
+                    bounded(deadline, self.auth.verify_dmarc(params), || {
+                        DmarcOutput::new(from_domain)
+                            .with_spf_result(DmarcResult::TempError(timed_out()))
+                            .with_dkim_result(DmarcResult::TempError(timed_out()))
+                    })
+                    .await,
+                )
+            }
+            None => None,
+        };
+
+        // RFC 8601 §2.2: authserv-id, then one resinfo per method. Each
+        // piece is written by mail-auth (its Display is authserv-id then
+        // ";\r\n\tmethod=result ..."); the "none" results it has no writer
+        // for are added here, in method order.
+        let piece = |ar: AuthenticationResults<'_>| ar.to_string()[hostname.len()..].to_string();
+        let mut header = format!("Authentication-Results: {hostname}");
+        if let Some(spf) = &spf_helo {
+            header += &piece(AuthenticationResults::new(hostname).with_spf_ehlo_result(spf, ip, helo));
+        }
+        header +=
+            &piece(AuthenticationResults::new(hostname).with_spf_mailfrom_result(&spf_mail_from, ip, mail_from, helo));
+        if dkim.is_empty() {
+            // RFC 8601 §2.7.1: "none": the message was not signed.
+            header += ";\r\n\tdkim=none";
+        } else {
+            let header_from = parsed.as_ref().and_then(|m| m.from.first()).map(String::as_str).unwrap_or("");
+            header += &piece(AuthenticationResults::new(hostname).with_dkim_results(&dkim, header_from));
+        }
+        match &dmarc {
+            Some(d) if !d.domain().is_empty() => {
+                header += &piece(AuthenticationResults::new(hostname).with_dmarc_result(d))
+            }
+            // No single author domain (RFC 7489 §6.6.1) or no header at all:
+            // DMARC does not apply.
+            _ => header += ";\r\n\tdmarc=none",
+        }
+        header += "\r\n";
+        header
+    }
+}
+
+/// RFC 6376 §6.1.3: a body hash that does not verify is PERMFAIL, which
+/// RFC 8601 §2.7.1 records as `fail`; `mail-auth` reports it as `neutral`.
+/// DMARC counts only passes, so this changes the header's words, not the
+/// verdict.
+fn body_hash_mismatch_is_fail<'x>(
+    msg: &'x AuthenticatedMessage<'x>,
+    outputs: Vec<DkimOutput<'x>>,
+) -> Vec<DkimOutput<'x>> {
+    outputs
+        .into_iter()
+        .map(|out| {
+            let DkimResult::Neutral(err @ Error::Dkim(DkimError::FailedBodyHashMatch)) = out.result() else {
+                return out;
+            };
+            // The output's signature is one of the message's; find it again
+            // to borrow it for the message's lifetime.
+            match out.signature().and_then(|s| msg.dkim_headers.iter().find(|h| std::ptr::eq(&h.header, s))) {
+                Some(h) => DkimOutput::fail(err.clone()).with_signature(&h.header),
+                None => out,
+            }
+        })
+        .collect()
+}
+
+/// Runs `check` until `deadline`; on time-out, `on_timeout` gives the
+/// temperror result.
+async fn bounded<T>(
+    deadline: Instant,
+    check: impl std::future::Future<Output = T>,
+    on_timeout: impl FnOnce() -> T,
+) -> T {
+    match timeout_at(deadline, check).await {
+        Ok(v) => v,
+        Err(_) => {
+            tracing::debug!("authentication check timed out");
+            on_timeout()
+        }
+    }
+}
+
+fn timed_out() -> Error {
+    Error::Dns(DnsError::Resolver("DNS lookups timed out".into()))
+}
+
+fn spf_temperror(domain: &str) -> SpfOutput {
+    SpfOutput::new(domain.to_string()).with_result(SpfResult::TempError)
+}
+
+/// The domain SPF can check for a HELO argument or a MAIL FROM domain: a
+/// name with at least one dot, not an address literal (RFC 7208 §4.3).
+fn spf_domain(s: &str) -> Option<&str> {
+    let d = s.trim().trim_end_matches('.');
+    let ok = d.contains('.')
+        && !d.starts_with('[')
+        && d.parse::<IpAddr>().is_err()
+        && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    ok.then_some(d)
+}
