@@ -38,7 +38,7 @@ def pg_database_url():
 
 
 class Server:
-    def __init__(self, tmp_path, backend, extra=""):
+    def __init__(self, tmp_path, backend, extra="", dns_port=None):
         self.dir = tmp_path
         self.data = tmp_path / "data"
         self.backend = backend
@@ -61,6 +61,12 @@ submissions = "127.0.0.1:0"
 pop3 = "127.0.0.1:0"
 pop3s = "127.0.0.1:0"
 http = ""
+
+[delivery]
+dns_server = "127.0.0.1:{dns_port}"
+
+[dkim]
+rsa_bits = 1024
 """
         self.config.write_text(merge(text, extra))
         self.proc = None
@@ -161,14 +167,33 @@ def backend(request):
     return request.param
 
 
+@pytest.fixture(scope="session")
+def dns_server():
+    """One DNS server on loopback for every test server: lookups get a fast
+    answer (NXDOMAIN unless a test publishes records) instead of waiting
+    for a resolver that is not there."""
+    from peers import Dns
+
+    d = Dns({})
+    yield d
+    d.stop()
+
+
 @pytest.fixture
-def make_server(tmp_path, backend):
+def dns(dns_server):
+    """The shared DNS server, with the records a test adds removed after it."""
+    yield dns_server
+    dns_server.records.clear()
+
+
+@pytest.fixture
+def make_server(tmp_path, backend, dns):
     servers = []
 
     def make(extra="", start=True, env=None):
         d = tmp_path / f"s{len(servers)}"
         d.mkdir()
-        s = Server(d, backend, extra)
+        s = Server(d, backend, extra, dns_port=dns.port)
         servers.append(s)
         if start:
             s.start(env)

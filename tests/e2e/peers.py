@@ -93,6 +93,26 @@ class Dns:
         self.tcp = dserver.DNSServer(resolver, port=self.port, address="127.0.0.1", tcp=True, logger=quiet)
         self.tcp.start_thread()
 
+    def publish(self, name, rtype, values):
+        self.records[(name.lower().rstrip("."), rtype)] = list(values)
+
+    def publish_zone(self, text):
+        """Publishes zone-file lines as `mailhost domain dns` prints them:
+        NAME TTL IN TYPE VALUE (TXT as one or more quoted strings)."""
+        import shlex
+
+        for line in text.splitlines():
+            if not line.strip() or line.lstrip().startswith(";"):
+                continue
+            parts = shlex.split(line)
+            name, rtype, rest = parts[0], parts[3], parts[4:]
+            if rtype == "TXT":
+                self.records.setdefault((name.lower().rstrip("."), "TXT"), []).append("".join(rest))
+            elif rtype == "MX":
+                self.records.setdefault((name.lower().rstrip("."), "MX"), []).append((int(rest[0]), rest[1]))
+            else:
+                self.records.setdefault((name.lower().rstrip("."), rtype), []).append(rest[0])
+
     def stop(self):
         self.server.stop()
         self.tcp.stop()

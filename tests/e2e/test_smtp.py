@@ -30,7 +30,9 @@ def test_deliver_and_retrieve(server):
     msgs = pop_messages(server.ports["pop3"], "alice@example.test")
     assert len(msgs) == 1
     m = msgs[0]
-    assert m.startswith(b"Return-Path: <x@remote.test>\r\nDelivered-To: alice@example.test\r\nReceived: from ")
+    assert m.startswith(b"Return-Path: <x@remote.test>\r\nDelivered-To: alice@example.test\r\n"
+                        b"Authentication-Results: mx.test.example;")
+    assert b"\r\nReceived: from " in m
     assert b"by mx.test.example (mailhost) with ESMTP id" in m
     assert m.endswith(msg), m
 

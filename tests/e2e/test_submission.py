@@ -104,7 +104,7 @@ def test_implicit_tls_465(server):
         s.sendmail("bob@example.test", ["alice@example.test"],
                    b"From: bob@example.test\r\nDate: Sun, 22 Nov 2026 17:07:41 +0000\r\nMessage-ID: <x@y>\r\n\r\nover 465\r\n")
     m = pop_messages(server.ports["pop3"], "alice@example.test")[0]
-    assert b"over 465" in m and m.count(b"Message-ID:") == 1
+    assert b"over 465" in m and m.count(b"\r\nMessage-ID:") == 1
 
 
 def test_remote_recipient_is_queued(server):

@@ -387,6 +387,10 @@ impl Config {
                 "server.max_message_size: must be at least 1KB".into(),
             ));
         }
+        if !(1024..=4096).contains(&self.dkim.rsa_bits) {
+            // RFC 8301 §3.2: at least 1024 bits; verifiers need not accept more than 4096.
+            return Err(ConfigError::Invalid("dkim.rsa_bits: must be from 1024 to 4096".into()));
+        }
         if self.policy.max_recipients == 0 {
             return Err(ConfigError::Invalid("policy.max_recipients: must be at least 1".into()));
         }

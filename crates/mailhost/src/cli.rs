@@ -60,6 +60,9 @@ pub enum DomainCmd {
     },
     List,
     Remove { domain: String },
+    /// The DNS records to publish: MX, SPF, DKIM, DMARC. Makes the DKIM key
+    /// if the domain has none yet.
+    Dns { domain: String },
 }
 
 #[derive(Subcommand)]
@@ -142,6 +145,24 @@ pub fn run(config: Config, cmd: Command) -> ExitCode {
     }
 }
 
+/// The domain's DKIM key, made (RFC 6376, `dkim.rsa_bits`) if it has none.
+async fn dkim_key(config: &Config, store: &Store, domain: &str) -> Result<mailhost_store::DkimKey, String> {
+    if let Some(k) = store.dkim_key(domain).await.map_err(|e| e.to_string())? {
+        return Ok(k);
+    }
+    let key = new_dkim_key(config, domain).await?;
+    store.dkim_key_set(&key).await.map_err(|e| e.to_string())?;
+    Ok(key)
+}
+
+async fn new_dkim_key(config: &Config, domain: &str) -> Result<mailhost_store::DkimKey, String> {
+    let (d, sel, bits) = (domain.to_string(), config.dkim.selector.clone(), config.dkim.rsa_bits);
+    tokio::task::spawn_blocking(move || mailhost_mailauth::generate_key(&d, &sel, bits))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("DKIM key for {domain}: {e}"))
+}
+
 async fn open(config: &Config) -> Result<Store, String> {
     Store::open(&config.store_url()).await.map_err(|e| e.to_string())
 }
@@ -181,8 +202,21 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
             let store = open(&config).await?;
             match d {
                 DomainCmd::Add { domain, contact, package } => {
-                    let name = store.domain_add(&domain, &contact, package.as_deref()).await.map_err(e)?;
-                    println!("domain {name} added");
+                    // The key is made first (the slow, fallible step), so a
+                    // failure leaves no domain behind.
+                    let name = mailhost_store::address::normalize_domain(&domain).map_err(e)?;
+                    let key = new_dkim_key(&config, &name).await?;
+                    let name = store.domain_add(&name, &contact, package.as_deref()).await.map_err(e)?;
+                    store.dkim_key_set(&key).await.map_err(e)?;
+                    println!("domain {name} added; publish its records: mailhost domain dns {name}");
+                }
+                DomainCmd::Dns { domain } => {
+                    let name = mailhost_store::address::normalize_domain(&domain).map_err(e)?;
+                    if !store.is_hosted(&name).await.map_err(e)? {
+                        return Err(format!("no such domain: {name}"));
+                    }
+                    let key = dkim_key(&config, &store, &name).await?;
+                    print!("{}", mailhost_mailauth::dns_records(&name, &config.server.hostname, Some(&key)));
                 }
                 DomainCmd::List => {
                     for d in store.domain_list().await.map_err(e)? {

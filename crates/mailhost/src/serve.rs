@@ -75,6 +75,8 @@ async fn serve(config: Config) -> Result<(), String> {
     const POP_BUSY: &[u8] = b"-ERR [SYS/TEMP] too many connections from your address; try again later\r\n";
 
     let wake = Arc::new(tokio::sync::Notify::new());
+    let signer = Arc::new(mailhost_mailauth::Signer::new(store.clone()));
+    let verifier = Arc::new(mailhost_mailauth::Verifier::new(&config.delivery.dns_server).map_err(|e| format!("delivery.dns_server: {e}"))?);
     let mut running = 0;
     // Port 25 (MX), 587 (submission, STARTTLS) and 465 (submissions,
     // implicit TLS, RFC 8314) run the same SMTP server in two roles.
@@ -93,6 +95,8 @@ async fn serve(config: Config) -> Result<(), String> {
                 service,
                 shutdown: shutdown.token.clone(),
                 wake: Some(wake.clone()),
+                signer: (service == Service::Submission).then(|| signer.clone()),
+                verifier: (service == Service::Mx).then(|| verifier.clone()),
             });
             let l = mk(name, sock, implicit.then(|| tls.clone()), SMTP_BUSY);
             tokio::spawn(l.run(shutdown.clone(), move |c| mailhost_smtp::session(c, ctx.clone())));

@@ -86,6 +86,9 @@ impl Session {
         if self.refuse(&v) {
             return Flow::Continue;
         }
+        if self.ctx.service == Service::Mx {
+            self.authenticate_inbound(&mut body, trace_len, &env.sender).await;
+        }
         if self.ctx.service == Service::Submission {
             // RFC 6409 §8.2, §8.3: a submission server may add a missing
             // Date and Message-ID.
@@ -97,6 +100,7 @@ impl Session {
                 add.push_str(&format!("Message-ID: <{}.{qid}@{}>\r\n", now_secs(), self.ctx.hostname));
             }
             body.splice(trace_len..trace_len, add.into_bytes());
+            self.dkim_sign(&mut body, &scan).await;
         }
         let deliveries = delivery_prefixes(&env);
         let outbound = env
@@ -119,6 +123,39 @@ impl Session {
             }
         }
         Flow::Continue
+    }
+}
+
+impl Session {
+    /// R-OUT-9: DKIM-signs submitted mail with the From: domain's key
+    /// (RFC 6376), prepending the signature. A domain without a key, or a
+    /// signing error, leaves the message unsigned rather than refusing it.
+    async fn dkim_sign(&self, body: &mut Vec<u8>, scan: &Scan) {
+        let (Some(signer), Some(from)) = (&self.ctx.signer, scan.facts.from.first()) else { return };
+        let Some((_, domain)) = from.rsplit_once('@') else { return };
+        match signer.sign(domain, body).await {
+            Ok(Some(sig)) => {
+                body.splice(0..0, sig);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(domain, "DKIM signing failed: {e}"),
+        }
+    }
+
+    /// R-IN-6: SPF, DKIM and DMARC results for mail from the world, as an
+    /// Authentication-Results header at the top (RFC 8601 §5). Headers that
+    /// claim to come from this host are removed first: only we may say
+    /// what we verified.
+    async fn authenticate_inbound(&self, body: &mut Vec<u8>, trace_len: usize, sender: &str) {
+        let Some(v) = &self.ctx.verifier else { return };
+        let removed = headers::strip_auth_results(body, trace_len, &self.ctx.hostname);
+        if removed > 0 {
+            tracing::info!(peer = %self.conn.peer, removed, "removed forged Authentication-Results headers");
+        }
+        let ar = v
+            .authentication_results(&self.ctx.hostname, &body[trace_len..], self.conn.peer.ip(), &self.info.helo, sender)
+            .await;
+        body.splice(0..0, ar.into_bytes());
     }
 }
 

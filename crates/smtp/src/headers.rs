@@ -42,6 +42,60 @@ pub fn scan(msg: &[u8]) -> Scan {
     }
 }
 
+/// Removes, from the header section of `msg[start..]`, every
+/// Authentication-Results field whose authserv-id is `host` (RFC 8601 §5:
+/// a receiver must remove such fields that did not come from itself).
+/// Returns how many were removed.
+pub fn strip_auth_results(msg: &mut Vec<u8>, start: usize, host: &str) -> usize {
+    let end = header_end(&msg[start..]).map_or(msg.len(), |e| start + e);
+    let mut removed = 0;
+    let mut i = start;
+    while i < end {
+        let line_end = field_end(&msg[..end], i);
+        let field = &msg[i..line_end];
+        let is_ours = field.len() > 23
+            && field[..23].eq_ignore_ascii_case(b"authentication-results:")
+            && authserv_id(&field[23..]).eq_ignore_ascii_case(host.as_bytes());
+        if is_ours {
+            msg.drain(i..line_end);
+            removed += 1;
+            return removed + strip_auth_results(msg, start, host);
+        }
+        i = line_end;
+    }
+    removed
+}
+
+/// Offset of the blank line that ends the header section.
+fn header_end(h: &[u8]) -> Option<usize> {
+    if h.starts_with(b"\r\n") {
+        return Some(0);
+    }
+    h.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2)
+}
+
+/// End of the header field starting at `i`, including folded lines.
+fn field_end(h: &[u8], mut i: usize) -> usize {
+    loop {
+        match h[i..].windows(2).position(|w| w == b"\r\n") {
+            None => return h.len(),
+            Some(p) => {
+                i += p + 2;
+                if i >= h.len() || (h[i] != b' ' && h[i] != b'\t') {
+                    return i;
+                }
+            }
+        }
+    }
+}
+
+/// The authserv-id: the first token of the value, before ';'.
+fn authserv_id(v: &[u8]) -> &[u8] {
+    let v = v.trim_ascii_start();
+    let end = v.iter().position(|&b| b == b';' || b.is_ascii_whitespace()).unwrap_or(v.len());
+    &v[..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +107,21 @@ mod tests {
         assert_eq!(s.facts.sender.as_deref(), Some("me@h.example"));
         assert_eq!(s.received, 2);
         assert!(s.has_date && !s.has_message_id);
+    }
+
+    #[test]
+    fn strips_only_our_authentication_results() {
+        let mut m = b"Received: x\r\nAuthentication-Results: mx.me.example;\r\n spf=pass\r\nSubject: s\r\nauthentication-results: other.example; dkim=pass\r\nAuthentication-Results:   MX.ME.EXAMPLE; dkim=pass\r\n\r\nAuthentication-Results: mx.me.example; body\r\n".to_vec();
+        assert_eq!(strip_auth_results(&mut m, 0, "mx.me.example"), 2);
+        assert_eq!(
+            m,
+            b"Received: x\r\nSubject: s\r\nauthentication-results: other.example; dkim=pass\r\n\r\nAuthentication-Results: mx.me.example; body\r\n"
+        );
+        let mut none = b"Subject: x\r\n\r\n".to_vec();
+        assert_eq!(strip_auth_results(&mut none, 0, "h"), 0);
+        let mut unterminated = b"Authentication-Results: h; x".to_vec();
+        assert_eq!(strip_auth_results(&mut unterminated, 0, "h"), 1);
+        assert!(unterminated.is_empty());
     }
 
     #[test]

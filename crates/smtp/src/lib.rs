@@ -45,4 +45,8 @@ pub struct SmtpCtx {
     pub shutdown: CancellationToken,
     /// Woken when a message is queued for remote delivery.
     pub wake: Option<Arc<tokio::sync::Notify>>,
+    /// DKIM signing of submitted mail (R-OUT-9).
+    pub signer: Option<Arc<mailhost_mailauth::Signer>>,
+    /// SPF/DKIM/DMARC checks of mail from the world (R-IN-6).
+    pub verifier: Option<Arc<mailhost_mailauth::Verifier>>,
 }

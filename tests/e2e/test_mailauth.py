@@ -1,0 +1,65 @@
+"""DKIM signing of submitted mail, `domain dns`, and SPF/DKIM/DMARC results
+on inbound mail (R-IN-6, R-OUT-9), with a real DNS server on loopback."""
+
+import re
+import smtplib
+import ssl
+
+from helpers import pop_messages
+
+
+def tls_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def test_domain_dns_records(server):
+    out = server.cli("domain", "dns", "example.test").stdout
+    assert re.search(r"^example\.test\.? .*MX\s+10 mx\.test\.example", out, re.M), out
+    assert "v=spf1" in out and "v=DKIM1" in out and "v=DMARC1" in out
+    assert "mailhost._domainkey.example.test" in out
+    # the key is stable: a second call prints the same record
+    assert server.cli("domain", "dns", "example.test").stdout == out
+    r = server.cli("domain", "dns", "unknown.test", check=False)
+    assert r.returncode == 1 and "no such domain" in r.stderr
+
+
+def test_spf_and_forged_results(server, dns):
+    dns.publish("remote.test", "TXT", ["v=spf1 ip4:127.0.0.1 -all"])
+    dns.publish("elsewhere.test", "TXT", ["v=spf1 ip4:192.0.2.1 -all"])
+    msg = (b"From: x@remote.test\r\nAuthentication-Results: mx.test.example; spf=pass; dkim=pass\r\n"
+           b"Subject: s\r\n\r\nbody\r\n")
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=20) as s:
+        s.sendmail("x@remote.test", ["alice@example.test"], msg)
+        s.sendmail("y@elsewhere.test", ["alice@example.test"], msg)
+    a, b = pop_messages(server.ports["pop3"], "alice@example.test")
+    for m in (a, b):
+        # ours is first and the forged one claiming our name is gone
+        assert m.count(b"Authentication-Results: mx.test.example") == 1, m
+    assert b"spf=pass" in a.split(b"\r\nReceived:")[0]
+    assert b"spf=fail" in b.split(b"\r\nReceived:")[0]
+
+
+def test_dkim_signed_submission_verifies_inbound(server, dns):
+    # Publish what `domain dns` says, submit as alice, then hand the signed
+    # message back to port 25 as if it came from outside: dkim and dmarc pass.
+    dns.publish_zone(server.cli("domain", "dns", "example.test").stdout)
+    with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=20) as s:
+        s.starttls(context=tls_ctx())
+        s.login("alice@example.test", "secret-pw")
+        s.sendmail("alice@example.test", ["bob@example.test"],
+                   b"From: Alice <alice@example.test>\r\nTo: bob@example.test\r\nSubject: signed\r\n\r\nhello\r\n")
+    m = pop_messages(server.ports["pop3"], "bob@example.test")[0]
+    assert b"DKIM-Signature: v=1; a=rsa-sha256" in m and b"d=example.test" in m
+    # strip what local delivery added, keep the signed message
+    signed = m.split(b"DKIM-Signature:", 1)[1]
+    signed = b"DKIM-Signature:" + signed
+    dns.publish("example.test", "TXT", ["v=spf1 ip4:192.0.2.99 -all"])  # SPF fails: DKIM must carry DMARC
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=20) as s:
+        s.sendmail("alice@example.test", ["bob@example.test"], signed)
+    back = pop_messages(server.ports["pop3"], "bob@example.test")[1]
+    ar = back.split(b"\r\nReceived:")[0]
+    assert b"dkim=pass" in ar and b"header.d=example.test" in ar, ar
+    assert b"dmarc=pass" in ar, ar
