@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from helpers import pop_messages, raw, recv_lines, recv_reply
+from helpers import pop_messages, raw, recv_lines, recv_reply, wait_for
 
 PW = "secret-pw"
 
@@ -107,13 +107,18 @@ def test_implicit_tls_465(server):
     assert b"over 465" in m and m.count(b"\r\nMessage-ID:") == 1
 
 
-def test_remote_recipient_is_queued(server):
+def test_remote_recipient_is_queued(make_server):
+    # remote.test's server is down (nothing listens on port 1): the message
+    # stays queued for retry, and the local copy is delivered at once.
+    server = make_server('[delivery]\nroutes = { "remote.test" = "127.0.0.1:1" }\nretry_base = "1h"\n')
+    server.setup_domain()
     with submit(server) as s:
         s.sendmail("alice@example.test", ["someone@remote.test", "bob@example.test"],
                    b"From: alice@example.test\r\nSubject: out\r\n\r\nto the world\r\n")
-    q = server.cli("queue", "list").stdout
-    assert "alice@example.test\tsomeone@remote.test" in q
     assert len(pop_messages(server.ports["pop3"], "bob@example.test")) == 1
+    q = []
+    assert wait_for(lambda: q.append(server.cli("queue", "list").stdout) or "\t1\talice@example.test" in q[-1])
+    assert "alice@example.test\tsomeone@remote.test" in q[-1]
 
 
 def test_pop_before_smtp(make_server):

@@ -125,6 +125,16 @@ async fn serve(config: Config) -> Result<(), String> {
     if running == 0 {
         return Err("no listener is configured".into());
     }
+    // The outbound queue worker (R-OUT-9): delivers what submission queued.
+    let delivery = tokio::spawn(mailhost_delivery::run(
+        Arc::new(mailhost_delivery::DeliveryCtx {
+            store: store.clone(),
+            config: config.clone(),
+            node: node.clone(),
+            shutdown: shutdown.token.clone(),
+        }),
+        wake.clone(),
+    ));
     tracing::info!(store = store.backend_name(), node, "mailhost running");
     println!("mailhost: ready");
 
@@ -134,6 +144,9 @@ async fn serve(config: Config) -> Result<(), String> {
     if !shutdown.shutdown(grace).await {
         tracing::warn!("sessions still open after {grace:?}; exiting anyway");
     }
+    // The worker stops within the grace period; rows it had in flight keep
+    // their lease and are retried at the next start.
+    let _ = tokio::time::timeout(grace, delivery).await;
     Ok(())
 }
 

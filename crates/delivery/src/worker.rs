@@ -1,0 +1,347 @@
+//! The queue worker: claim, route, send, record.
+//!
+//! Every `delivery.poll` (or at once when woken) the worker claims due
+//! rows with a lease in this node's name, groups them by domain, and runs
+//! one task per domain. A domain's messages are spread over at most
+//! `per_domain` connections ("lanes"), all domains together over at most
+//! `max_connections`. A lane sends its messages one after another over one
+//! connection (RSET between, QUIT at the end); the rows of one message to
+//! one domain (same body, same sender) go in one transaction with several
+//! RCPTs.
+//!
+//! For each message the MX hosts are tried in order (RFC 5321 §5.1) while
+//! a host gives no answer (cannot connect, times out, breaks); a host's
+//! reply to MAIL, RCPT or DATA is the answer for those recipients.
+//!
+//! Crash safety: a row is removed only by `queue_done`/`queue_fail` after
+//! its outcome is known. Rows of a worker that stops (crash, or shutdown
+//! in mid-transaction) keep their lease; `run` releases this node's leases
+//! when it starts, so they are sent again: every queued message is
+//! delivered at least once.
+
+use crate::client::{self, Connection, Envelope};
+use crate::outcome::{Failure, Outcome};
+use crate::record::{local_checks, record};
+use crate::route::{self, HickoryDns, Hop};
+use crate::DeliveryCtx;
+use mailhost_store::{QueueItem, StoreError};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+
+/// Rows claimed at once.
+const CLAIM_LIMIT: usize = 100;
+/// Rows in flight at most: claiming more than can be sent would only let
+/// their leases run out while they wait.
+const MAX_IN_FLIGHT: usize = 500;
+/// How long shutdown waits for transactions in flight.
+const MAX_SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// What every delivery task shares.
+struct Shared {
+    ctx: Arc<DeliveryCtx>,
+    dns: HickoryDns,
+    params: client::Params,
+    /// `max_connections` permits.
+    all: Arc<Semaphore>,
+    /// `per_domain` permits per domain with work in flight.
+    domains: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Ids of the rows being worked on. A row whose lease ran out while it
+    /// waited can be claimed again by this node; it must not be sent twice.
+    in_flight: Mutex<HashSet<i64>>,
+}
+
+/// Removes its rows from the in-flight set when the task ends or is
+/// aborted.
+struct InFlight<'a>(&'a Shared, Vec<i64>);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut set = self.0.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        for id in &self.1 {
+            set.remove(id);
+        }
+    }
+}
+
+/// The queue worker: releases this node's old leases, then claims due rows
+/// every `delivery.poll` (and at once when notified), delivers them, and
+/// returns after shutdown (finishing or abandoning in-flight transactions
+/// within a few seconds; abandoned rows keep their lease and are retried).
+///
+/// Callers that queue mail wake it with `wake.notify_one()` (which is
+/// remembered if the worker is busy at that moment).
+pub async fn run(ctx: Arc<DeliveryCtx>, wake: Arc<Notify>) {
+    let cfg = ctx.config.clone();
+    let d = &cfg.delivery;
+    match ctx.store.queue_release(&ctx.node).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(rows = n, "released this node's queue leases from an earlier run"),
+        Err(e) => tracing::warn!("cannot release old queue leases: {e}"),
+    }
+    let tls = crate::tls::client_config()
+        .map_err(|e| tracing::warn!("outbound TLS disabled: {e}"))
+        .ok();
+    let helo = if d.helo.is_empty() { cfg.server.hostname.clone() } else { d.helo.clone() };
+    let sh = Arc::new(Shared {
+        dns: HickoryDns::new(d),
+        params: client::Params { helo, connect_timeout: d.connect_timeout.std(), command_timeout: d.command_timeout.std(), tls },
+        all: Arc::new(Semaphore::new(d.max_connections.max(1) as usize)),
+        domains: Mutex::new(HashMap::new()),
+        in_flight: Mutex::new(HashSet::new()),
+        ctx,
+    });
+    // Long enough for a whole lane: connecting, and the slowest command
+    // twice over, with room to spare.
+    let lease = d.connect_timeout.std() + 2 * d.command_timeout.std() + Duration::from_secs(60);
+    let mut tasks = JoinSet::new();
+    loop {
+        while let Some(r) = tasks.try_join_next() {
+            if let Err(e) = r {
+                tracing::error!("delivery task failed: {e}");
+            }
+        }
+        if sh.ctx.shutdown.is_cancelled() {
+            break;
+        }
+        claim(&sh, lease, &mut tasks).await;
+        tokio::select! {
+            _ = sh.ctx.shutdown.cancelled() => break,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(d.poll.std()) => {}
+        }
+    }
+    // Let transactions in flight finish for a moment; lanes start no new
+    // message after shutdown. What is still running then is dropped with
+    // its rows leased.
+    let wait = cfg.server.shutdown_grace.std().min(MAX_SHUTDOWN_WAIT);
+    if tokio::time::timeout(wait, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
+        tracing::info!(tasks = tasks.len(), "abandoning deliveries in flight; their rows are retried on restart");
+        tasks.shutdown().await;
+    }
+}
+
+/// Claims due rows and starts a task for each domain among them.
+async fn claim(sh: &Arc<Shared>, lease: Duration, tasks: &mut JoinSet<()>) {
+    let busy = sh.in_flight.lock().unwrap_or_else(|e| e.into_inner()).len();
+    let limit = CLAIM_LIMIT.min(MAX_IN_FLIGHT.saturating_sub(busy));
+    if limit == 0 {
+        return;
+    }
+    let rows = match sh.ctx.store.queue_claim(&sh.ctx.node, lease, limit).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("cannot claim queued mail: {e}");
+            return;
+        }
+    };
+    let mut by_domain: HashMap<String, Vec<QueueItem>> = HashMap::new();
+    {
+        let mut set = sh.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        for row in rows {
+            // Claimed again after its lease ran out while still in flight
+            // here: the new lease covers it; it is not sent twice.
+            if set.insert(row.id) {
+                by_domain.entry(row.domain.clone()).or_default().push(row);
+            }
+        }
+    }
+    sh.domains.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, s| Arc::strong_count(s) > 1);
+    for (domain, rows) in by_domain {
+        tasks.spawn(deliver_domain(sh.clone(), domain, rows));
+    }
+}
+
+/// One message: the rows with the same body and sender, in claim order.
+type Message = Vec<QueueItem>;
+
+async fn deliver_domain(sh: Arc<Shared>, domain: String, rows: Vec<QueueItem>) {
+    let _guard = InFlight(&sh, rows.iter().map(|r| r.id).collect());
+    let mut messages: Vec<Message> = Vec::new();
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    for row in rows {
+        let key = (row.blob_id.clone(), row.sender.clone());
+        match index.get(&key) {
+            Some(&i) => messages[i].push(row),
+            None => {
+                index.insert(key, messages.len());
+                messages.push(vec![row]);
+            }
+        }
+    }
+    let cfg = &sh.ctx.config;
+    let hops = if domain.is_empty() {
+        // RFC 3463 X.1.3: bad destination address syntax.
+        Err(Failure::local(true, "5.1.3", "the recipient address has no domain"))
+    } else {
+        route::next_hops(&domain, &cfg.delivery, &cfg.server.hostname, &sh.dns).await
+    };
+    let hops = match hops {
+        Ok(h) => Arc::new(h),
+        Err(f) => {
+            // The whole domain fails alike: every message gets the answer.
+            for m in messages {
+                if let Err(e) = finish_without_sending(&sh, &m, &f).await {
+                    tracing::warn!(%domain, "cannot record a routing failure: {e}");
+                }
+            }
+            return;
+        }
+    };
+    let per_domain = sh
+        .domains
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(domain.clone())
+        .or_insert_with(|| Arc::new(Semaphore::new(cfg.delivery.per_domain.max(1) as usize)))
+        .clone();
+    let lanes = (cfg.delivery.per_domain.max(1) as usize).min(messages.len());
+    let mut split: Vec<Vec<Message>> = vec![Vec::new(); lanes];
+    for (i, m) in messages.into_iter().enumerate() {
+        split[i % lanes].push(m);
+    }
+    let mut set = JoinSet::new();
+    for msgs in split {
+        set.spawn(lane(sh.clone(), hops.clone(), per_domain.clone(), msgs));
+    }
+    while let Some(r) = set.join_next().await {
+        if let Err(e) = r {
+            tracing::error!(%domain, "delivery lane failed: {e}");
+        }
+    }
+}
+
+/// A routing or loop failure before any connection: recorded for every row
+/// of the message (it needs the body for the notice's headers).
+async fn finish_without_sending(sh: &Shared, rows: &[QueueItem], f: &Failure) -> Result<(), StoreError> {
+    let body = match sh.ctx.store.queue_body(&rows[0].blob_id).await {
+        Ok(b) => b,
+        Err(StoreError::NotFound(_)) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    record(&sh.ctx, rows, vec![Outcome::Failed(f.clone()); rows.len()], &body).await
+}
+
+/// Sends `msgs` one after another over one connection per host.
+async fn lane(sh: Arc<Shared>, hops: Arc<Vec<Hop>>, per_domain: Arc<Semaphore>, msgs: Vec<Message>) {
+    let shutdown = &sh.ctx.shutdown;
+    let permits = tokio::select! {
+        _ = shutdown.cancelled() => return,
+        p = async { (per_domain.acquire_owned().await, sh.all.clone().acquire_owned().await) } => p,
+    };
+    let (Ok(_domain_permit), Ok(_permit)) = permits else { return };
+    let mut conn: Option<(usize, Connection)> = None;
+    let mut dead: Vec<Option<Failure>> = vec![None; hops.len()];
+    for rows in msgs {
+        if shutdown.is_cancelled() {
+            break; // the rest keep their lease and are sent after restart
+        }
+        let body = match sh.ctx.store.queue_body(&rows[0].blob_id).await {
+            Ok(b) => b,
+            Err(StoreError::NotFound(e)) => {
+                // Cannot happen while a row references the body; if it
+                // does, nothing can ever be sent.
+                tracing::error!("{e}; dropping its queue rows");
+                for r in &rows {
+                    let _ = sh.ctx.store.queue_fail(r, None).await;
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!("cannot read a queued message: {e}");
+                continue;
+            }
+        };
+        let outcomes = match local_checks(&body, &sh.ctx.config) {
+            Some(f) => vec![Outcome::Failed(f); rows.len()],
+            None => send_message(&sh, &hops, &mut conn, &mut dead, &rows, &body).await,
+        };
+        if let Err(e) = record(&sh.ctx, &rows, outcomes, &body).await {
+            tracing::warn!("cannot record delivery results (the rows will be retried): {e}");
+        }
+    }
+    if let Some((_, c)) = conn {
+        c.quit().await;
+    }
+}
+
+/// Tries the hosts in order until every recipient has an answer; returns
+/// one outcome per row.
+async fn send_message(
+    sh: &Shared,
+    hops: &[Hop],
+    conn: &mut Option<(usize, Connection)>,
+    dead: &mut [Option<Failure>],
+    rows: &[QueueItem],
+    body: &[u8],
+) -> Vec<Outcome> {
+    let rcpts: Vec<String> = rows.iter().map(|r| r.rcpt.clone()).collect();
+    let mut results: Vec<Option<Outcome>> = vec![None; rows.len()];
+    let mut pending: Vec<usize> = (0..rows.len()).collect();
+    // The last "no answer", and whether every host refused for good (a
+    // 5xx greeting everywhere), in which case it is a permanent failure.
+    let mut last: Option<Failure> = None;
+    let mut all_permanent = true;
+    for (i, hop) in hops.iter().enumerate() {
+        if pending.is_empty() {
+            break;
+        }
+        if let Some(f) = &dead[i] {
+            all_permanent &= f.permanent;
+            last = Some(f.clone());
+            continue;
+        }
+        if !matches!(conn, Some((h, c)) if *h == i && c.usable()) {
+            if let Some((_, old)) = conn.take() {
+                old.quit().await;
+            }
+            match client::connect(hop, &sh.params).await {
+                Ok(c) => {
+                    tracing::debug!(host = %hop.host, addr = %c.addr, tls = ?c.tls, "connected");
+                    *conn = Some((i, c));
+                }
+                Err(f) => {
+                    dead[i] = Some(f.clone());
+                    all_permanent &= f.permanent;
+                    last = Some(f);
+                    continue;
+                }
+            }
+        }
+        let Some((_, c)) = conn.as_mut() else { continue };
+        let these: Vec<String> = pending.iter().map(|&k| rcpts[k].clone()).collect();
+        let out = c.send(&Envelope { sender: &rows[0].sender, rcpts: &these, body }).await;
+        let mut still = Vec::new();
+        for (&k, o) in pending.iter().zip(out) {
+            match o {
+                Outcome::NoAnswer(f) => {
+                    all_permanent &= f.permanent;
+                    last = Some(f);
+                    still.push(k);
+                }
+                done => results[k] = Some(done),
+            }
+        }
+        pending = still;
+        if !c.usable() {
+            // A host that broke on the first message of its connection is
+            // not tried again by this lane; one that broke later may just
+            // limit messages per connection.
+            if c.transactions <= 1 {
+                dead[i] = last.clone();
+            }
+            *conn = None;
+        }
+    }
+    let fallback = || Failure::local(false, "4.4.1", "no MX host could be reached");
+    let final_failure = last.map(|mut f| {
+        f.permanent = all_permanent && f.permanent;
+        f
+    });
+    for k in pending {
+        results[k] = Some(Outcome::Failed(final_failure.clone().unwrap_or_else(fallback)));
+    }
+    results.into_iter().map(|r| r.unwrap_or_else(|| Outcome::Failed(fallback()))).collect()
+}
