@@ -19,8 +19,7 @@
 use crate::dsn::{self, Action, Recipient, Report};
 use crate::outcome::{Failure, Outcome};
 use crate::DeliveryCtx;
-use mailhost_store::db::Stmt;
-use mailhost_store::{now_ms, NewMessage, Outbound, QueueItem, Resolved, StoreError};
+use mailhost_store::{now_ms, Deferral, NewMessage, Outbound, QueueItem, Resolved, StoreError};
 use std::time::Duration;
 
 /// The wait before the next attempt after `attempts` earlier ones.
@@ -66,8 +65,9 @@ pub async fn record(ctx: &DeliveryCtx, rows: &[QueueItem], outcomes: Vec<Outcome
         };
         for (row, f) in &failed {
             tracing::info!(id = row.id, rcpt = %row.rcpt, sender = %row.sender, "failed: {}", f.text);
-            ctx.store.queue_fail(row, bounce.take()).await?;
         }
+        let rows: Vec<&QueueItem> = failed.iter().map(|(r, _)| *r).collect();
+        ctx.store.queue_fail_many(&rows, bounce.take()).await?;
     }
 
     if !deferred.is_empty() {
@@ -82,28 +82,21 @@ pub async fn record(ctx: &DeliveryCtx, rows: &[QueueItem], outcomes: Vec<Outcome
             let rcpts = due.iter().map(|&i| Recipient { addr: &deferred[i].0.rcpt, failure: &deferred[i].1 }).collect();
             notice(ctx, sender, Action::Delayed { until_ms }, created, now, rcpts, body).await?
         };
-        let carrier = due.first().copied();
+        // One transaction for every deferred recipient and the one notice
+        // that covers the newly warned ones.
+        let mut rows = Vec::with_capacity(deferred.len());
         for (i, (row, f)) in deferred.iter().enumerate() {
             let wait = backoff(d.retry_base.std(), d.retry_max.std(), row.attempts);
-            let next = now + wait.as_millis() as i64;
             tracing::info!(id = row.id, rcpt = %row.rcpt, retry_in = ?wait, "deferred: {}", f.text);
-            let w = if Some(i) == carrier { warning.take() } else { None };
-            let sent = w.is_some();
-            ctx.store.queue_retry(row, next, &f.text, w).await?;
-            if !sent && due.contains(&i) {
-                // The notice covering this row rode on another row's
-                // retry; mark this one too, so that it is warned once.
-                mark_warned(ctx, row).await?;
-            }
+            rows.push(Deferral {
+                item: row,
+                next_attempt: now + wait.as_millis() as i64,
+                error: &f.text,
+                warned: warning.is_some() && due.contains(&i),
+            });
         }
+        ctx.store.queue_defer(&rows, warning.take()).await?;
     }
-    Ok(())
-}
-
-/// `queue_retry` marks only the row that carries the notice; a message
-/// with several deferred recipients sends one notice for all of them.
-async fn mark_warned(ctx: &DeliveryCtx, row: &QueueItem) -> Result<(), StoreError> {
-    ctx.store.batch(vec![Stmt::new("UPDATE queue SET warned = 1 WHERE id = ?", vec![row.id.into()])]).await?;
     Ok(())
 }
 

@@ -36,7 +36,7 @@ mod sqlite;
 pub use accounts::{Account, AddressInfo, AuthResult, DomainInfo, Resolved};
 pub use grants::DkimKey;
 pub use messages::{MessageMeta, NewMessage, Outbound};
-pub use queue::QueueItem;
+pub use queue::{Deferral, QueueItem};
 
 use db::{Row, Stmt, Val};
 use std::sync::Arc;

@@ -47,6 +47,16 @@ fn item(r: &Row) -> Result<QueueItem> {
     })
 }
 
+/// One temporary failure for [`Store::queue_defer`].
+pub struct Deferral<'a> {
+    pub item: &'a QueueItem,
+    /// Milliseconds since the epoch.
+    pub next_attempt: i64,
+    pub error: &'a str,
+    /// This recipient is covered by the delay DSN stored with the batch.
+    pub warned: bool,
+}
+
 /// Deletes a body that nothing references any more.
 fn drop_orphan_blob(blob_id: &str) -> Stmt {
     Stmt::new(
@@ -106,12 +116,25 @@ impl Store {
     /// `warning`, if given, is a delay DSN stored in the same transaction,
     /// and the row is marked as warned.
     pub async fn queue_retry(&self, item: &QueueItem, next_attempt: i64, error: &str, warning: Option<NewMessage>) -> Result<()> {
-        let mut stmts = vec![Stmt::new(
-            "UPDATE queue SET attempts = attempts + 1, next_attempt = ?, last_error = ?,
-                 lease_owner = NULL, lease_until = 0, warned = ?
-             WHERE id = ?",
-            vec![next_attempt.into(), error.into(), ((item.warned || warning.is_some()) as i64).into(), item.id.into()],
-        )];
+        let warned = item.warned || warning.is_some();
+        self.queue_defer(&[Deferral { item, next_attempt, error, warned }], warning).await
+    }
+
+    /// Several temporary failures of one message in one transaction, with
+    /// the delay DSN that covers those newly `warned`: a crash leaves either
+    /// all of it or none, so each recipient is warned once.
+    pub async fn queue_defer(&self, rows: &[Deferral<'_>], warning: Option<NewMessage>) -> Result<()> {
+        let mut stmts: Vec<Stmt> = rows
+            .iter()
+            .map(|d| {
+                Stmt::new(
+                    "UPDATE queue SET attempts = attempts + 1, next_attempt = ?, last_error = ?,
+                         lease_owner = NULL, lease_until = 0, warned = ?
+                     WHERE id = ?",
+                    vec![d.next_attempt.into(), d.error.into(), ((d.item.warned || d.warned) as i64).into(), d.item.id.into()],
+                )
+            })
+            .collect();
         if let Some(w) = warning {
             stmts.extend(message_stmts(w)?.0);
         }
@@ -123,11 +146,20 @@ impl Store {
     /// sender, if any: never for a null sender) is stored in the same
     /// transaction, so a crash leaves either the row or the bounce.
     pub async fn queue_fail(&self, item: &QueueItem, bounce: Option<NewMessage>) -> Result<()> {
-        let mut stmts = vec![Stmt::new("DELETE FROM queue WHERE id = ?", vec![item.id.into()])];
+        self.queue_fail_many(&[item], bounce).await
+    }
+
+    /// Permanent failures of one message's recipients and the one bounce
+    /// that reports them all, in one transaction.
+    pub async fn queue_fail_many(&self, items: &[&QueueItem], bounce: Option<NewMessage>) -> Result<()> {
+        let mut stmts: Vec<Stmt> =
+            items.iter().map(|i| Stmt::new("DELETE FROM queue WHERE id = ?", vec![i.id.into()])).collect();
         if let Some(b) = bounce {
             stmts.extend(message_stmts(b)?.0);
         }
-        stmts.push(drop_orphan_blob(&item.blob_id));
+        for i in items {
+            stmts.push(drop_orphan_blob(&i.blob_id));
+        }
         self.batch(stmts).await?;
         Ok(())
     }
