@@ -44,3 +44,25 @@ def test_swaks_relay_denied(server):
     )
     assert r.returncode != 0
     assert "554 5.7.1" in r.stdout and "R-IN-1" in r.stdout
+
+
+@pytest.mark.skipif(not shutil.which("swaks"), reason="swaks not installed")
+def test_swaks_submission_with_auth_and_tls(server):
+    base = ["swaks", "--server", "127.0.0.1", "--port", str(server.ports["submission"]), "--tls",
+            "--from", "alice@example.test", "--to", "bob@example.test", "--header", "Subject: via 587"]
+    r = subprocess.run(base + ["--auth", "LOGIN", "--auth-user", "alice%example.test", "--auth-password", "secret-pw"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "235 2.7.0" in r.stdout and "250 2.0.0" in r.stdout
+    r = subprocess.run(base + ["--auth", "PLAIN", "--auth-user", "alice@example.test", "--auth-password", "wrong"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "535 5.7.8" in r.stdout
+    # implicit TLS on 465
+    r = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(server.ports["submissions"]), "--tlsc",
+                        "--from", "bob@example.test", "--to", "alice@example.test",
+                        "--auth", "PLAIN", "--auth-user", "bob@example.test", "--auth-password", "secret-pw"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    listing = subprocess.run(["curl", "-sS", "--user", "bob@example.test:secret-pw",
+                              f"pop3://127.0.0.1:{server.ports['pop3']}/1"], capture_output=True, text=True, timeout=30)
+    assert "Subject: via 587" in listing.stdout and "DKIM-Signature:" in listing.stdout
