@@ -2,7 +2,16 @@
 
 import poplib
 import socket
+import ssl
 import time
+
+
+def tls_ctx():
+    """A client TLS context for the test server's self-signed certificate."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 def raw(port, host="127.0.0.1", timeout=10):

@@ -3,26 +3,16 @@ a real SMTP sink on loopback, by static route or by MX lookup against a
 real DNS server on loopback; failures end in RFC 3464 DSNs."""
 
 import email
-import re
 import signal
 import smtplib
-import ssl
-import threading
 import time
 
 import pytest
 
-from helpers import pop_messages, wait_for
+from helpers import pop_messages, tls_ctx, wait_for
 from peers import Sink
 
 PW = "secret-pw"
-
-
-def tls_ctx():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 @pytest.fixture

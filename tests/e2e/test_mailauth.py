@@ -3,16 +3,8 @@ on inbound mail (R-IN-6, R-OUT-9), with a real DNS server on loopback."""
 
 import re
 import smtplib
-import ssl
 
-from helpers import pop_messages
-
-
-def tls_ctx():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+from helpers import pop_messages, tls_ctx
 
 
 def test_domain_dns_records(server):

@@ -4,21 +4,13 @@ over TLS, POP-before-SMTP, sender identity, local and queued delivery."""
 import base64
 import poplib
 import smtplib
-import ssl
 import time
 
 import pytest
 
-from helpers import pop_messages, raw, recv_lines, recv_reply, wait_for
+from helpers import pop_messages, raw, recv_lines, recv_reply, tls_ctx, wait_for
 
 PW = "secret-pw"
-
-
-def tls_ctx():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def submit(server, user="alice@example.test", password=PW):

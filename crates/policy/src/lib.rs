@@ -53,7 +53,12 @@ pub enum Verdict {
 pub type Check<'a> = Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>;
 
 pub fn allow<'a>() -> Check<'a> {
-    Box::pin(std::future::ready(Verdict::Allow))
+    ready(Verdict::Allow)
+}
+
+/// A verdict known without waiting (rules that need no shared state).
+pub fn ready<'a>(v: Verdict) -> Check<'a> {
+    Box::pin(std::future::ready(v))
 }
 
 /// Which service a session came in on.

@@ -25,7 +25,7 @@ impl Rule for SenderIdentity {
             Some(_) if !m.session.owns(m.sender) => refuse("envelope sender", m.sender),
             _ => Verdict::Allow,
         };
-        Box::pin(std::future::ready(v))
+        crate::ready(v)
     }
     fn on_data<'a>(&'a self, d: &'a DataCtx<'a>) -> Check<'a> {
         let v = if d.session.account.is_none() {
@@ -44,7 +44,7 @@ impl Rule for SenderIdentity {
         } else {
             Verdict::Allow
         };
-        Box::pin(std::future::ready(v))
+        crate::ready(v)
     }
 }
 

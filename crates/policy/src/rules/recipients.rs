@@ -31,7 +31,7 @@ impl Rule for KnownRecipient {
             )),
             _ => Verdict::Allow,
         };
-        Box::pin(std::future::ready(v))
+        crate::ready(v)
     }
 }
 
@@ -54,7 +54,7 @@ impl Rule for MaxRecipients {
         } else {
             Verdict::Allow
         };
-        Box::pin(std::future::ready(v))
+        crate::ready(v)
     }
 }
 

@@ -23,7 +23,7 @@ impl Rule for NoRelay {
             )),
             _ => Verdict::Allow,
         };
-        Box::pin(std::future::ready(v))
+        crate::ready(v)
     }
 }
 

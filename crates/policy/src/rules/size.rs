@@ -28,11 +28,11 @@ impl Rule for MessageSize {
             Some(s) if s > self.max => self.refuse(s),
             _ => Verdict::Allow,
         };
-        Box::pin(std::future::ready(v))
+        crate::ready(v)
     }
     fn on_data<'a>(&'a self, d: &'a DataCtx<'a>) -> Check<'a> {
         let v = if d.size > self.max { self.refuse(d.size) } else { Verdict::Allow };
-        Box::pin(std::future::ready(v))
+        crate::ready(v)
     }
 }
 

@@ -29,7 +29,7 @@ impl Rule for SubmissionNeedsAuth {
         } else {
             Verdict::Allow
         };
-        Box::pin(std::future::ready(v))
+        crate::ready(v)
     }
 }
 
