@@ -121,12 +121,13 @@ async fn notice(
                 .into_iter()
                 .map(|a| (a.id, format!("Return-Path: <>\r\nDelivered-To: {}\r\n", a.address).into_bytes()))
                 .collect(),
-            outbound: vec![],
+            ..Default::default()
         }),
         Resolved::NotHosted => Some(NewMessage {
             body,
             deliveries: vec![],
             outbound: vec![Outbound { sender: String::new(), rcpt: sender.to_string(), account: None }],
+            ..Default::default()
         }),
         Resolved::Unknown | Resolved::Suspended => {
             tracing::info!(%sender, "no delivery notice: the sender's address no longer takes mail");

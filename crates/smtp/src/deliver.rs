@@ -109,7 +109,7 @@ impl Session {
             .map(|r| Outbound { sender: env.sender.clone(), rcpt: r.clone(), account: self.info.account.clone() })
             .collect::<Vec<_>>();
         let queued = !outbound.is_empty();
-        match self.ctx.store.deliver(NewMessage { body, deliveries, outbound }).await {
+        match self.ctx.store.deliver(NewMessage { body, deliveries, outbound, ..Default::default() }).await {
             Ok(_) => {
                 if let (true, Some(w)) = (queued, &self.ctx.wake) {
                     w.notify_one();

@@ -12,6 +12,7 @@
 //!   the CLI and, later, the web API call).
 //! - `messages`: durable delivery, listing, retrieval, deletion.
 //! - `queue`: the outbound queue, claimed by delivery workers with leases.
+//! - `policy_state`: evidence log, send log (hourly limits), holds.
 //! - `grants`: POP-before-SMTP grants and DKIM keys.
 //! - `locks`: named leases with expiry (one POP3 session per mailbox),
 //!   shared by every node on one database.
@@ -29,6 +30,7 @@ mod locks;
 mod messages;
 mod password;
 mod pg;
+mod policy_state;
 mod queue;
 mod schema;
 mod sqlite;
@@ -36,6 +38,7 @@ mod sqlite;
 pub use accounts::{Account, AddressInfo, AuthResult, DomainInfo, Resolved};
 pub use grants::DkimKey;
 pub use messages::{MessageMeta, NewMessage, Outbound};
+pub use policy_state::{Evidence, EvidenceQuery, Hold};
 pub use queue::{Deferral, QueueItem};
 
 use db::{Row, Stmt, Val};

@@ -19,6 +19,12 @@ pub struct NewMessage {
     pub deliveries: Vec<(i64, Vec<u8>)>,
     /// Remote recipients: queued for delivery in the same transaction.
     pub outbound: Vec<Outbound>,
+    /// Counted against hourly limits (R-OUT-6, R-OUT-7) in the same
+    /// transaction: the sending account, its domain, and how many
+    /// recipients leave the server.
+    pub send_log: Option<(String, String, i64)>,
+    /// Decisions recorded with the message (R-ABUSE-3).
+    pub evidence: Vec<crate::Evidence>,
 }
 
 /// One remote recipient of a message.
@@ -177,6 +183,15 @@ pub(crate) fn message_stmts(msg: NewMessage) -> Result<(Vec<Stmt>, Vec<String>)>
             vec![mailbox.into(), blob.clone().into(), uid.clone().into(), Val::B(prefix), size.into(), now.into()],
         ));
         uids.push(uid);
+    }
+    if let Some((account, domain, n)) = msg.send_log {
+        stmts.push(Stmt::new(
+            "INSERT INTO send_log (account, domain, at, rcpts) VALUES (?, ?, ?, ?)",
+            vec![account.into(), domain.into(), now.into(), n.into()],
+        ));
+    }
+    for e in &msg.evidence {
+        stmts.push(crate::policy_state::evidence_stmt(e));
     }
     for o in msg.outbound {
         let domain = o.rcpt.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();

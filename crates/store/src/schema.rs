@@ -89,6 +89,44 @@ CREATE TABLE pop_grants (
     expires_at BIGINT NOT NULL
 );
 "#,
+    // 3: the policy engine's shared state: the evidence log (R-ABUSE-3),
+    // the send log behind hourly limits (R-OUT-6, R-OUT-7) and holds
+    // (R-ABUSE-1).
+    r#"
+CREATE TABLE evidence (
+    id {ID},
+    at BIGINT NOT NULL,
+    ip TEXT NOT NULL,
+    account TEXT,
+    rule TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    service TEXT NOT NULL,
+    queue_id TEXT,
+    message_id TEXT,
+    headers {BLOB}
+);
+CREATE INDEX evidence_at ON evidence (at);
+CREATE INDEX evidence_account ON evidence (account, at);
+CREATE TABLE send_log (
+    account TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    rcpts BIGINT NOT NULL
+);
+CREATE INDEX send_log_account ON send_log (account, at);
+CREATE INDEX send_log_domain ON send_log (domain, at);
+CREATE TABLE holds (
+    id {ID},
+    account TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    started BIGINT NOT NULL,
+    ends BIGINT NOT NULL,
+    released BIGINT
+);
+CREATE INDEX holds_account ON holds (account, ends);
+"#,
 ];
 
 pub fn render(ddl: &str, id: &str, blob: &str) -> String {

@@ -3,7 +3,7 @@
 //! its own). Under CI the PostgreSQL URL is required, so a missing server
 //! fails the run instead of skipping half the suite.
 
-use mailhost_store::{AuthResult, DkimKey, NewMessage, Outbound, Resolved, Store, StoreError};
+use mailhost_store::{AuthResult, DkimKey, Evidence, EvidenceQuery, NewMessage, Outbound, Resolved, Store, StoreError};
 use std::time::Duration;
 
 async fn sqlite() -> (Store, tempfile::TempDir) {
@@ -42,7 +42,7 @@ macro_rules! both {
     };
 }
 
-both!(queue_lifecycle, grants_and_keys, domains, users, aliases_and_resolve, auth, deliver_list_read_delete, group_commit_concurrent, locks, reopen_keeps_schema);
+both!(policy_state, queue_lifecycle, grants_and_keys, domains, users, aliases_and_resolve, auth, deliver_list_read_delete, group_commit_concurrent, locks, reopen_keeps_schema);
 
 async fn domains(s: Store) {
     assert_eq!(s.domain_add("Example.COM", "admin@example.net", None).await.unwrap(), "example.com");
@@ -237,6 +237,7 @@ async fn queue_lifecycle(s: Store) {
         body: b"Subject: q\r\n\r\nx\r\n".to_vec(),
         deliveries: vec![(a[0].id, vec![])],
         outbound: vec![out("r1@remote.example"), out("r2@Other.example")],
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -261,7 +262,7 @@ async fn queue_lifecycle(s: Store) {
     assert_eq!(s.queue_release("node2").await.unwrap(), 1);
     let c = s.queue_claim("node3", lease, 10).await.unwrap();
     // the bounce is stored in the same transaction that drops the row
-    let bounce = NewMessage { body: b"Subject: bounce\r\n\r\n".to_vec(), deliveries: vec![(a[0].id, vec![])], outbound: vec![] };
+    let bounce = NewMessage { body: b"Subject: bounce\r\n\r\n".to_vec(), deliveries: vec![(a[0].id, vec![])], ..Default::default() };
     s.queue_fail(&c[0], Some(bounce)).await.unwrap();
     assert!(s.queue_list().await.unwrap().is_empty());
     let msgs = s.list_messages(a[0].id).await.unwrap();
@@ -293,4 +294,55 @@ async fn grants_and_keys(s: Store) {
     s.dkim_key_set(&DkimKey { selector: "s2".into(), ..k }).await.unwrap();
     assert_eq!(s.dkim_key("a.example").await.unwrap().unwrap().selector, "s2");
     assert_eq!(s.dkim_key("none.example").await.unwrap(), None);
+}
+
+async fn policy_state(s: Store) {
+    s.domain_add("a.example", "c@a.example", None).await.unwrap();
+    s.user_add("one@a.example", "pw", None, None).await.unwrap();
+    let Resolved::Deliver(a) = s.resolve("one@a.example").await.unwrap() else { panic!() };
+    // the send log is written with the message
+    let t0 = mailhost_store::now_ms() - 1;
+    s.deliver(NewMessage {
+        body: b"Subject: x\r\n\r\n".to_vec(),
+        outbound: vec![Outbound { sender: "one@a.example".into(), rcpt: "r@remote.example".into(), account: None }],
+        send_log: Some(("one@a.example".into(), "a.example".into(), 3)),
+        evidence: vec![Evidence { ip: "192.0.2.1".into(), account: Some("one@a.example".into()), rule: "accept".into(),
+            decision: "accept".into(), reply: "250".into(), service: "submission".into(),
+            message_id: Some("<m1@a.example>".into()), headers: Some(b"Subject: x\r\n".to_vec()), ..Default::default() }],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let _ = a;
+    assert_eq!(s.sent_by_account("one@a.example", t0).await.unwrap(), 3);
+    assert_eq!(s.sent_by_domain("a.example", t0).await.unwrap(), 3);
+    assert_eq!(s.sent_by_account("one@a.example", mailhost_store::now_ms() + 1).await.unwrap(), 0);
+    assert_eq!(s.sent_by_account("other@a.example", t0).await.unwrap(), 0);
+    // evidence: search by account, ip, rule; export with headers
+    let refusal = Evidence { ip: "198.51.100.7".into(), rule: "R-IN-1".into(), decision: "refuse".into(),
+        reply: "554 5.7.1 relay denied".into(), service: "mx".into(), ..Default::default() };
+    s.evidence_record(&refusal).await.unwrap();
+    let all = s.evidence_search(&EvidenceQuery::default()).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].rule, "R-IN-1", "newest first");
+    let by_ip = s.evidence_search(&EvidenceQuery { ip: Some("198.51.100.7".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(by_ip.len(), 1);
+    let by_acct = s.evidence_search(&EvidenceQuery { account: Some("one@a.example".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(by_acct.len(), 1);
+    let e = s.evidence_get(by_acct[0].id).await.unwrap().unwrap();
+    assert_eq!(e.headers.as_deref(), Some(&b"Subject: x\r\n"[..]));
+    assert_eq!(e.message_id.as_deref(), Some("<m1@a.example>"));
+    let future = s.evidence_search(&EvidenceQuery { since: Some(mailhost_store::now_ms() + 10_000), ..Default::default() }).await.unwrap();
+    assert!(future.is_empty());
+    // holds expire by themselves and can be released
+    assert!(s.active_hold("one@a.example").await.unwrap().is_none());
+    let h = s.hold_place("one@a.example", "R-OUT-6", "over the hourly limit", 60_000, &refusal).await.unwrap();
+    assert_eq!(h.rule, "R-OUT-6");
+    assert_eq!(s.active_hold("one@a.example").await.unwrap().unwrap().id, h.id);
+    assert_eq!(s.hold_list().await.unwrap().len(), 1);
+    assert_eq!(s.hold_release("one@a.example").await.unwrap(), 1);
+    assert!(s.active_hold("one@a.example").await.unwrap().is_none());
+    s.hold_place("one@a.example", "R-OUT-6", "short", 1, &refusal).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(s.active_hold("one@a.example").await.unwrap().is_none(), "expired");
 }

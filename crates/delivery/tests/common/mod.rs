@@ -84,7 +84,7 @@ impl Harness {
     /// Queues a message for remote recipients, as the SMTP server does.
     pub async fn queue(&self, sender: &str, rcpts: &[&str], body: &[u8]) {
         let outbound = rcpts.iter().map(|r| Outbound { sender: sender.into(), rcpt: r.to_string(), account: None }).collect();
-        self.store.deliver(NewMessage { body: body.to_vec(), deliveries: vec![], outbound }).await.unwrap();
+        self.store.deliver(NewMessage { body: body.to_vec(), outbound, ..Default::default() }).await.unwrap();
         self.wake.notify_one();
     }
 
