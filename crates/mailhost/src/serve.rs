@@ -58,7 +58,7 @@ async fn serve(config: Config) -> Result<(), String> {
     }
     let tls_cfg = mailhost_net::tls::server_config(&config.tls, &config.server.data_dir, &config.server.hostname)?;
     let tls = TlsAcceptor::from(tls_cfg);
-    let policy = Arc::new(Engine::new(config.clone()));
+    let policy = Arc::new(Engine::new(config.clone(), store.clone()));
     let shutdown = Shutdown::new();
     let limits = ConnLimits::new(config.limits.connections_per_ip, config.limits.max_connections);
     let hs = Duration::from_secs(30);

@@ -30,11 +30,13 @@ pub struct Refusal {
     pub rule: &'static str,
     /// What happened and what to do about it.
     pub reason: String,
+    /// The rule already wrote its own evidence record (a hold).
+    pub recorded: bool,
 }
 
 impl Refusal {
     pub fn new(code: u16, enhanced: &'static str, rule: &'static str, reason: impl Into<String>) -> Self {
-        Refusal { code, enhanced, rule, reason: reason.into() }
+        Refusal { code, enhanced, rule, reason: reason.into(), recorded: false }
     }
 
     /// The reply text, naming the rule: `reason (R-X-n)`.
@@ -114,6 +116,9 @@ pub struct RcptCtx<'a> {
     pub resolved: &'a Resolved,
     /// Recipients already accepted for this message.
     pub accepted: usize,
+    /// Of those, recipients outside this server (they count against
+    /// hourly limits once the message is accepted).
+    pub remote_accepted: usize,
 }
 
 pub struct DataCtx<'a> {
@@ -148,6 +153,30 @@ pub struct Engine {
     pub config: Arc<Config>,
 }
 
+/// A clock in milliseconds since the epoch (the store's time unit).
+pub fn now_ms() -> i64 {
+    mailhost_store::now_ms()
+}
+
+/// `2026-11-22T18:45:35+00:00`: times in refusals and the evidence log
+/// carry their UTC offset (R-ABUSE-3).
+pub fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 macro_rules! hook {
     ($name:ident, $ctx:ty) => {
         pub async fn $name(&self, c: &$ctx) -> Verdict {
@@ -163,15 +192,22 @@ macro_rules! hook {
 }
 
 impl Engine {
-    pub fn new(config: Arc<Config>) -> Engine {
+    pub fn new(config: Arc<Config>, store: mailhost_store::Store) -> Engine {
         let p = &config.policy;
         let rules: Vec<Box<dyn Rule>> = vec![
+            Box::new(rules::holds::NotOnHold { store: store.clone() }),
             Box::new(rules::size::MessageSize { max: config.server.max_message_size.0 }),
             Box::new(rules::submission::SubmissionNeedsAuth { pop_before_smtp: p.pop_before_smtp.std() }),
             Box::new(rules::identity::SenderIdentity),
             Box::new(rules::relay::NoRelay),
             Box::new(rules::recipients::KnownRecipient),
             Box::new(rules::recipients::MaxRecipients { max: p.max_recipients as usize }),
+            Box::new(rules::hourly::AccountHourly {
+                store: store.clone(),
+                limit: p.hourly_limit as i64,
+                hold_ms: p.hold_duration.std().as_millis() as i64,
+            }),
+            Box::new(rules::hourly::DomainHourly { store, limit: p.domain_hourly_limit as i64 }),
         ];
         Engine { rules, config }
     }
@@ -184,6 +220,16 @@ impl Engine {
     hook!(on_mail, MailCtx<'_>);
     hook!(on_rcpt, RcptCtx<'_>);
     hook!(on_data, DataCtx<'_>);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_has_the_offset() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00+00:00");
+        assert_eq!(super::rfc3339(1_795_367_261_000), "2026-11-22T17:07:41+00:00");
+        assert_eq!(super::rfc3339(951_782_400_999), "2000-02-29T00:00:00+00:00");
+    }
 }
 
 #[cfg(test)]

@@ -83,21 +83,24 @@ impl Session {
             .policy
             .on_data(&DataCtx { session: &self.info, sender: &env.sender, recipients: &env.rcpts, size, headers: &scan.facts })
             .await;
-        if self.refuse(&v) {
+        if self.refuse(&v).await {
             return Flow::Continue;
         }
         if self.ctx.service == Service::Mx {
             self.authenticate_inbound(&mut body, trace_len, &env.sender).await;
         }
+        let mut added_id = None;
         if self.ctx.service == Service::Submission {
             // RFC 6409 §8.2, §8.3: a submission server may add a missing
             // Date and Message-ID.
             let mut add = String::new();
+            let id = format!("<{}.{qid}@{}>", now_secs(), self.ctx.hostname);
             if !scan.has_date {
                 add.push_str(&format!("Date: {}\r\n", rfc5322(now_secs())));
             }
             if !scan.has_message_id {
-                add.push_str(&format!("Message-ID: <{}.{qid}@{}>\r\n", now_secs(), self.ctx.hostname));
+                add.push_str(&format!("Message-ID: {id}\r\n"));
+                added_id = Some(id);
             }
             body.splice(trace_len..trace_len, add.into_bytes());
             self.dkim_sign(&mut body, &scan).await;
@@ -109,7 +112,31 @@ impl Session {
             .map(|r| Outbound { sender: env.sender.clone(), rcpt: r.clone(), account: self.info.account.clone() })
             .collect::<Vec<_>>();
         let queued = !outbound.is_empty();
-        match self.ctx.store.deliver(NewMessage { body, deliveries, outbound, ..Default::default() }).await {
+        let mut msg = NewMessage { deliveries, ..Default::default() };
+        if let (Service::Submission, Some(account)) = (self.ctx.service, &self.info.account) {
+            // R-OUT-6/R-OUT-7 count what leaves the server; R-ABUSE-3 keeps
+            // who sent what, from where, with its headers for abuse reports.
+            if queued {
+                let domain = account.rsplit_once('@').map_or("", |(_, d)| d).to_string();
+                msg.send_log = Some((account.clone(), domain, outbound.len() as i64));
+            }
+            let headers = headers::section(&body).to_vec();
+            msg.evidence.push(mailhost_store::Evidence {
+                ip: self.conn.peer.ip().to_string(),
+                account: Some(account.clone()),
+                rule: "R-ABUSE-3".into(),
+                decision: "accept".into(),
+                reply: format!("250 2.0.0 OK: queued as {qid}"),
+                service: "submission".into(),
+                queue_id: Some(qid.clone()),
+                message_id: scan.message_id.clone().or(added_id),
+                headers: Some(headers),
+                ..Default::default()
+            });
+        }
+        msg.body = body;
+        msg.outbound = outbound;
+        match self.ctx.store.deliver(msg).await {
             Ok(_) => {
                 if let (true, Some(w)) = (queued, &self.ctx.wake) {
                     w.notify_one();

@@ -100,7 +100,7 @@ impl Session {
             .policy
             .on_mail(&MailCtx { session: &self.info, sender: &from.address, declared_size: declared })
             .await;
-        if self.refuse(&v) {
+        if self.refuse(&v).await {
             return;
         }
         self.env = Envelope { sender: from.address, smtputf8, ..Default::default() };
@@ -134,9 +134,10 @@ impl Session {
                 recipient: &to.address,
                 resolved: &resolved,
                 accepted: self.env.rcpts.len(),
+                remote_accepted: self.env.outbound.len(),
             })
             .await;
-        if self.refuse(&v) {
+        if self.refuse(&v).await {
             return;
         }
         match resolved {

@@ -12,6 +12,15 @@ pub struct Scan {
     pub received: usize,
     pub has_date: bool,
     pub has_message_id: bool,
+    pub message_id: Option<String>,
+}
+
+/// The header section of `msg`, with the blank line that ends it.
+pub fn section(msg: &[u8]) -> &[u8] {
+    match header_end(msg) {
+        Some(e) => &msg[..(e + 2).min(msg.len())],
+        None => msg,
+    }
 }
 
 /// Reads the header section of `msg`. Malformed headers yield what could
@@ -39,6 +48,7 @@ pub fn scan(msg: &[u8]) -> Scan {
         received,
         has_date,
         has_message_id,
+        message_id: m.message_id().map(|id| format!("<{id}>")),
     }
 }
 

@@ -75,14 +75,38 @@ impl Session {
         self.conn.write(&out);
     }
 
-    pub fn refuse(&mut self, v: &Verdict) -> bool {
+    /// Applies a verdict: a refusal is answered and recorded in the
+    /// evidence log (R-ABUSE-3). Returns whether it refused.
+    pub async fn refuse(&mut self, v: &Verdict) -> bool {
         match v {
             Verdict::Allow => false,
             Verdict::Refuse(r) => {
                 tracing::info!(peer = %self.conn.peer, rule = r.rule, code = r.code, "{}", r.reason);
-                self.reply(r.into());
+                let reply: Reply = r.into();
+                if !r.recorded {
+                    let e = mailhost_store::Evidence {
+                        ip: self.conn.peer.ip().to_string(),
+                        account: self.info.account.clone(),
+                        rule: r.rule.to_string(),
+                        decision: "refuse".into(),
+                        reply: format!("{} {} {}", r.code, r.enhanced, r.text()),
+                        service: self.service_name().into(),
+                        ..Default::default()
+                    };
+                    if let Err(err) = self.ctx.store.evidence_record(&e).await {
+                        tracing::error!("evidence log: {err}");
+                    }
+                }
+                self.reply(reply);
                 true
             }
+        }
+    }
+
+    pub fn service_name(&self) -> &'static str {
+        match self.ctx.service {
+            mailhost_policy::Service::Mx => "mx",
+            mailhost_policy::Service::Submission => "submission",
         }
     }
 
@@ -95,7 +119,7 @@ impl Session {
 
     async fn run(&mut self) {
         let v = self.ctx.policy.on_connect(&self.info).await;
-        if self.refuse(&v) {
+        if self.refuse(&v).await {
             return;
         }
         let greeting = format!("{} ESMTP mailhost", self.ctx.hostname);

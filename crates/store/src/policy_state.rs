@@ -179,6 +179,19 @@ impl Store {
         rows.first().map(hold_row).transpose()
     }
 
+    /// When the latest hold on `account` ended (or was released): sending
+    /// counted for hourly limits starts afresh after a hold.
+    pub async fn hold_last_end(&self, account: &str) -> Result<Option<i64>> {
+        let rows = self
+            .query(
+                "SELECT CAST(MAX(CASE WHEN released IS NOT NULL AND released < ends THEN released ELSE ends END) AS BIGINT)
+                 FROM holds WHERE account = ?",
+                vec![account.into()],
+            )
+            .await?;
+        rows.first().map_or(Ok(None), |r| r.opt_i64(0))
+    }
+
     /// Places a hold and records the decision, in one transaction.
     pub async fn hold_place(&self, account: &str, rule: &str, reason: &str, duration_ms: i64, evidence: &Evidence) -> Result<Hold> {
         let started = now_ms();

@@ -1,6 +1,8 @@
 //! One file per rule. To add one: write it here beside the others, with
 //! its tests, and list it in `Engine::new`.
 
+pub mod holds;
+pub mod hourly;
 pub mod identity;
 pub mod recipients;
 pub mod relay;

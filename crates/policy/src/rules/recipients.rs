@@ -68,7 +68,7 @@ mod tests {
     #[tokio::test]
     async fn unknown_and_suspended() {
         let s = session(Service::Mx, None);
-        let ctx = |res| RcptCtx { session: &s, sender: "", recipient: "x@h.example", resolved: res, accepted: 0 };
+        let ctx = |res| RcptCtx { session: &s, sender: "", recipient: "x@h.example", resolved: res, accepted: 0, remote_accepted: 0 };
         let code = |v: Verdict| match v {
             Verdict::Refuse(f) => (f.code, f.enhanced),
             Verdict::Allow => (250, ""),
@@ -84,7 +84,7 @@ mod tests {
         let s = session(Service::Mx, None);
         let ok = Resolved::Deliver(vec![]);
         let r = MaxRecipients { max: 2 };
-        let ctx = |n| RcptCtx { session: &s, sender: "", recipient: "x@h.example", resolved: &ok, accepted: n };
+        let ctx = |n| RcptCtx { session: &s, sender: "", recipient: "x@h.example", resolved: &ok, accepted: n, remote_accepted: 0 };
         assert_eq!(r.on_rcpt(&ctx(1)).await, Verdict::Allow);
         match r.on_rcpt(&ctx(2)).await {
             Verdict::Refuse(f) => assert_eq!((f.code, f.enhanced, f.rule), (452, "4.5.3", "R-OUT-5")),

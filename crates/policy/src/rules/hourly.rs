@@ -1,0 +1,108 @@
+//! Hourly sending limits, counted per recipient that leaves the server,
+//! over a sliding hour, from the send log in the store (so every node sees
+//! the same count):
+//! - R-OUT-6 Max Hourly Emails per account: the recipient that would
+//!   exceed it places the account on hold for `hold_duration`; a hold
+//!   starts the count afresh when it ends.
+//! - R-OUT-7 per domain (all its accounts together): mail over the limit is
+//!   refused as undeliverable.
+
+use crate::{now_ms, rfc3339, Check, RcptCtx, Refusal, Rule, Verdict};
+use mailhost_store::{Evidence, Resolved, Store};
+
+const HOUR_MS: i64 = 3_600_000;
+
+pub struct AccountHourly {
+    pub store: Store,
+    pub limit: i64,
+    pub hold_ms: i64,
+}
+
+fn temp(rule: &'static str, e: impl std::fmt::Display) -> Verdict {
+    Verdict::Refuse(Refusal::new(451, "4.3.0", rule, format!("cannot check the sending limit now: {e}")))
+}
+
+impl Rule for AccountHourly {
+    fn id(&self) -> &'static str {
+        "R-OUT-6"
+    }
+    fn on_rcpt<'a>(&'a self, r: &'a RcptCtx<'a>) -> Check<'a> {
+        Box::pin(async move {
+            let (Resolved::NotHosted, Some(account)) = (r.resolved, &r.session.account) else {
+                return Verdict::Allow;
+            };
+            let now = now_ms();
+            let since = match self.store.hold_last_end(account).await {
+                Ok(end) => end.filter(|e| *e <= now).map_or(now - HOUR_MS, |e| e.max(now - HOUR_MS)),
+                Err(e) => return temp("R-OUT-6", e),
+            };
+            let sent = match self.store.sent_by_account(account, since).await {
+                Ok(n) => n,
+                Err(e) => return temp("R-OUT-6", e),
+            };
+            if sent + r.remote_accepted as i64 + 1 <= self.limit {
+                return Verdict::Allow;
+            }
+            let reason = format!("more than {} recipients in an hour", self.limit);
+            let ends = now + self.hold_ms;
+            let refusal = Refusal::new(
+                451,
+                "4.7.1",
+                "R-OUT-6",
+                format!(
+                    "hourly sending limit of {} recipients reached: account {account} is on hold until {}; try again after that",
+                    self.limit,
+                    rfc3339(ends)
+                ),
+            );
+            let evidence = Evidence {
+                ip: r.session.peer.to_string(),
+                account: Some(account.clone()),
+                rule: "R-OUT-6".into(),
+                decision: "hold".into(),
+                reply: format!("{} {} {}", refusal.code, refusal.enhanced, refusal.text()),
+                service: "submission".into(),
+                ..Default::default()
+            };
+            if let Err(e) = self.store.hold_place(account, "R-OUT-6", &reason, self.hold_ms, &evidence).await {
+                return temp("R-OUT-6", e);
+            }
+            Verdict::Refuse(Refusal { recorded: true, ..refusal })
+        })
+    }
+}
+
+pub struct DomainHourly {
+    pub store: Store,
+    pub limit: i64,
+}
+
+impl Rule for DomainHourly {
+    fn id(&self) -> &'static str {
+        "R-OUT-7"
+    }
+    fn on_rcpt<'a>(&'a self, r: &'a RcptCtx<'a>) -> Check<'a> {
+        Box::pin(async move {
+            let (Resolved::NotHosted, Some(account)) = (r.resolved, &r.session.account) else {
+                return Verdict::Allow;
+            };
+            let Some((_, domain)) = account.rsplit_once('@') else { return Verdict::Allow };
+            let sent = match self.store.sent_by_domain(domain, now_ms() - HOUR_MS).await {
+                Ok(n) => n,
+                Err(e) => return temp("R-OUT-7", e),
+            };
+            if sent + r.remote_accepted as i64 + 1 <= self.limit {
+                return Verdict::Allow;
+            }
+            Verdict::Refuse(Refusal::new(
+                550,
+                "5.7.1",
+                "R-OUT-7",
+                format!(
+                    "undeliverable: {domain} has reached its limit of {} recipients per hour; send again in the next hour",
+                    self.limit
+                ),
+            ))
+        })
+    }
+}

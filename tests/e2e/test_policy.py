@@ -1,0 +1,123 @@
+"""Policy engine rules through the real protocols, with short durations
+from the config: hourly limits with holds (R-OUT-6, R-OUT-7, R-ABUSE-1)
+and the evidence log (R-ABUSE-3)."""
+
+import json
+import re
+import smtplib
+import time
+
+import pytest
+
+from helpers import tls_ctx
+from peers import Sink
+
+PW = "secret-pw"
+
+
+@pytest.fixture
+def sink():
+    s = Sink()
+    yield s
+    s.stop()
+
+
+def session(server, user="alice@example.test"):
+    s = smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=20)
+    s.starttls(context=tls_ctx())
+    s.login(user, PW)
+    return s
+
+
+def body(sender):
+    return f"From: {sender}\r\nSubject: policy test\r\n\r\nhello\r\n".encode()
+
+
+def test_hourly_limit_places_a_hold_that_lifts(make_server, sink):
+    srv = make_server(f'[policy]\nhourly_limit = 3\nhold_duration = "3s"\n'
+                      f'[delivery]\nroutes = {{ "remote.test" = "127.0.0.1:{sink.port}" }}\n')
+    srv.setup_domain()
+    with session(srv) as s:
+        assert s.sendmail("alice@example.test", ["r1@remote.test", "r2@remote.test", "r3@remote.test"], body("alice@example.test")) == {}
+        s.mail("alice@example.test")
+        code, text = s.rcpt("r4@remote.test")
+        assert code == 451 and text.startswith(b"4.7.1") and b"R-OUT-6" in text, text
+        assert re.search(rb"until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", text), text
+        s.rset()
+        # on hold: every submission is refused, local mail too
+        code, text = s.mail("alice@example.test")
+        assert code == 451 and b"on hold" in text and b"R-OUT-6" in text
+    assert "alice@example.test\tR-OUT-6" in srv.cli("hold", "list").stdout
+    # bob is not affected
+    with session(srv, "bob@example.test") as s:
+        assert s.sendmail("bob@example.test", ["x@remote.test"], body("bob@example.test")) == {}
+    time.sleep(3.5)
+    # the hold lifted by itself, and the count starts afresh
+    with session(srv) as s:
+        assert s.sendmail("alice@example.test", ["r5@remote.test"], body("alice@example.test")) == {}
+    assert srv.cli("hold", "list").stdout.strip() == ""
+
+
+def test_operator_releases_a_hold(make_server, sink):
+    srv = make_server(f'[policy]\nhourly_limit = 1\nhold_duration = "1h"\n'
+                      f'[delivery]\nroutes = {{ "remote.test" = "127.0.0.1:{sink.port}" }}\n')
+    srv.setup_domain()
+    with session(srv) as s:
+        s.sendmail("alice@example.test", ["r1@remote.test"], body("alice@example.test"))
+        s.mail("alice@example.test")
+        assert s.rcpt("r2@remote.test")[0] == 451
+    r = srv.cli("hold", "release", "bob@example.test", check=False)
+    assert r.returncode == 1 and "not on hold" in r.stderr
+    srv.cli("hold", "release", "alice@example.test")
+    with session(srv) as s:
+        assert s.mail("alice@example.test")[0] == 250
+
+
+def test_domain_hourly_limit(make_server, sink):
+    srv = make_server(f'[policy]\ndomain_hourly_limit = 2\n'
+                      f'[delivery]\nroutes = {{ "remote.test" = "127.0.0.1:{sink.port}" }}\n')
+    srv.setup_domain()
+    with session(srv) as s:
+        s.sendmail("alice@example.test", ["r1@remote.test"], body("alice@example.test"))
+    with session(srv, "bob@example.test") as s:
+        s.sendmail("bob@example.test", ["r2@remote.test"], body("bob@example.test"))
+        s.mail("bob@example.test")
+        code, text = s.rcpt("r3@remote.test")
+        assert code == 550 and text.startswith(b"5.7.1") and b"R-OUT-7" in text
+        # local mail is not counted
+        s.rset()
+        assert s.sendmail("bob@example.test", ["alice@example.test"], body("bob@example.test")) == {}
+
+
+def test_evidence_log_search_and_export(make_server, sink):
+    srv = make_server(f'[policy]\nhourly_limit = 1\n'
+                      f'[delivery]\nroutes = {{ "remote.test" = "127.0.0.1:{sink.port}" }}\n')
+    srv.setup_domain()
+    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=20) as s:
+        s.ehlo("c")
+        s.mail("x@elsewhere.test")
+        assert s.rcpt("victim@far.test")[0] == 554
+    with session(srv) as s:
+        s.sendmail("alice@example.test", ["r1@remote.test"],
+                   b"From: alice@example.test\r\nSubject: the evidence\r\nMessage-ID: <ev1@example.test>\r\n\r\nx\r\n")
+        s.mail("alice@example.test")
+        assert s.rcpt("r2@remote.test")[0] == 451
+    table = srv.cli("evidence", "--rule", "R-IN-1").stdout.strip().splitlines()
+    assert len(table) == 1
+    cols = table[0].split("\t")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", cols[1]) and cols[2] == "127.0.0.1"
+    assert "554 5.7.1" in cols[-1]
+    rows = [json.loads(l) for l in srv.cli("evidence", "--account", "alice@example.test", "--format", "json").stdout.splitlines()]
+    decisions = {r["decision"]: r for r in rows}
+    assert decisions["hold"]["rule"] == "R-OUT-6"
+    accept = decisions["accept"]
+    assert accept["message_id"] == "<ev1@example.test>" and accept["ip"] == "127.0.0.1"
+    headers = srv.cli("evidence", "export", str(accept["id"])).stdout
+    assert "Subject: the evidence" in headers and "Message-ID: <ev1@example.test>" in headers
+    assert "(authenticated as alice@example.test by AUTH)" in headers
+    assert "\nx\r\n" not in headers, "headers only"
+    assert srv.cli("evidence", "--ip", "192.0.2.99").stdout == ""
+    assert srv.cli("evidence", "--since", "2099-01-01T00:00:00+00:00").stdout == ""
+    assert len(srv.cli("evidence", "--since", "1h").stdout.splitlines()) == 3
+    r = srv.cli("evidence", "--since", "whenever", check=False)
+    assert r.returncode == 1 and "--since" in r.stderr
