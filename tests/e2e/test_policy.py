@@ -121,3 +121,71 @@ def test_evidence_log_search_and_export(make_server, sink):
     assert len(srv.cli("evidence", "--since", "1h").stdout.splitlines()) == 3
     r = srv.cli("evidence", "--since", "whenever", check=False)
     assert r.returncode == 1 and "--since" in r.stderr
+
+
+def pop_login(server, user, pw=PW, source="127.0.0.1"):
+    import poplib
+    import socket
+
+    class POP3From(poplib.POP3):
+        # poplib has no source_address; connect from `source` to test per-IP limits.
+        def _create_socket(self, timeout):
+            return socket.create_connection((self.host, self.port), timeout, source_address=(source, 0))
+
+    p = POP3From("127.0.0.1", server.ports["pop3"], timeout=20)
+    try:
+        p.user(user)
+        p.pass_(pw)
+        p.quit()
+        return "ok"
+    except poplib.error_proto as e:
+        p.close()
+        return e.args[0].decode()
+
+
+def smtp_login(server, user, pw=PW):
+    with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=20) as s:
+        s.starttls(context=tls_ctx())
+        try:
+            s.login(user, pw)
+            return "ok"
+        except smtplib.SMTPAuthenticationError as e:
+            return f"{e.smtp_code} {e.smtp_error.decode()}"
+
+
+def test_brute_force_lockout_per_account_and_ip(make_server):
+    srv = make_server('[policy]\nauth_failures_per_account = 3\nauth_failures_per_ip = 5\n'
+                      'auth_lockout = "2s"\nauth_window = "1m"\n')
+    srv.setup_domain(users=["alice", "bob", "carol"])
+    wrong = pop_login(srv, "alice@example.test", "bad")
+    for _ in range(2):
+        assert pop_login(srv, "alice@example.test", "bad") == wrong
+    # alice is locked out: the right password fails exactly like a wrong one,
+    # over POP3 and SMTP AUTH alike
+    assert pop_login(srv, "alice%example.test") == wrong
+    assert smtp_login(srv, "alice@example.test").startswith("535 5.7.8")
+    # an account that does not exist gets the same treatment and replies
+    for _ in range(3):
+        assert pop_login(srv, "ghost@example.test", "x") == wrong
+    # the IP has now failed 5+ times: everyone from it is locked out ...
+    assert pop_login(srv, "bob@example.test") == wrong
+    # ... but not another address
+    assert pop_login(srv, "bob@example.test", source="127.0.0.2") == "ok"
+    time.sleep(2.5)
+    assert pop_login(srv, "alice@example.test") == "ok"
+    assert smtp_login(srv, "bob@example.test") == "ok"
+    rules = srv.cli("evidence", "--rule", "R-ABUSE-4").stdout
+    assert "login:alice@example.test locked out" in rules and "ip:127.0.0.1 locked out" in rules
+
+
+def test_pop_logins_per_hour(make_server):
+    srv = make_server('[policy]\npop_logins_per_hour = 3\npop_lockout = "2s"\n')
+    srv.setup_domain()
+    wrong = pop_login(srv, "bob@example.test", "bad")
+    assert [pop_login(srv, "alice@example.test") for _ in range(3)] == ["ok"] * 3
+    # the 4th login in the hour fails as if the password were wrong
+    assert pop_login(srv, "alice@example.test") == wrong
+    assert pop_login(srv, "bob@example.test") == "ok", "other mailboxes are not affected"
+    time.sleep(2.5)
+    assert pop_login(srv, "alice@example.test") == "ok", "unlocked by itself"
+    assert "R-POP-3" in srv.cli("evidence", "--account", "alice@example.test").stdout

@@ -213,6 +213,13 @@ pub struct Policy {
     /// R-POP-3.
     pub pop_logins_per_hour: u32,
     pub pop_lockout: Duration,
+    /// R-ABUSE-4: failed logins (SMTP AUTH and POP3 together) tolerated
+    /// within `auth_window` from one IP address and for one account, before
+    /// that address or account is locked out for `auth_lockout`.
+    pub auth_failures_per_ip: u32,
+    pub auth_failures_per_account: u32,
+    pub auth_window: Duration,
+    pub auth_lockout: Duration,
     /// R-OUT-2.
     pub pop_before_smtp: Duration,
     /// R-POP-2.
@@ -238,6 +245,10 @@ impl Default for Policy {
             bulk_window: Duration::from_secs(24 * 3600),
             pop_logins_per_hour: 120,
             pop_lockout: Duration::from_secs(3600),
+            auth_failures_per_ip: 20,
+            auth_failures_per_account: 10,
+            auth_window: Duration::from_secs(15 * 60),
+            auth_lockout: Duration::from_secs(15 * 60),
             pop_before_smtp: Duration::from_secs(30 * 60),
             read_retention: Duration::from_secs(14 * 86400),
             quarantine: Duration::from_secs(14 * 86400),

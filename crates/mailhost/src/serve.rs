@@ -113,6 +113,7 @@ async fn serve(config: Config) -> Result<(), String> {
                 limits: config.limits.clone(),
                 shutdown: shutdown.token.clone(),
                 pop_before_smtp: config.policy.pop_before_smtp.std(),
+                guard: Some(policy.auth.clone()),
             });
             let l = mk(name, sock, implicit.then(|| tls.clone()), POP_BUSY);
             tokio::spawn(l.run(shutdown.clone(), move |c| mailhost_pop3::session(c, ctx.clone())));

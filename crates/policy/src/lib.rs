@@ -10,7 +10,10 @@
 //! 3463), the rule id and a reason that tells the sender what to do
 //! (R-ABUSE-2).
 
+pub mod auth;
 pub mod rules;
+
+pub use auth::AuthGuard;
 
 use mailhost_config::Config;
 use mailhost_store::Resolved;
@@ -151,6 +154,8 @@ pub trait Rule: Send + Sync {
 pub struct Engine {
     rules: Vec<Box<dyn Rule>>,
     pub config: Arc<Config>,
+    /// The `auth` decision point (R-ABUSE-4, R-POP-3).
+    pub auth: Arc<AuthGuard>,
 }
 
 /// A clock in milliseconds since the epoch (the store's time unit).
@@ -194,6 +199,7 @@ macro_rules! hook {
 impl Engine {
     pub fn new(config: Arc<Config>, store: mailhost_store::Store) -> Engine {
         let p = &config.policy;
+        let auth = Arc::new(AuthGuard::new(&config, store.clone()));
         let rules: Vec<Box<dyn Rule>> = vec![
             Box::new(rules::holds::NotOnHold { store: store.clone() }),
             Box::new(rules::size::MessageSize { max: config.server.max_message_size.0 }),
@@ -209,7 +215,7 @@ impl Engine {
             }),
             Box::new(rules::hourly::DomainHourly { store, limit: p.domain_hourly_limit as i64 }),
         ];
-        Engine { rules, config }
+        Engine { rules, config, auth }
     }
 
     pub fn rule_ids(&self) -> Vec<&'static str> {

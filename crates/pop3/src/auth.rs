@@ -164,10 +164,32 @@ impl Session {
     /// then takes the mailbox lease and lists the maildrop.
     async fn login(&mut self, login: &str, password: &str, authzid: &str) -> Flow {
         let peer = self.io.conn.peer;
-        let account = match self.io.ctx.store.authenticate(login, password).await {
-            Ok(AuthResult::Ok(a)) => a,
+        let ip = peer.ip().to_string();
+        let guard = self.io.ctx.guard.clone();
+        // R-ABUSE-4, R-POP-3: a locked-out IP, login or mailbox fails like a
+        // wrong password; repeated failures are answered ever more slowly.
+        let (locked, delay) = match &guard {
+            Some(g) => g.before(&ip, login, true).await,
+            None => (false, std::time::Duration::ZERO),
+        };
+        let result = if locked { Ok(AuthResult::Failed) } else { self.io.ctx.store.authenticate(login, password).await };
+        let account = match result {
+            Ok(AuthResult::Ok(a)) => {
+                if let Some(g) = &guard {
+                    g.succeeded(login).await;
+                    if !g.pop_login(&ip, &a.address).await {
+                        info!(%peer, login, rule = "R-POP-3", "pop3 login refused: too many logins this hour");
+                        return self.io.auth_failed(FAILED);
+                    }
+                }
+                a
+            }
             Ok(AuthResult::Failed) => {
-                info!(%peer, login, "pop3 login failed");
+                info!(%peer, login, locked, "pop3 login failed");
+                if let Some(g) = &guard {
+                    g.failed(&ip, login, "pop3").await;
+                }
+                tokio::time::sleep(delay).await;
                 return self.io.auth_failed(FAILED);
             }
             Ok(AuthResult::Suspended) => {

@@ -38,4 +38,6 @@ pub struct Pop3Ctx {
     /// R-OUT-2: how long a login lets the client's IP submit mail without
     /// AUTH. Zero disables POP-before-SMTP.
     pub pop_before_smtp: std::time::Duration,
+    /// Login limits (R-ABUSE-4 brute force, R-POP-3 logins per hour).
+    pub guard: Option<std::sync::Arc<mailhost_policy::AuthGuard>>,
 }

@@ -53,6 +53,7 @@ async fn start(opts: Opts) -> Server {
     let shutdown = CancellationToken::new();
     let ctx = Arc::new(Pop3Ctx {
         pop_before_smtp: std::time::Duration::ZERO,
+        guard: None,
         store: store.clone(),
         tls,
         hostname: "pop.test".into(),

@@ -69,8 +69,15 @@ impl Session {
             }
             Creds::Closed => return Flow::Close,
         };
-        match self.ctx.store.authenticate(&user, &password).await {
+        // R-ABUSE-4: a locked-out IP or login fails like a wrong password,
+        // and repeated failures are answered ever more slowly.
+        let ip = self.conn.peer.ip().to_string();
+        let guard = self.ctx.policy.auth.clone();
+        let (locked, delay) = guard.before(&ip, &user, false).await;
+        let result = if locked { Ok(AuthResult::Failed) } else { self.ctx.store.authenticate(&user, &password).await };
+        match result {
             Ok(AuthResult::Ok(account)) => {
+                guard.succeeded(&user).await;
                 let identities = match self.ctx.store.identities(&account.address).await {
                     Ok(i) => i,
                     Err(e) => {
@@ -91,7 +98,9 @@ impl Session {
                 self.failed()
             }
             Ok(AuthResult::Failed) => {
-                tracing::info!(peer = %self.conn.peer, "authentication failed");
+                tracing::info!(peer = %self.conn.peer, locked, "authentication failed");
+                guard.failed(&ip, &user, "submission").await;
+                tokio::time::sleep(delay).await;
                 self.reply(Reply::new(535, "5.7.8", "authentication credentials invalid"));
                 self.failed()
             }

@@ -236,4 +236,60 @@ impl Store {
             .await?;
         Ok(n.first().copied().unwrap_or(0))
     }
+
+    /// Records a login event (`kind`: "fail", "pop") for each key, and
+    /// forgets events older than a day so the table stays small.
+    pub async fn auth_event(&self, keys: &[String], kind: &str) -> Result<()> {
+        let now = now_ms();
+        let mut stmts: Vec<Stmt> = keys
+            .iter()
+            .map(|k| Stmt::new("INSERT INTO auth_events (key, kind, at) VALUES (?, ?, ?)", vec![k.into(), kind.into(), now.into()]))
+            .collect();
+        for k in keys {
+            stmts.push(Stmt::new(
+                "DELETE FROM auth_events WHERE key = ? AND at < ?",
+                vec![k.into(), (now - 86_400_000).into()],
+            ));
+        }
+        self.batch(stmts).await?;
+        Ok(())
+    }
+
+    pub async fn auth_events_since(&self, key: &str, kind: &str, since_ms: i64) -> Result<i64> {
+        let rows = self
+            .query(
+                "SELECT COUNT(*) FROM auth_events WHERE key = ? AND kind = ? AND at > ?",
+                vec![key.into(), kind.into(), since_ms.into()],
+            )
+            .await?;
+        rows.first().map_or(Ok(0), |r| r.i64(0))
+    }
+
+    pub async fn auth_events_clear(&self, key: &str, kind: &str) -> Result<()> {
+        self.batch(vec![Stmt::new("DELETE FROM auth_events WHERE key = ? AND kind = ?", vec![key.into(), kind.into()])])
+            .await?;
+        Ok(())
+    }
+
+    /// Locks `key` out until `until_ms`, recording the decision.
+    pub async fn lockout_set(&self, key: &str, rule: &str, until_ms: i64, evidence: &Evidence) -> Result<()> {
+        self.batch(vec![
+            Stmt::new(
+                "INSERT INTO lockouts (key, rule, until_at) VALUES (?, ?, ?)
+                 ON CONFLICT (key) DO UPDATE SET rule = excluded.rule, until_at = excluded.until_at",
+                vec![key.into(), rule.into(), until_ms.into()],
+            ),
+            evidence_stmt(evidence),
+        ])
+        .await?;
+        Ok(())
+    }
+
+    /// The end of a lockout in force on `key`, if any.
+    pub async fn lockout_until(&self, key: &str) -> Result<Option<i64>> {
+        let rows = self
+            .query("SELECT until_at FROM lockouts WHERE key = ? AND until_at > ?", vec![key.into(), now_ms().into()])
+            .await?;
+        rows.first().map(|r| r.i64(0)).transpose()
+    }
 }

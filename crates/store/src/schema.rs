@@ -127,6 +127,21 @@ CREATE TABLE holds (
 );
 CREATE INDEX holds_account ON holds (account, ends);
 "#,
+    // 4: login events and lockouts (R-ABUSE-4 brute force, R-POP-3 POP
+    // logins per hour).
+    r#"
+CREATE TABLE auth_events (
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at BIGINT NOT NULL
+);
+CREATE INDEX auth_events_key ON auth_events (key, kind, at);
+CREATE TABLE lockouts (
+    key TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    until_at BIGINT NOT NULL
+);
+"#,
 ];
 
 pub fn render(ddl: &str, id: &str, blob: &str) -> String {
