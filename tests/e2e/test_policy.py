@@ -189,3 +189,34 @@ def test_pop_logins_per_hour(make_server):
     time.sleep(2.5)
     assert pop_login(srv, "alice@example.test") == "ok", "unlocked by itself"
     assert "R-POP-3" in srv.cli("evidence", "--account", "alice@example.test").stdout
+
+
+def test_quarantine_of_cancelled_addresses(make_server):
+    srv = make_server('[policy]\nquarantine = "3s"\n')
+    srv.setup_domain(users=["alice", "bob", "carol"])
+    srv.cli("user", "delete", "carol@example.test")
+    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=20) as s:
+        s.ehlo("c")
+        s.mail("x@remote.test")
+        code, text = s.rcpt("carol@example.test")
+        assert code == 550 and b"R-ADDR-7" in text and b"quarantined until" in text
+    r = srv.cli("user", "add", "carol@example.test", "--password", "x", check=False)
+    assert r.returncode == 1 and "R-ADDR-7" in r.stderr
+    assert re.search(r"until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", r.stderr), r.stderr
+    time.sleep(3.5)
+    # afterwards the address may be issued to a new subscriber
+    srv.cli("user", "add", "carol@example.test", "--password", "new-pw")
+    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=20) as s:
+        s.ehlo("c")
+        s.mail("x@remote.test")
+        assert s.rcpt("carol@example.test")[0] == 250
+
+
+def test_no_catch_all(server):
+    # R-ADDR-6: there is no setting for a catch-all; unknown is always 550 5.1.1
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=20) as s:
+        s.ehlo("c")
+        s.mail("x@remote.test")
+        for rcpt in ["random123@example.test", "postmaster-not@example.test", "*@example.test"]:
+            code, text = s.rcpt(rcpt)
+            assert code in (550, 501), (rcpt, code, text)

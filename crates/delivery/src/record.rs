@@ -129,7 +129,7 @@ async fn notice(
             outbound: vec![Outbound { sender: String::new(), rcpt: sender.to_string(), account: None }],
             ..Default::default()
         }),
-        Resolved::Unknown | Resolved::Suspended => {
+        Resolved::Unknown | Resolved::Suspended | Resolved::Quarantined(_) => {
             tracing::info!(%sender, "no delivery notice: the sender's address no longer takes mail");
             None
         }

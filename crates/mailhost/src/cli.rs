@@ -447,7 +447,7 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
                     println!("{address} resumed");
                 }
                 UserCmd::Delete { address } => {
-                    store_needed.await?.user_delete(&address).await.map_err(e)?;
+                    store_needed.await?.user_delete(&address, config.policy.quarantine.std()).await.map_err(e)?;
                     println!("{address} deleted");
                 }
                 UserCmd::List { domain } => {
@@ -471,7 +471,7 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
                     println!("alias {a} added");
                 }
                 AliasCmd::Remove { alias } => {
-                    store.alias_remove(&alias).await.map_err(e)?;
+                    store.alias_remove(&alias, config.policy.quarantine.std()).await.map_err(e)?;
                     println!("alias {alias} removed");
                 }
             }

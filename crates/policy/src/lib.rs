@@ -163,24 +163,8 @@ pub fn now_ms() -> i64 {
     mailhost_store::now_ms()
 }
 
-/// `2026-11-22T18:45:35+00:00`: times in refusals and the evidence log
-/// carry their UTC offset (R-ABUSE-3).
-pub fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00", rem / 3600, rem % 3600 / 60, rem % 60)
-}
+/// Times in refusals and the evidence log carry their UTC offset.
+pub use mailhost_store::rfc3339;
 
 macro_rules! hook {
     ($name:ident, $ctx:ty) => {

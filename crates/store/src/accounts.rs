@@ -55,6 +55,9 @@ pub enum Resolved {
     Suspended,
     /// A hosted domain, but no such address (R-ADDR-6: no catch-all).
     Unknown,
+    /// A cancelled address in quarantine until this time (ms since the
+    /// epoch, R-ADDR-7): mail to it is refused.
+    Quarantined(i64),
     /// Not a domain we host.
     NotHosted,
 }
@@ -153,6 +156,7 @@ impl Store {
         if self.address_exists(&addr).await? {
             return Err(StoreError::Conflict(format!("address {addr} already exists")));
         }
+        self.check_quarantine(&addr).await?;
         let hash = password::hash(password.to_string()).await?;
         let r = self
             .batch(vec![Stmt::new(
@@ -208,8 +212,37 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a mailbox with its mail, and drops it from alias targets.
-    pub async fn user_delete(&self, address: &str) -> Result<()> {
+    /// R-ADDR-7: a cancelled address cannot be issued again while in
+    /// quarantine.
+    async fn check_quarantine(&self, addr: &str) -> Result<()> {
+        if let Some(until) = self.quarantined_until(addr).await? {
+            return Err(StoreError::Conflict(format!(
+                "address {addr} was cancelled and is quarantined until {} (R-ADDR-7); it can be issued again after that",
+                crate::rfc3339(until)
+            )));
+        }
+        Ok(())
+    }
+
+    /// The end of the address's quarantine, if it is in one.
+    pub async fn quarantined_until(&self, addr: &str) -> Result<Option<i64>> {
+        let rows = self
+            .query("SELECT until_at FROM quarantine WHERE address = ? AND until_at > ?", vec![addr.into(), now_ms().into()])
+            .await?;
+        rows.first().map(|r| r.i64(0)).transpose()
+    }
+
+    fn quarantine_stmt(addr: &str, quarantine: std::time::Duration) -> Stmt {
+        Stmt::new(
+            "INSERT INTO quarantine (address, until_at) VALUES (?, ?)
+             ON CONFLICT (address) DO UPDATE SET until_at = excluded.until_at",
+            vec![addr.into(), (now_ms() + quarantine.as_millis() as i64).into()],
+        )
+    }
+
+    /// Deletes a mailbox with its mail, drops it from alias targets, and
+    /// quarantines the address for `quarantine` (R-ADDR-7).
+    pub async fn user_delete(&self, address: &str, quarantine: std::time::Duration) -> Result<()> {
         let addr = mailbox_address(address)?;
         let rows = self
             .query("SELECT id FROM addresses WHERE address = ? AND kind = 'mailbox'", vec![addr.clone().into()])
@@ -223,7 +256,8 @@ impl Store {
                 vec![id.into()],
             )
             .must_change(StoreError::NotFound(format!("no such mailbox: {addr}"))),
-            Stmt::new("DELETE FROM alias_targets WHERE target = ?", vec![addr.into()]),
+            Stmt::new("DELETE FROM alias_targets WHERE target = ?", vec![addr.clone().into()]),
+            Self::quarantine_stmt(&addr, quarantine),
             Stmt::new(
                 "DELETE FROM blobs WHERE id IN (SELECT blob_id FROM entries WHERE mailbox_id = ?)
                    AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_id = blobs.id AND e.mailbox_id <> ?)
@@ -292,6 +326,7 @@ impl Store {
         if self.address_exists(&addr).await? {
             return Err(StoreError::Conflict(format!("address {addr} already exists")));
         }
+        self.check_quarantine(&addr).await?;
         let mut norm = Vec::new();
         for t in targets {
             let (tl, td) = normalize_address(t)?;
@@ -326,7 +361,8 @@ impl Store {
         }
     }
 
-    pub async fn alias_remove(&self, alias: &str) -> Result<()> {
+    /// Removes an alias and quarantines its address (R-ADDR-7).
+    pub async fn alias_remove(&self, alias: &str, quarantine: std::time::Duration) -> Result<()> {
         let addr = mailbox_address(alias)?;
         self.batch(vec![
             Stmt::new(
@@ -336,6 +372,7 @@ impl Store {
             ),
             Stmt::new("DELETE FROM addresses WHERE address = ? AND kind = 'alias'", vec![addr.clone().into()])
                 .must_change(StoreError::NotFound(format!("no such alias: {addr}"))),
+            Self::quarantine_stmt(&addr, quarantine),
         ])
         .await?;
         Ok(())
@@ -354,7 +391,13 @@ impl Store {
             .query("SELECT id, kind, suspended FROM addresses WHERE address = ?", vec![addr.clone().into()])
             .await?;
         let Some(r) = rows.first() else {
-            return Ok(if self.is_hosted(&d).await? { Resolved::Unknown } else { Resolved::NotHosted });
+            if !self.is_hosted(&d).await? {
+                return Ok(Resolved::NotHosted);
+            }
+            return Ok(match self.quarantined_until(&addr).await? {
+                Some(until) => Resolved::Quarantined(until),
+                None => Resolved::Unknown,
+            });
         };
         if r.i64(2)? != 0 {
             return Ok(Resolved::Suspended);

@@ -142,6 +142,13 @@ CREATE TABLE lockouts (
     until_at BIGINT NOT NULL
 );
 "#,
+    // 5: cancelled addresses in quarantine (R-ADDR-7).
+    r#"
+CREATE TABLE quarantine (
+    address TEXT PRIMARY KEY,
+    until_at BIGINT NOT NULL
+);
+"#,
 ];
 
 pub fn render(ddl: &str, id: &str, blob: &str) -> String {

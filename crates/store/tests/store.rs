@@ -42,7 +42,7 @@ macro_rules! both {
     };
 }
 
-both!(policy_state, queue_lifecycle, grants_and_keys, domains, users, aliases_and_resolve, auth, deliver_list_read_delete, group_commit_concurrent, locks, reopen_keeps_schema);
+both!(quarantine, policy_state, queue_lifecycle, grants_and_keys, domains, users, aliases_and_resolve, auth, deliver_list_read_delete, group_commit_concurrent, locks, reopen_keeps_schema);
 
 async fn domains(s: Store) {
     assert_eq!(s.domain_add("Example.COM", "admin@example.net", None).await.unwrap(), "example.com");
@@ -56,7 +56,7 @@ async fn domains(s: Store) {
     s.user_add("u@b.example", "pw", None, None).await.unwrap();
     let e = s.domain_remove("b.example").await.unwrap_err();
     assert!(matches!(e, StoreError::Conflict(_)), "{e}");
-    s.user_delete("u@b.example").await.unwrap();
+    s.user_delete("u@b.example", Duration::from_secs(60)).await.unwrap();
     s.domain_remove("b.example").await.unwrap();
     assert!(matches!(s.domain_remove("b.example").await, Err(StoreError::NotFound(_))));
     assert_eq!(s.domain_list().await.unwrap().len(), 1);
@@ -78,7 +78,7 @@ async fn users(s: Store) {
     s.user_set_suspended("bob@a.example", false).await.unwrap();
     assert!(matches!(s.user_set_suspended("nobody@a.example", true).await, Err(StoreError::NotFound(_))));
     assert!(matches!(s.user_passwd("nobody@a.example", "x").await, Err(StoreError::NotFound(_))));
-    assert!(matches!(s.user_delete("nobody@a.example").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.user_delete("nobody@a.example", Duration::from_secs(60)).await, Err(StoreError::NotFound(_))));
     assert!(matches!(s.user_list("nohost.example").await, Err(StoreError::NotFound(_))));
 }
 
@@ -103,9 +103,9 @@ async fn aliases_and_resolve(s: Store) {
         Resolved::Deliver(t) => assert_eq!(t.len(), 1),
         r => panic!("{r:?}"),
     }
-    s.alias_remove("sales@a.example").await.unwrap();
-    assert_eq!(s.resolve("sales@a.example").await.unwrap(), Resolved::Unknown);
-    assert!(matches!(s.alias_remove("sales@a.example").await, Err(StoreError::NotFound(_))));
+    s.alias_remove("sales@a.example", Duration::from_secs(60)).await.unwrap();
+    assert!(matches!(s.resolve("sales@a.example").await.unwrap(), Resolved::Quarantined(_)));
+    assert!(matches!(s.alias_remove("sales@a.example", Duration::from_secs(60)).await, Err(StoreError::NotFound(_))));
 }
 
 async fn auth(s: Store) {
@@ -345,4 +345,22 @@ async fn policy_state(s: Store) {
     s.hold_place("one@a.example", "R-OUT-6", "short", 1, &refusal).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(s.active_hold("one@a.example").await.unwrap().is_none(), "expired");
+}
+
+async fn quarantine(s: Store) {
+    s.domain_add("a.example", "c@a.example", None).await.unwrap();
+    s.user_add("gone@a.example", "pw", None, None).await.unwrap();
+    s.user_add("keep@a.example", "pw", None, None).await.unwrap();
+    s.user_delete("gone@a.example", Duration::from_secs(3600)).await.unwrap();
+    assert!(matches!(s.resolve("gone@a.example").await.unwrap(), Resolved::Quarantined(_)));
+    let e = s.user_add("gone@a.example", "pw", None, None).await.unwrap_err().to_string();
+    assert!(e.contains("quarantined until") && e.contains("R-ADDR-7"), "{e}");
+    let e = s.alias_add("gone@a.example", &["keep@a.example".into()]).await.unwrap_err().to_string();
+    assert!(e.contains("R-ADDR-7"), "{e}");
+    // aliases are quarantined too; a short quarantine frees the address
+    s.alias_add("info@a.example", &["keep@a.example".into()]).await.unwrap();
+    s.alias_remove("info@a.example", Duration::from_millis(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(s.resolve("info@a.example").await.unwrap(), Resolved::Unknown);
+    s.user_add("info@a.example", "pw", None, None).await.unwrap();
 }

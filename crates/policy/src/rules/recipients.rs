@@ -23,6 +23,16 @@ impl Rule for KnownRecipient {
                 "R-ADDR-6",
                 format!("no such mailbox: {}; check the address with its owner", r.recipient),
             )),
+            Resolved::Quarantined(until) => Verdict::Refuse(Refusal::new(
+                550,
+                "5.1.1",
+                "R-ADDR-7",
+                format!(
+                    "{} was cancelled and takes no mail (quarantined until {}); check the address with its owner",
+                    r.recipient,
+                    crate::rfc3339(*until)
+                ),
+            )),
             Resolved::Suspended => Verdict::Refuse(Refusal::new(
                 550,
                 "5.2.1",
