@@ -4,7 +4,7 @@
 # and the ratios between them.
 #
 #   bench/compare.sh                                   # as root; defaults below
-#   MESSAGES=2000 POP_MESSAGES=1000 bench/compare.sh   # quick check
+#   MESSAGES=2000 POP_MESSAGES=1000 SUB_MESSAGES=2000 bench/compare.sh  # quick check
 #   MH_SMTP_PORT=3525 MH_POP_PORT=3110 bench/compare.sh  # 2525/2110 taken
 #
 # Phases, each run against mailhost first and then Postfix/Dovecot:
@@ -21,19 +21,50 @@
 #      mailhost-bench pop3 retrieves them all with pipelined RETR, twice
 #      (the first session on a mailbox pays for building indexes and
 #      reading sizes, the second one does not).
-#   c. A summary table with the ratios mailhost / Postfix+Dovecot.
+#   c. Authenticated submission relaying to a remote domain: SESSIONS
+#      sessions do EHLO, STARTTLS, EHLO, AUTH PLAIN as user0@bench.test and
+#      send SUB_MESSAGES messages of SIZE bytes to userK@remote.test. Both
+#      servers relay remote.test to a mailhost-bench sink on loopback (one
+#      sink per server, started for the run). Two figures each: submission
+#      acceptance (the client's own rate) and end to end, from the start of
+#      the client run until the sink has every message.
+#        mailhost: its submission listener, [delivery] routes remote.test to
+#          the sink, per_domain = 16 (as bench/run.sh). It DKIM-signs what
+#          it relays (a key per domain is made on `domain add`).
+#        Postfix: a submission service in master.cf (Debian's commented
+#          example: smtpd_tls_security_level=encrypt, smtpd_sasl_auth_enable
+#          =yes), SASL through this script's Dovecot (smtpd_sasl_type=dovecot;
+#          the auth socket is under /var/spool/postfix/private/ because
+#          smtpd runs chrooted there), permit_sasl_authenticated,reject, and
+#          transport_maps sending remote.test to smtp:[127.0.0.1]:SINK. Its
+#          smtp client and queue manager keep their shipped defaults
+#          (destination concurrency 20, slow start, connection cache).
+#      Both present the same self-signed TLS pair, made for each run.
+#   d. A summary table with the ratios mailhost / Postfix+Dovecot.
 #
-# Needs root (apt-get, a system user, Postfix's own configuration). It takes
-# over /etc/postfix/main.cf and the Postfix queue: run it on a benchmark
-# machine, not on a mail server. Everything else lives in $WORK below and is
-# wiped at the start of each run ($WORK/run belongs to bench/run.sh and is
-# left alone). Ports: mailhost 2525 (SMTP) and 2110 (POP3), Postfix 2526,
-# Dovecot 2111, all on 127.0.0.1 only; MH_SMTP_PORT, MH_POP_PORT,
-# PF_SMTP_PORT and DC_POP_PORT move them.
+# Needs root (apt-get, a system user, Postfix's own configuration) and
+# python3 (a loopback DNS stub, below). It takes over /etc/postfix/main.cf
+# and the Postfix queue: run it on a benchmark machine, not on a mail server.
+# Everything else lives in $WORK below and is wiped at the start of each run
+# ($WORK/run belongs to bench/run.sh and is left alone). Ports, all on
+# 127.0.0.1 only (variable to move each in brackets):
+#   mailhost SMTP 2525 (MH_SMTP_PORT), POP3 2110 (MH_POP_PORT), submission
+#   2588 (MH_SUB_PORT); Postfix SMTP 2526 (PF_SMTP_PORT), submission 2587
+#   (PF_SUB_PORT); Dovecot POP3 2111 (DC_POP_PORT); the sinks 2600
+#   (MH_SINK_PORT, mailhost's) and 2601 (PF_SINK_PORT, Postfix's); the DNS
+#   stub 2553/udp (DNS_PORT).
+#
+# mailhost checks SPF, DKIM and DMARC on mail that arrives on its MX port
+# (phase a). Left alone it would send those queries to the system's
+# resolvers, off this machine; instead [delivery] dns_server points at
+# bench/compare/dns-stub.py on loopback, which answers NXDOMAIN (with a
+# negative-caching SOA) for every name, as the real DNS does for the .test
+# and .local names used here. Nothing in any phase leaves loopback.
 #
 # Numbers from a machine that is doing something else at the same time (a
 # CI build, say) are noise: the script measures how busy the CPUs are just
-# before the first phase, warns above 10%, and prints it with the figures.
+# before the first phase and before phase c, warns above 10%, and prints it
+# with the figures.
 
 set -euo pipefail
 
@@ -41,6 +72,7 @@ SESSIONS=${SESSIONS:-32}
 MESSAGES=${MESSAGES:-20000}
 SIZE=${SIZE:-4096}
 POP_MESSAGES=${POP_MESSAGES:-10000}
+SUB_MESSAGES=${SUB_MESSAGES:-20000}
 # Upper bound for each client run, in seconds (the client enforces it too).
 DEADLINE=${DEADLINE:-600}
 # Upper bound for Postfix to empty its queue after the client is done.
@@ -60,9 +92,17 @@ MH_DIR=$WORK/mh            # mailhost config, data dir, log
 DC_DIR=$WORK/dovecot       # Dovecot config, passwd, base_dir, log
 PF_LOG=$WORK/postfix.log
 PF_MAP=/etc/postfix/mailhost-bench-vmailbox
+PF_TRANSPORT=/etc/postfix/mailhost-bench-transport
+# Dovecot's auth socket for Postfix's SASL: smtpd runs chrooted in
+# /var/spool/postfix and finds it as private/mailhost-bench-auth there.
+PF_SASL_PATH=private/mailhost-bench-auth
+DC_AUTH_SOCKET=/var/spool/postfix/$PF_SASL_PATH
+TLS_DIR=$WORK/tls          # the TLS pair both servers present
+SUB_DIR=$WORK/submission   # sink and DNS stub output
 VUSER=mhbench              # owns the maildirs (Postfix static uid/gid)
 PASSWORD=bench-pw
 MAILBOXES=32               # user0..user31@bench.test, as mailhost-bench sends
+SUBMITTER=user0@bench.test # logs in and sends in phase c (envelope and From:)
 
 # Ports can be moved (e.g. while bench/run.sh holds 2525); the address is
 # always loopback.
@@ -70,11 +110,18 @@ MH_SMTP=127.0.0.1:${MH_SMTP_PORT:-2525}
 MH_POP=127.0.0.1:${MH_POP_PORT:-2110}
 PF_SMTP=127.0.0.1:${PF_SMTP_PORT:-2526}
 DC_POP=127.0.0.1:${DC_POP_PORT:-2111}
+MH_SUB=127.0.0.1:${MH_SUB_PORT:-2588}
+PF_SUB=127.0.0.1:${PF_SUB_PORT:-2587}
+MH_SINK=127.0.0.1:${MH_SINK_PORT:-2600}
+PF_SINK=127.0.0.1:${PF_SINK_PORT:-2601}
+DNS=127.0.0.1:${DNS_PORT:-2553}
 
 PHASE=startup
 MH_PID=
 DOVECOT_STARTED=
 POSTFIX_STARTED=
+SINK_PID=
+DNS_PID=
 
 log() { printf '\n== %s\n' "$*"; }
 die() { printf 'compare.sh: %s\n' "$*" >&2; exit 1; }
@@ -95,9 +142,25 @@ stop_mailhost() {
 
 stop_dovecot() {
     [ -n "$DOVECOT_STARTED" ] || return 0
+    local master
+    master=$(cat "$DC_DIR/run/master.pid" 2>/dev/null || true)
     doveadm -c "$DC_DIR/dovecot.conf" stop 2>/dev/null || true
+    if [ -n "$master" ]; then
+        for _ in $(seq 50); do kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
+    fi
+    # Its listener for Postfix lives in Postfix's spool, not in $DC_DIR.
+    rm -f "$DC_AUTH_SOCKET"
     DOVECOT_STARTED=
 }
+
+# A background helper we started (a sink, the DNS stub), by its pid.
+stop_pid() {
+    [ -n "$1" ] || return 0
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+stop_sink() { stop_pid "$SINK_PID"; SINK_PID=; rm -f "$WORK/sink.pid"; }
+stop_dns() { stop_pid "$DNS_PID"; DNS_PID=; rm -f "$WORK/dns-stub.pid"; }
 
 stop_postfix() {
     [ -n "$POSTFIX_STARTED" ] || return 0
@@ -110,11 +173,13 @@ cleanup() {
     trap - EXIT INT TERM
     if [ "$rc" -ne 0 ]; then
         printf '\ncompare.sh: FAILED in phase "%s" (exit %s)\n' "$PHASE" "$rc" >&2
-        printf '  logs: %s/serve.log %s %s/dovecot.log\n' "$MH_DIR" "$PF_LOG" "$DC_DIR" >&2
+        printf '  logs: %s/serve.log %s %s/dovecot.log %s/\n' "$MH_DIR" "$PF_LOG" "$DC_DIR" "$SUB_DIR" >&2
     fi
+    stop_sink
     stop_mailhost
     stop_dovecot
     stop_postfix
+    stop_dns
     exit "$rc"
 }
 trap cleanup EXIT
@@ -160,14 +225,31 @@ wait_delivered() {
         fi
         sleep 0.2
     done
-    # Every message is in place; anything left in the queue would be a
-    # bounce or a deferral, which means the run is not what we think it is.
+    wait_queue_empty "delivering all $want messages"
+}
+
+# Every message is where it should be; anything left in the Postfix queue
+# would be a bounce or a deferral, which means the run is not what we think
+# it is.
+wait_queue_empty() {
     for _ in $(seq 50); do
         [ -z "$(postqueue -j)" ] && return 0
         sleep 0.2
     done
     postqueue -p | tail -5 >&2
-    die "$PHASE: Postfix queue is not empty after delivering all $want messages"
+    die "$PHASE: Postfix queue is not empty after $1"
+}
+
+# Starts a sink on ADDR that expects SUB_MESSAGES messages and then exits;
+# its output goes to LOG. Its own deadline covers the client run and the
+# delivery after it; timeout(1) is the backstop.
+start_sink() {
+    local addr=$1 out=$2
+    timeout --signal=TERM $((DEADLINE + DELIVERY_TIMEOUT + 30)) "$BENCH" sink --listen "$addr" \
+        --expect "$SUB_MESSAGES" --deadline $((DEADLINE + DELIVERY_TIMEOUT)) > "$out" 2>&1 &
+    SINK_PID=$!
+    echo "$SINK_PID" > "$WORK/sink.pid"
+    wait_port "$addr"
 }
 
 # Percentage of CPU time spent busy over one second, all CPUs together: the
@@ -186,6 +268,20 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 meets() { awk -v r="$1" -v t="$2" 'BEGIN { exit !(r != "n/a" && r + 0 >= t) }' && echo "ok" || echo "BELOW TARGET"; }
 
 port_free() { ! ss -Hltn "sport = :${1##*:}" | grep -q .; }
+udp_port_free() { ! ss -Hlun "sport = :${1##*:}" | grep -q .; }
+
+# Kills a helper left over from a run that was killed before its trap ran:
+# the pid in PIDFILE, only if its command line still contains WHAT.
+kill_stale() {
+    local pidfile=$1 what=$2 old
+    [ -f "$pidfile" ] || return 0
+    old=$(cat "$pidfile")
+    if [ -n "$old" ] && grep -qa -- "$what" "/proc/$old/cmdline" 2>/dev/null; then
+        kill -TERM "$old" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$pidfile"
+}
 
 wait_port() {
     for _ in $(seq 100); do
@@ -198,11 +294,14 @@ wait_port() {
 # --- 0. checks and packages --------------------------------------------------
 
 [ "$(id -u)" -eq 0 ] || die "run as root: it installs packages and configures Postfix"
-for v in SESSIONS MESSAGES SIZE POP_MESSAGES DEADLINE DELIVERY_TIMEOUT SETTLE \
-         MH_SMTP_PORT MH_POP_PORT PF_SMTP_PORT DC_POP_PORT; do
+for v in SESSIONS MESSAGES SIZE POP_MESSAGES SUB_MESSAGES DEADLINE DELIVERY_TIMEOUT SETTLE \
+         MH_SMTP_PORT MH_POP_PORT PF_SMTP_PORT DC_POP_PORT MH_SUB_PORT PF_SUB_PORT \
+         MH_SINK_PORT PF_SINK_PORT DNS_PORT; do
     [ -n "${!v:-}" ] || continue
     [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive integer (got '${!v}')"
 done
+TCP_PORTS="$MH_SMTP $MH_POP $MH_SUB $PF_SMTP $PF_SUB $DC_POP $MH_SINK $PF_SINK"
+[ "$(tr ' ' '\n' <<<"$TCP_PORTS" | sort | uniq -d)" = "" ] || die "two services on one port: $TCP_PORTS"
 # Postfix runs at most default_process_limit (100) smtpd processes, one per
 # session; we keep that default.
 [ "$SESSIONS" -le 100 ] || die "SESSIONS must be at most 100 (Postfix's default_process_limit)"
@@ -219,6 +318,10 @@ if ! dpkg-query -W -f='${Status}\n' postfix dovecot-pop3d 2>/dev/null | grep -c 
     apt_install || { apt-get update -q && apt_install; }
 fi
 command -v doveadm >/dev/null && command -v postfix >/dev/null || die "postfix/dovecot binaries missing after install"
+command -v openssl >/dev/null || die "openssl is needed for the TLS pair (apt-get install openssl)"
+# The interpreter itself, not a wrapper (pyenv's shim forks): its pid is the
+# one we stop.
+PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || die "python3 is needed for the DNS stub"
 
 # The maildirs belong to one dedicated system user, as in the usual
 # virtual-mailbox setup (Postfix virtual_uid_maps, Dovecot static userdb).
@@ -245,37 +348,80 @@ if [ -f "$MH_DIR/mailhost.pid" ]; then
         for _ in $(seq 150); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
     fi
 fi
+kill_stale "$WORK/sink.pid" "$BENCH"
+kill_stale "$WORK/dns-stub.pid" dns-stub.py
 postfix status >/dev/null 2>&1 && postfix stop >/dev/null 2>&1 || true
-for p in $MH_SMTP $MH_POP $PF_SMTP $DC_POP; do
+rm -f "$DC_AUTH_SOCKET"
+for p in $TCP_PORTS; do
     port_free "$p" || die "port $p is already in use by another program"
 done
+udp_port_free "$DNS" || die "port $DNS/udp is already in use by another program"
 
 # Only our own pieces: bench/run.sh keeps its state in $WORK/run.
-rm -rf "$VMAIL" "$MH_DIR" "$DC_DIR" "$PF_LOG"
-mkdir -p "$WORK" "$VMAIL" "$MH_DIR" "$DC_DIR"
+rm -rf "$VMAIL" "$MH_DIR" "$DC_DIR" "$PF_LOG" "$TLS_DIR" "$SUB_DIR"
+mkdir -p "$WORK" "$VMAIL" "$MH_DIR" "$DC_DIR" "$TLS_DIR" "$SUB_DIR"
 chown "$VUSER:$VUSER" "$VMAIL"
 chmod 700 "$VMAIL"
+
+# One self-signed pair (ECDSA P-256, what mailhost makes for itself when it
+# has none) that both servers present on their submission ports, so the
+# handshakes cost the same. Postfix reads the key as root before smtpd
+# enters its chroot, mailhost runs as root here: root-only is enough.
+(umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/cert.pem" -days 7 -subj "/CN=bench.local" \
+    -addext "subjectAltName=DNS:bench.local,DNS:localhost" 2>/dev/null) \
+    || die "openssl could not make the TLS pair"
+chmod 644 "$TLS_DIR/cert.pem"
+
+# The DNS stub mailhost asks instead of the system's resolvers (see the top).
+"$PYTHON" "$TEMPLATES/dns-stub.py" "$DNS" > "$SUB_DIR/dns-stub.log" 2>&1 &
+DNS_PID=$!
+echo "$DNS_PID" > "$WORK/dns-stub.pid"
+for _ in $(seq 50); do grep -q 'listening' "$SUB_DIR/dns-stub.log" && break; sleep 0.1; done
+grep -q 'listening' "$SUB_DIR/dns-stub.log" || die "the DNS stub did not start: $(cat "$SUB_DIR/dns-stub.log")"
 
 # --- 2. Postfix --------------------------------------------------------------
 
 PHASE=postfix-setup
-log "configuring Postfix on $PF_SMTP"
+log "configuring Postfix on $PF_SMTP (SMTP) and $PF_SUB (submission)"
 sed -e "s|@DOMAINS@|bench.test big.test|" -e "s|@VMAIL@|$VMAIL|" \
     -e "s|@UID@|$VUID|" -e "s|@GID@|$VGID|" -e "s|@LOG@|$PF_LOG|" \
+    -e "s|@TRANSPORT@|$PF_TRANSPORT|" \
     "$TEMPLATES/main.cf.in" > /etc/postfix/main.cf
 {
     for i in $(seq 0 $((MAILBOXES - 1))); do echo "user$i@bench.test bench.test/user$i/"; done
     echo "user0@big.test big.test/user0/"
 } > "$PF_MAP"
 postmap "hash:$PF_MAP"
+# The remote domain of phase c goes to Postfix's sink, nowhere else.
+echo "remote.test smtp:[${PF_SINK%:*}]:${PF_SINK##*:}" > "$PF_TRANSPORT"
+postmap "hash:$PF_TRANSPORT"
 # Move the SMTP listener from *:25 to 127.0.0.1:2526; the rest of master.cf
 # (chroot, process limits) stays as Debian ships it.
 [ -z "$(postconf -M smtp/inet 2>/dev/null)" ] || postconf -M# smtp/inet
-# A listener from an earlier run on another PF_SMTP_PORT goes away.
+# A listener from an earlier run on another PF_SMTP_PORT or PF_SUB_PORT
+# goes away.
 for svc in $(postconf -M | awk '$1 ~ /^127\.0\.0\.1:[0-9]+$/ && $2 == "inet" { print $1 }'); do
-    [ "$svc" = "$PF_SMTP" ] || postconf -MX "$svc/inet"
+    [ "$svc" = "$PF_SMTP" ] || [ "$svc" = "$PF_SUB" ] || postconf -MX "$svc/inet"
 done
 postconf -Me "$PF_SMTP/inet=$PF_SMTP inet n - y - - smtpd"
+# Submission: Debian's commented-out example in master.cf, on loopback, with
+# SASL from Dovecot and our TLS pair. Everything else (smtpd process limits,
+# the smtp client, the queue manager) stays as shipped.
+sub_opts=(
+    syslog_name=postfix/submission
+    smtpd_tls_security_level=encrypt
+    "smtpd_tls_cert_file=$TLS_DIR/cert.pem"
+    "smtpd_tls_key_file=$TLS_DIR/key.pem"
+    smtpd_sasl_auth_enable=yes
+    smtpd_sasl_type=dovecot
+    "smtpd_sasl_path=$PF_SASL_PATH"
+    smtpd_tls_auth_only=yes
+    smtpd_reject_unlisted_recipient=no
+    smtpd_relay_restrictions=permit_sasl_authenticated,reject
+    smtpd_recipient_restrictions=permit_sasl_authenticated,reject
+)
+postconf -Me "$PF_SUB/inet=$PF_SUB inet n - y - - smtpd$(printf ' -o %s' "${sub_opts[@]}")"
 # Queue files from an earlier, interrupted run would be delivered into the
 # fresh maildirs and spoil the counts.
 postsuper -d ALL >/dev/null 2>&1 || true
@@ -287,31 +433,39 @@ postfix check
 if postfix status >/dev/null 2>&1; then postfix reload; else postfix start; fi
 POSTFIX_STARTED=1
 wait_port "$PF_SMTP"
+wait_port "$PF_SUB"
 
 # --- 3. Dovecot --------------------------------------------------------------
 
 PHASE=dovecot-setup
-log "starting Dovecot (POP3 only) on $DC_POP"
+log "starting Dovecot (POP3, and SASL for Postfix) on $DC_POP"
 mkdir -p "$DC_DIR/run" "$DC_DIR/state"
 sed -e "s|@DIR@|$DC_DIR|g" -e "s|@VMAIL@|$VMAIL|g" -e "s|@UID@|$VUID|g" \
     -e "s|@GID@|$VGID|g" -e "s|@PORT@|${DC_POP##*:}|g" \
+    -e "s|@AUTH_SOCKET@|$DC_AUTH_SOCKET|g" \
     "$TEMPLATES/dovecot.conf.in" > "$DC_DIR/dovecot.conf"
+# POP3 logins, and SASL for Postfix's submission service: SUBMITTER
+# (user0@bench.test) logs in with the same password as on mailhost.
 {
     for i in $(seq 0 $((MAILBOXES - 1))); do echo "user$i@bench.test:{PLAIN}$PASSWORD"; done
     echo "user0@big.test:{PLAIN}$PASSWORD"
 } > "$DC_DIR/passwd"
+grep -q "^$SUBMITTER:" "$DC_DIR/passwd" || die "$SUBMITTER is missing from Dovecot's passwd-file"
 chown root:dovecot "$DC_DIR/passwd"
 chmod 640 "$DC_DIR/passwd"
 doveconf -c "$DC_DIR/dovecot.conf" -n >/dev/null
 dovecot -c "$DC_DIR/dovecot.conf"
 DOVECOT_STARTED=1
 wait_port "$DC_POP"
+for _ in $(seq 100); do [ -S "$DC_AUTH_SOCKET" ] && break; sleep 0.1; done
+[ -S "$DC_AUTH_SOCKET" ] || die "Dovecot did not create its auth socket $DC_AUTH_SOCKET"
 
 # --- 4. mailhost -------------------------------------------------------------
 
 PHASE=mailhost-setup
-log "starting mailhost on $MH_SMTP and $MH_POP"
+log "starting mailhost on $MH_SMTP (SMTP), $MH_POP (POP3) and $MH_SUB (submission)"
 MH_CFG=$MH_DIR/mailhost.toml
+SEND_LIMIT=$((2 * SUB_MESSAGES + 1000))
 cat > "$MH_CFG" <<EOF
 # Written by bench/compare.sh.
 [server]
@@ -322,9 +476,29 @@ hostname = "bench.local"
 smtp = "$MH_SMTP"
 pop3 = "$MH_POP"
 pop3s = ""
-submission = ""
+submission = "$MH_SUB"
 submissions = ""
 http = ""
+
+# The pair Postfix presents too.
+[tls]
+cert = "$TLS_DIR/cert.pem"
+key = "$TLS_DIR/key.pem"
+
+[delivery]
+# SPF/DKIM/DMARC lookups go to the loopback stub, never off the machine.
+dns_server = "$DNS"
+# Phase c: the remote domain goes to mailhost's sink (as in bench/run.sh).
+routes = { "remote.test" = "$MH_SINK" }
+per_domain = 16
+
+# Postfix as shipped has no sending limits; mailhost's hourly limits per
+# account and per domain (R-OUT-6, R-OUT-7) and its bulk threshold go above
+# what phase c sends, which would otherwise put user0 on hold after 300.
+[policy]
+hourly_limit = $SEND_LIMIT
+domain_hourly_limit = $SEND_LIMIT
+bulk_threshold = $SEND_LIMIT
 
 [limits]
 connections_per_ip = 5000
@@ -398,20 +572,77 @@ log "POP3: pipelined RETR of $POP_MESSAGES messages, second session"
 pop_run mailhost "$MH_POP"; MH_POP2=$RUN_RATE
 pop_run dovecot "$DC_POP"; DC_POP2=$RUN_RATE
 
+# --- c. authenticated submission, relayed to a remote domain -----------------
+
+sub_args=(--sessions "$SESSIONS" --messages "$SUB_MESSAGES" --size "$SIZE" --domain remote.test
+          --mailboxes "$MAILBOXES" --starttls --auth "$SUBMITTER:$PASSWORD" --from "$SUBMITTER")
+
+# NAME SUBMISSION_ADDR SINK_ADDR: one run through a fresh sink. Leaves the
+# client's rate in SUB_RATE and the end-to-end figures (client start to the
+# sink's last message) in E2E_SECS and E2E_RATE.
+submission_run() {
+    local name=$1 addr=$2 sink=$3 out t0 t1 rc=0 n
+    PHASE="submission $name"
+    log "submission: $SESSIONS sessions x $SUB_MESSAGES messages x $SIZE B, STARTTLS + AUTH -> $name -> sink on $sink"
+    start_sink "$sink" "$SUB_DIR/sink-$name.log"
+    sleep "$SETTLE"
+    t0=$(now)
+    run_client smtp --addr "$addr" "${sub_args[@]}"
+    SUB_RATE=$RUN_RATE
+    wait "$SINK_PID" || rc=$?
+    t1=$(now)
+    SINK_PID=
+    rm -f "$WORK/sink.pid"
+    out=$(grep -v 'listening on' "$SUB_DIR/sink-$name.log" || true)
+    if [ "$rc" -ne 0 ]; then
+        if [ "$name" = postfix ]; then
+            postqueue -p | tail -5 >&2 || true
+            tail -5 "$PF_LOG" >&2 || true
+        else
+            tail -5 "$MH_DIR/serve.log" >&2 || true
+        fi
+        die "$PHASE: the sink did not receive all $SUB_MESSAGES messages (exit $rc): $out"
+    fi
+    echo "   $out"
+    n=$(sed -n 's/^sink: \([0-9][0-9]*\) messages in.*/\1/p' <<<"$out")
+    [ -n "$n" ] || die "$PHASE: cannot parse the sink's output: $out"
+    # The sink counts every DATA it accepts: more than were sent means a
+    # message went twice (a retry), which this benchmark does not expect.
+    [ "$n" -eq "$SUB_MESSAGES" ] || die "$PHASE: the sink received $n messages for $SUB_MESSAGES sent"
+    E2E_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    E2E_RATE=$(awk -v n="$SUB_MESSAGES" -v s="$E2E_SECS" 'BEGIN { printf "%.0f", n / s }')
+    echo "   $name: all $SUB_MESSAGES messages at the sink ${E2E_SECS}s after the client started = $E2E_RATE msg/s end to end"
+}
+
+PHASE="submission"
+sleep "$SETTLE"
+LOAD_SUB=$(cut -d' ' -f1-3 /proc/loadavg)
+BUSY_SUB=$(cpu_busy)
+[ "$BUSY_SUB" -le 10 ] || echo "compare.sh: warning: the CPUs are ${BUSY_SUB}% busy before the submission phase; the figures will be noisy" >&2
+
+submission_run mailhost "$MH_SUB" "$MH_SINK"
+MH_SUB_RATE=$SUB_RATE MH_E2E_RATE=$E2E_RATE
+submission_run postfix "$PF_SUB" "$PF_SINK"
+PF_SUB_RATE=$SUB_RATE PF_E2E_RATE=$E2E_RATE
+wait_queue_empty "the sink received all $SUB_MESSAGES messages"
+
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 PHASE=summary
 
-# --- c. summary --------------------------------------------------------------
+# --- d. summary --------------------------------------------------------------
 
 r_smtp=$(ratio "$MH_SMTP_RATE" "$PF_SMTP_RATE")
 r_deliv=$(ratio "$MH_SMTP_RATE" "$PF_DELIV_RATE")
 r_pop1=$(ratio "$MH_POP1" "$DC_POP1")
 r_pop2=$(ratio "$MH_POP2" "$DC_POP2")
+r_sub=$(ratio "$MH_SUB_RATE" "$PF_SUB_RATE")
+r_e2e=$(ratio "$MH_E2E_RATE" "$PF_E2E_RATE")
 
 log "summary"
-echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs; CPU busy just before the first phase: ${BUSY_BEFORE}%"
-echo "load average before: $LOAD_BEFORE; after: $LOAD_AFTER (includes this run's own servers)"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs; CPU busy just before the first phase: ${BUSY_BEFORE}%, before submission: ${BUSY_SUB}%"
+echo "load average before: $LOAD_BEFORE; before submission: $LOAD_SUB; after: $LOAD_AFTER (includes this run's own servers)"
 echo "load: $SESSIONS SMTP sessions, $MESSAGES x $SIZE B to $MAILBOXES mailboxes; POP3 $POP_MESSAGES messages, window 64"
+echo "submission: $SESSIONS sessions, STARTTLS + AUTH PLAIN as $SUBMITTER, $SUB_MESSAGES x $SIZE B to remote.test, relayed to a loopback sink"
 echo "versions: $("$MAILHOST" --version); Postfix $(postconf -h mail_version); Dovecot $(dovecot --version | cut -d' ' -f1)"
 echo
 fmt='%-38s %10s %16s %7s  %s\n'
@@ -420,5 +651,8 @@ printf "$fmt" "SMTP accepted" "$MH_SMTP_RATE" "$PF_SMTP_RATE" "$r_smtp" ">= 4.0 
 printf "$fmt" "SMTP accepted+delivered" "$MH_SMTP_RATE" "$PF_DELIV_RATE" "$r_deliv" "-"
 printf "$fmt" "POP3 pipelined RETR, first session" "$MH_POP1" "$DC_POP1" "$r_pop1" ">= 1.0 $(meets "$r_pop1" 1.0)"
 printf "$fmt" "POP3 pipelined RETR, second session" "$MH_POP2" "$DC_POP2" "$r_pop2" ">= 1.0 $(meets "$r_pop2" 1.0)"
+printf "$fmt" "submission accepted (STARTTLS+AUTH)" "$MH_SUB_RATE" "$PF_SUB_RATE" "$r_sub" ">= 4.0 $(meets "$r_sub" 4.0)"
+printf "$fmt" "submission end to end (to the sink)" "$MH_E2E_RATE" "$PF_E2E_RATE" "$r_e2e" ">= 4.0 $(meets "$r_e2e" 4.0)"
 echo
 echo "(mailhost answers 250 after the message is fsynced into the mailbox, so its accepted rate is also its delivered rate.)"
+echo "(end to end: from the start of the submission run until the sink has every message; mailhost DKIM-signs what it relays, Postfix as configured here does not.)"
