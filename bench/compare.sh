@@ -30,7 +30,9 @@
 #      the client run until the sink has every message.
 #        mailhost: its submission listener, [delivery] routes remote.test to
 #          the sink, per_domain = 16 (as bench/run.sh). It DKIM-signs what
-#          it relays (a key per domain is made on `domain add`).
+#          it relays (a key per domain is made on `domain add`). Its hourly
+#          sending limits (R-OUT-6, R-OUT-7: 300 per account by default)
+#          are raised above SUB_MESSAGES: Postfix as shipped has none.
 #        Postfix: a submission service in master.cf (Debian's commented
 #          example: smtpd_tls_security_level=encrypt, smtpd_sasl_auth_enable
 #          =yes), SASL through this script's Dovecot (smtpd_sasl_type=dovecot;
