@@ -106,10 +106,16 @@ pub async fn run(ctx: Arc<DeliveryCtx>, wake: Arc<Notify>) {
         if sh.ctx.shutdown.is_cancelled() {
             break;
         }
-        claim(&sh, lease, &mut tasks).await;
+        // A full claim means more is due: claim again at once. Otherwise
+        // wait for new mail, a finished lane (room for more), or the poll.
+        if claim(&sh, lease, &mut tasks).await {
+            tokio::task::yield_now().await;
+            continue;
+        }
         tokio::select! {
             _ = sh.ctx.shutdown.cancelled() => break,
             _ = wake.notified() => {}
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             _ = tokio::time::sleep(d.poll.std()) => {}
         }
     }
@@ -123,20 +129,22 @@ pub async fn run(ctx: Arc<DeliveryCtx>, wake: Arc<Notify>) {
     }
 }
 
-/// Claims due rows and starts a task for each domain among them.
-async fn claim(sh: &Arc<Shared>, lease: Duration, tasks: &mut JoinSet<()>) {
+/// Claims due rows and starts a task for each domain among them. Returns
+/// whether the claim was full (more rows are probably due).
+async fn claim(sh: &Arc<Shared>, lease: Duration, tasks: &mut JoinSet<()>) -> bool {
     let busy = sh.in_flight.lock().unwrap_or_else(|e| e.into_inner()).len();
     let limit = CLAIM_LIMIT.min(MAX_IN_FLIGHT.saturating_sub(busy));
     if limit == 0 {
-        return;
+        return false;
     }
     let rows = match sh.ctx.store.queue_claim(&sh.ctx.node, lease, limit).await {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!("cannot claim queued mail: {e}");
-            return;
+            return false;
         }
     };
+    let full = rows.len() == limit;
     let mut by_domain: HashMap<String, Vec<QueueItem>> = HashMap::new();
     {
         let mut set = sh.in_flight.lock().unwrap_or_else(|e| e.into_inner());
@@ -152,6 +160,7 @@ async fn claim(sh: &Arc<Shared>, lease: Duration, tasks: &mut JoinSet<()>) {
     for (domain, rows) in by_domain {
         tasks.spawn(deliver_domain(sh.clone(), domain, rows));
     }
+    full
 }
 
 /// One message: the rows with the same body and sender, in claim order.

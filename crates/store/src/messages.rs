@@ -185,10 +185,14 @@ pub(crate) fn message_stmts(msg: NewMessage) -> Result<(Vec<Stmt>, Vec<String>)>
         uids.push(uid);
     }
     if let Some((account, domain, n)) = msg.send_log {
-        stmts.push(Stmt::new(
-            "INSERT INTO send_log (account, domain, at, rcpts) VALUES (?, ?, ?, ?)",
-            vec![account.into(), domain.into(), now.into(), n.into()],
-        ));
+        let minute = now / 60_000;
+        for key in [format!("acct:{account}"), format!("dom:{domain}")] {
+            stmts.push(Stmt::new(
+                "INSERT INTO send_counts (key, minute, rcpts) VALUES (?, ?, ?)
+                 ON CONFLICT (key, minute) DO UPDATE SET rcpts = send_counts.rcpts + excluded.rcpts",
+                vec![key.into(), minute.into(), n.into()],
+            ));
+        }
     }
     for e in &msg.evidence {
         stmts.push(crate::policy_state::evidence_stmt(e));

@@ -145,23 +145,23 @@ impl Store {
         Ok(Some(e))
     }
 
-    /// Recipients sent off-server by `account` since `since_ms`.
+    /// Recipients sent off-server by `account` since `since_ms`, counted
+    /// in whole minutes: the minute that contains `since_ms` counts whole,
+    /// so the window errs by at most a minute on the strict side.
     pub async fn sent_by_account(&self, account: &str, since_ms: i64) -> Result<i64> {
-        let rows = self
-            .query(
-                "SELECT CAST(COALESCE(SUM(rcpts), 0) AS BIGINT) FROM send_log WHERE account = ? AND at > ?",
-                vec![account.into(), since_ms.into()],
-            )
-            .await?;
-        rows.first().map_or(Ok(0), |r| r.i64(0))
+        self.sent_since(&format!("acct:{account}"), since_ms).await
     }
 
     /// Recipients sent off-server by every account of `domain` since `since_ms`.
     pub async fn sent_by_domain(&self, domain: &str, since_ms: i64) -> Result<i64> {
+        self.sent_since(&format!("dom:{domain}"), since_ms).await
+    }
+
+    async fn sent_since(&self, key: &str, since_ms: i64) -> Result<i64> {
         let rows = self
             .query(
-                "SELECT CAST(COALESCE(SUM(rcpts), 0) AS BIGINT) FROM send_log WHERE domain = ? AND at > ?",
-                vec![domain.into(), since_ms.into()],
+                "SELECT CAST(COALESCE(SUM(rcpts), 0) AS BIGINT) FROM send_counts WHERE key = ? AND minute >= ?",
+                vec![key.into(), since_ms.div_euclid(60_000).into()],
             )
             .await?;
         rows.first().map_or(Ok(0), |r| r.i64(0))
@@ -179,20 +179,8 @@ impl Store {
         rows.first().map(hold_row).transpose()
     }
 
-    /// When the latest hold on `account` ended (or was released): sending
-    /// counted for hourly limits starts afresh after a hold.
-    pub async fn hold_last_end(&self, account: &str) -> Result<Option<i64>> {
-        let rows = self
-            .query(
-                "SELECT CAST(MAX(CASE WHEN released IS NOT NULL AND released < ends THEN released ELSE ends END) AS BIGINT)
-                 FROM holds WHERE account = ?",
-                vec![account.into()],
-            )
-            .await?;
-        rows.first().map_or(Ok(None), |r| r.opt_i64(0))
-    }
-
-    /// Places a hold and records the decision, in one transaction.
+    /// Places a hold and records the decision, in one transaction. The
+    /// account's hourly count starts afresh: the hold is its penalty.
     pub async fn hold_place(&self, account: &str, rule: &str, reason: &str, duration_ms: i64, evidence: &Evidence) -> Result<Hold> {
         let started = now_ms();
         let ends = started + duration_ms;
@@ -201,6 +189,7 @@ impl Store {
                 "INSERT INTO holds (account, rule, reason, started, ends) VALUES (?, ?, ?, ?, ?)",
                 vec![account.into(), rule.into(), reason.into(), started.into(), ends.into()],
             ),
+            Stmt::new("DELETE FROM send_counts WHERE key = ?", vec![format!("acct:{account}").into()]),
             evidence_stmt(evidence),
         ])
         .await?;

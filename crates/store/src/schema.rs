@@ -149,6 +149,17 @@ CREATE TABLE quarantine (
     until_at BIGINT NOT NULL
 );
 "#,
+    // 6: hourly counts in one-minute buckets: a sliding hour is a sum of at
+    // most 61 rows, however much was sent (send_log rows per message made
+    // each check cost more than the last).
+    r#"
+CREATE TABLE send_counts (
+    key TEXT NOT NULL,
+    minute BIGINT NOT NULL,
+    rcpts BIGINT NOT NULL,
+    PRIMARY KEY (key, minute)
+);
+"#,
 ];
 
 pub fn render(ddl: &str, id: &str, blob: &str) -> String {

@@ -316,7 +316,7 @@ async fn policy_state(s: Store) {
     let _ = a;
     assert_eq!(s.sent_by_account("one@a.example", t0).await.unwrap(), 3);
     assert_eq!(s.sent_by_domain("a.example", t0).await.unwrap(), 3);
-    assert_eq!(s.sent_by_account("one@a.example", mailhost_store::now_ms() + 1).await.unwrap(), 0);
+    assert_eq!(s.sent_by_account("one@a.example", mailhost_store::now_ms() + 60_000).await.unwrap(), 0);
     assert_eq!(s.sent_by_account("other@a.example", t0).await.unwrap(), 0);
     // evidence: search by account, ip, rule; export with headers
     let refusal = Evidence { ip: "198.51.100.7".into(), rule: "R-IN-1".into(), decision: "refuse".into(),
@@ -340,6 +340,8 @@ async fn policy_state(s: Store) {
     assert_eq!(h.rule, "R-OUT-6");
     assert_eq!(s.active_hold("one@a.example").await.unwrap().unwrap().id, h.id);
     assert_eq!(s.hold_list().await.unwrap().len(), 1);
+    assert_eq!(s.sent_by_account("one@a.example", t0).await.unwrap(), 0, "a hold starts the count afresh");
+    assert_eq!(s.sent_by_domain("a.example", t0).await.unwrap(), 3, "the domain's count stays");
     assert_eq!(s.hold_release("one@a.example").await.unwrap(), 1);
     assert!(s.active_hold("one@a.example").await.unwrap().is_none());
     s.hold_place("one@a.example", "R-OUT-6", "short", 1, &refusal).await.unwrap();

@@ -3,7 +3,8 @@
 //! the same count):
 //! - R-OUT-6 Max Hourly Emails per account: the recipient that would
 //!   exceed it places the account on hold for `hold_duration`; a hold
-//!   starts the count afresh when it ends.
+//!   starts the count afresh. Counts are kept per minute, so the window
+//!   is the last 60 to 61 minutes.
 //! - R-OUT-7 per domain (all its accounts together): mail over the limit is
 //!   refused as undeliverable.
 
@@ -32,11 +33,9 @@ impl Rule for AccountHourly {
                 return Verdict::Allow;
             };
             let now = now_ms();
-            let since = match self.store.hold_last_end(account).await {
-                Ok(end) => end.filter(|e| *e <= now).map_or(now - HOUR_MS, |e| e.max(now - HOUR_MS)),
-                Err(e) => return temp("R-OUT-6", e),
-            };
-            let sent = match self.store.sent_by_account(account, since).await {
+            // A hold clears the count (Store::hold_place), so after a hold
+            // the account starts afresh.
+            let sent = match self.store.sent_by_account(account, now - HOUR_MS).await {
                 Ok(n) => n,
                 Err(e) => return temp("R-OUT-6", e),
             };
