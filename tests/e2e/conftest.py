@@ -187,6 +187,16 @@ def dns(dns_server):
 
 
 @pytest.fixture
+def sink():
+    """A real SMTP server on loopback that records what it is sent."""
+    from peers import Sink
+
+    s = Sink()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
 def make_server(tmp_path, backend, dns):
     servers = []
 

@@ -7,19 +7,10 @@ import signal
 import smtplib
 import time
 
-import pytest
 
 from helpers import pop_messages, tls_ctx, wait_for
-from peers import Sink
 
 PW = "secret-pw"
-
-
-@pytest.fixture
-def sink():
-    s = Sink()
-    yield s
-    s.stop()
 
 
 def submit(server, rcpts, body=None, sender="alice@example.test"):

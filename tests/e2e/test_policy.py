@@ -7,19 +7,10 @@ import re
 import smtplib
 import time
 
-import pytest
 
 from helpers import tls_ctx
-from peers import Sink
 
 PW = "secret-pw"
-
-
-@pytest.fixture
-def sink():
-    s = Sink()
-    yield s
-    s.stop()
 
 
 def session(server, user="alice@example.test"):
