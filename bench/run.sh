@@ -8,7 +8,8 @@
 #   4. authenticated submission over STARTTLS (local recipients);
 #   5. end to end: submission to a remote domain routed to an SMTP sink,
 #      timed until the sink has every message.
-# Usage: bench/run.sh        (STORE=postgres://… to bench on PostgreSQL)
+# Usage: bench/run.sh        (STORE=postgres://… to bench on PostgreSQL;
+#                             PHASES="4 5" runs only those phases)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,8 @@ SIZE=${SIZE:-4096}
 POP_MESSAGES=${POP_MESSAGES:-10000}
 IDLE=${IDLE:-1000}
 WORK=${WORK:-/var/tmp/mailhost-bench/run}
+PHASES=${PHASES:-1 2 3 4 5}
+phase() { [[ " $PHASES " == *" $1 "* ]]; }
 
 cargo build --release -q -p mailhost -p mailhost-bench
 MH=$PWD/target/release/mailhost
@@ -67,14 +70,25 @@ PID=$!
 trap 'kill -TERM $PID $DNS 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q "mailhost: ready" "$WORK/stdout" 2>/dev/null && break; sleep 0.1; done
 
+if [ -n "${PERF:-}" ]; then
+    # PERF=1: a call-graph profile of the server over the run ($WORK/perf.data).
+    perf record -q -F 499 -g -p "$PID" -o "$WORK/perf.data" 2>/dev/null &
+    PERFPID=$!
+    trap 'kill -INT $PERFPID 2>/dev/null; sleep 1; kill -TERM $PID $DNS 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
+fi
 echo "== $(date -u +%F) $(nproc) cores, $(uname -m), store $(echo "$STORE_URL" | cut -d: -f1)"
+if phase 1; then
 echo "== 1. durable SMTP acceptance"
 "$LOAD" smtp --addr 127.0.0.1:3525 --sessions "$SESSIONS" --messages "$MESSAGES" --size "$SIZE" --domain bench.test --mailboxes 32
 
+fi
+if phase 2; then
 echo "== 2. POP3 retrieval of a $POP_MESSAGES-message mailbox"
 "$LOAD" smtp --addr 127.0.0.1:3525 --sessions "$SESSIONS" --messages "$POP_MESSAGES" --size "$SIZE" --domain big.test --mailboxes 1 >/dev/null
 "$LOAD" pop3 --addr 127.0.0.1:3110 --users user0@big.test --password bench-pw --window 64
 
+fi
+if phase 3; then
 echo "== 3. idle connections"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$PID/status"; }
 before=$(rss)
@@ -85,10 +99,14 @@ during=$(rss)
 wait $LP
 echo "idle: RSS $before kB before, $during kB with $IDLE connections = $(( (during - before) * 1024 / IDLE )) bytes per connection"
 
+fi
+if phase 4; then
 echo "== 4. authenticated submission (STARTTLS + AUTH PLAIN), local recipients"
 "$LOAD" smtp --addr 127.0.0.1:3587 --sessions "$SESSIONS" --messages "$MESSAGES" --size "$SIZE" --domain bench.test --mailboxes 32 \
     --starttls --auth user0@bench.test:bench-pw --from user0@bench.test
 
+fi
+if phase 5; then
 echo "== 5. end to end: submission to a remote domain, delivered to a sink"
 "$LOAD" sink --listen 127.0.0.1:3600 --expect "$MESSAGES" --deadline 600 &
 SINK=$!
@@ -99,3 +117,4 @@ t0=$(date +%s.%N)
 wait $SINK
 t1=$(date +%s.%N)
 echo "end to end: $MESSAGES messages submitted and delivered in $(echo "$t1 - $t0" | bc -l | cut -c1-6)s = $(echo "$MESSAGES / ($t1 - $t0)" | bc -l | cut -d. -f1) msg/s"
+fi

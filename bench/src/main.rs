@@ -69,6 +69,19 @@ enum Cmd {
         #[arg(long, default_value_t = 600)]
         deadline: u64,
     },
+    /// R-OUT-8 fingerprint quality over a directory of messages named
+    /// GROUP-N.eml: copies in one group are one campaign and should match,
+    /// messages of different groups should not. Prints, per similarity
+    /// threshold, the share of same-group pairs that match (detection) and
+    /// the share of messages that match a message of another group (false
+    /// positives). No network.
+    Fingerprint {
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        /// Also list the cross-group pairs at or above this similarity.
+        #[arg(long)]
+        show: Option<f64>,
+    },
     Pop3 {
         #[arg(long)]
         addr: SocketAddr,
@@ -448,7 +461,11 @@ async fn idle(addr: SocketAddr, connections: usize, hold: u64) -> Res<()> {
 #[tokio::main]
 async fn main() -> Res<()> {
     let args = Args::parse();
+    if let Cmd::Fingerprint { dir, show } = &args.cmd {
+        return fingerprint_quality(dir, *show);
+    }
     let (addr, deadline) = match &args.cmd {
+        Cmd::Fingerprint { .. } => unreachable!(),
         Cmd::Smtp { addr, deadline, .. } | Cmd::Pop3 { addr, deadline, .. } => (*addr, *deadline),
         Cmd::Idle { addr, hold, .. } => (*addr, hold + 120),
         Cmd::Sink { listen, deadline, .. } => (*listen, *deadline),
@@ -462,9 +479,67 @@ async fn main() -> Res<()> {
             Cmd::Sink { listen, expect, .. } => sink(listen, expect).await,
             Cmd::Pop3 { addr, users, password, window, .. } => pop3(addr, users, password, window).await,
             Cmd::Idle { addr, connections, hold } => idle(addr, connections, hold).await,
+            Cmd::Fingerprint { .. } => unreachable!(),
         }
     };
     tokio::time::timeout(Duration::from_secs(deadline), run)
         .await
         .map_err(|_| format!("deadline of {deadline}s reached"))?
+}
+
+fn fingerprint_quality(dir: &std::path::Path, show: Option<f64>) -> Res<()> {
+    use mailhost_policy::fingerprint::Fingerprint;
+    let mut msgs: Vec<(String, Fingerprint)> = Vec::new();
+    let t0 = Instant::now();
+    let mut bytes = 0;
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        let Some((group, _)) = name.rsplit_once('-') else { continue };
+        let raw = std::fs::read(&p)?;
+        bytes += raw.len();
+        let _ = &name;
+        msgs.push((name.clone(), Fingerprint::of_message(&raw)));
+        let _ = group;
+    }
+    let took = t0.elapsed();
+    println!(
+        "fingerprint: {} messages, {} KB in {:.1} ms = {:.1} us per message",
+        msgs.len(),
+        bytes / 1024,
+        took.as_secs_f64() * 1e3,
+        took.as_secs_f64() * 1e6 / msgs.len().max(1) as f64
+    );
+    // For each message: the highest similarity to another message of its
+    // own group and of any other group.
+    let n = msgs.len();
+    let mut same_pairs = Vec::new();
+    let mut best_other = vec![0f64; n];
+    for i in 0..n {
+        for j in i + 1..n {
+            let s = msgs[i].1.similarity(&msgs[j].1);
+            let group = |k: usize| msgs[k].0.rsplit_once('-').map_or("", |g| g.0);
+            if group(i) == group(j) {
+                same_pairs.push(s);
+            } else {
+                best_other[i] = best_other[i].max(s);
+                best_other[j] = best_other[j].max(s);
+                if show.is_some_and(|t| s >= t) {
+                    println!("{s:.2} {} {}", msgs[i].0, msgs[j].0);
+                }
+            }
+        }
+    }
+    println!("threshold  same-campaign pairs matched  messages matching another group");
+    for t in [0.3, 0.4, 0.5, 0.6, 0.7, 0.8] {
+        let det = same_pairs.iter().filter(|s| **s >= t).count();
+        let fp = best_other.iter().filter(|s| **s >= t).count();
+        println!(
+            "{t:9.1}  {det:>7} of {:>7} = {:6.2}%  {fp:>6} of {n} = {:5.2}%",
+            same_pairs.len(),
+            100.0 * det as f64 / same_pairs.len().max(1) as f64,
+            100.0 * fp as f64 / n.max(1) as f64
+        );
+    }
+    Ok(())
 }

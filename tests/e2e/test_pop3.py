@@ -96,6 +96,9 @@ def test_one_session_per_mailbox(server):
         q.pass_("secret-pw")
     assert b"[IN-USE]" in e.value.args[0]
     q.close()
+    # R-ABUSE-3: the refusal is in the evidence log.
+    ev = server.cli("evidence", "--rule", "R-POP-4", "--format", "json").stdout
+    assert '"alice@example.test"' in ev and "IN-USE" in ev and '"pop3"' in ev, ev
     # another mailbox is not affected
     login(server, "bob@example.test").quit()
     p.quit()

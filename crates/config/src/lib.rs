@@ -200,6 +200,10 @@ impl Default for Dkim {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Policy {
+    /// Whether the acceptable-use rules run at all. `false` leaves only
+    /// what keeps the server safe (no relay, known recipients, submission
+    /// needs authentication, message size): for benchmarks and migrations.
+    pub enforce: bool,
     /// R-OUT-5: recipients per message.
     pub max_recipients: u32,
     /// R-OUT-6: Max Hourly Emails per account.
@@ -207,9 +211,13 @@ pub struct Policy {
     pub hold_duration: Duration,
     /// R-OUT-7.
     pub domain_hourly_limit: u32,
-    /// R-OUT-8.
+    /// R-OUT-8: distinct external recipients of similar messages per
+    /// customer within `bulk_window`; `bulk_similarity` is the estimated
+    /// Jaccard similarity (0..1) of two messages' shingle sets above which
+    /// they count as the same content.
     pub bulk_threshold: u32,
     pub bulk_window: Duration,
+    pub bulk_similarity: f64,
     /// R-POP-3.
     pub pop_logins_per_hour: u32,
     pub pop_lockout: Duration,
@@ -237,12 +245,14 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Policy {
+            enforce: true,
             max_recipients: 25,
             hourly_limit: 300,
             hold_duration: Duration::from_secs(3600),
             domain_hourly_limit: 3000,
             bulk_threshold: 250,
             bulk_window: Duration::from_secs(24 * 3600),
+            bulk_similarity: 0.5,
             pop_logins_per_hour: 120,
             pop_lockout: Duration::from_secs(3600),
             auth_failures_per_ip: 20,
@@ -404,6 +414,9 @@ impl Config {
         }
         if self.policy.max_recipients == 0 {
             return Err(ConfigError::Invalid("policy.max_recipients: must be at least 1".into()));
+        }
+        if !(self.policy.bulk_similarity > 0.0 && self.policy.bulk_similarity <= 1.0) {
+            return Err(ConfigError::Invalid("policy.bulk_similarity: must be above 0 and at most 1".into()));
         }
         Ok(())
     }

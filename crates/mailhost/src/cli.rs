@@ -38,6 +38,10 @@ pub enum Command {
     /// Holds on accounts (R-ABUSE-1).
     #[command(subcommand)]
     Hold(HoldCmd),
+    /// Hosting packages: limits that override `[policy]` for the domains
+    /// and mailboxes placed in them.
+    #[command(subcommand)]
+    Package(PackageCmd),
     /// The evidence log of policy decisions (R-ABUSE-3).
     Evidence(EvidenceArgs),
     /// Configuration.
@@ -51,6 +55,25 @@ pub enum HoldCmd {
     List,
     /// Lifts the holds on an account.
     Release { address: String },
+}
+
+#[derive(Subcommand)]
+pub enum PackageCmd {
+    /// Creates a package or changes the limits given.
+    Set {
+        name: String,
+        /// R-OUT-6 Max Hourly Emails per account.
+        #[arg(long)]
+        hourly_limit: Option<u32>,
+        /// R-IN-3 mailbox quota, e.g. "100MB".
+        #[arg(long)]
+        quota: Option<String>,
+        /// R-IN-4 forwarding destinations per mailbox.
+        #[arg(long)]
+        max_forwards: Option<u32>,
+    },
+    /// Packages and their limits ("-": the server default).
+    List,
 }
 
 #[derive(clap::Args)]
@@ -329,6 +352,34 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
                         return Err(format!("{address} is not on hold"));
                     }
                     println!("{address}: {n} hold(s) released");
+                }
+            }
+        }
+        Command::Package(p) => {
+            let store = open(&config).await?;
+            let show = |v: Option<i64>| v.map_or("-".to_string(), |v| v.to_string());
+            match p {
+                PackageCmd::Set { name, hourly_limit, quota, max_forwards } => {
+                    let quota = quota
+                        .map(|q| Size::parse(&q).map(|s| s.0 as i64))
+                        .transpose()
+                        .map_err(|m| format!("--quota: {m}"))?;
+                    let p = store
+                        .package_set(&name, hourly_limit.map(i64::from), quota, max_forwards.map(i64::from))
+                        .await
+                        .map_err(e)?;
+                    println!(
+                        "package {}: hourly limit {}, quota {}, max forwards {}",
+                        p.name,
+                        show(p.hourly_limit),
+                        show(p.quota),
+                        show(p.max_forwards)
+                    );
+                }
+                PackageCmd::List => {
+                    for p in store.package_list().await.map_err(e)? {
+                        println!("{}\t{}\t{}\t{}", p.name, show(p.hourly_limit), show(p.quota), show(p.max_forwards));
+                    }
                 }
             }
         }

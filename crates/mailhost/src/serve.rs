@@ -136,6 +136,7 @@ async fn serve(config: Config) -> Result<(), String> {
         }),
         wake.clone(),
     ));
+    tokio::spawn(prune_bulk_window(store.clone(), config.policy.bulk_window.std(), shutdown.token.clone()));
     tracing::info!(store = store.backend_name(), node, "mailhost running");
     println!("mailhost: ready");
 
@@ -149,6 +150,24 @@ async fn serve(config: Config) -> Result<(), String> {
     // their lease and are retried at the next start.
     let _ = tokio::time::timeout(grace, delivery).await;
     Ok(())
+}
+
+/// R-OUT-8: forgets what has left the bulk window, a few times per window
+/// (every node does it; the deletes are idempotent).
+async fn prune_bulk_window(store: Store, window: Duration, stop: tokio_util::sync::CancellationToken) {
+    let every = (window / 8).clamp(Duration::from_secs(1), Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let before = mailhost_store::now_ms() - window.as_millis() as i64;
+        match store.bulk_prune(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "bulk window pruned"),
+            Err(e) => tracing::warn!("pruning the bulk window: {e}"),
+        }
+    }
 }
 
 async fn wait_for_signal() {

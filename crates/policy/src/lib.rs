@@ -11,12 +11,13 @@
 //! (R-ABUSE-2).
 
 pub mod auth;
+pub mod fingerprint;
 pub mod rules;
 
 pub use auth::AuthGuard;
 
 use mailhost_config::Config;
-use mailhost_store::Resolved;
+use mailhost_store::{BulkTrack, Resolved, SenderProfile};
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -87,6 +88,8 @@ pub struct SessionInfo {
     /// The addresses the account may send as: its mailbox and the aliases
     /// that deliver to it (R-OUT-4). Empty without an account.
     pub identities: Vec<String>,
+    /// The account's package limits and customer, read when it logs in.
+    pub profile: Option<SenderProfile>,
 }
 
 impl SessionInfo {
@@ -130,6 +133,18 @@ pub struct DataCtx<'a> {
     pub recipients: &'a [String],
     pub size: u64,
     pub headers: &'a HeaderFacts,
+    /// The message as the client sent it (without our trace header).
+    pub body: &'a [u8],
+    /// What rules want written with the message if it is accepted.
+    pub effects: &'a Effects,
+}
+
+/// Writes that belong in the accepted message's own transaction, so that
+/// a message and the policy state it changes commit together.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// R-OUT-8: the message's place in the bulk window.
+    pub bulk: std::sync::Mutex<Option<BulkTrack>>,
 }
 
 /// One policy rule. Every hook defaults to allow.
@@ -184,21 +199,34 @@ impl Engine {
     pub fn new(config: Arc<Config>, store: mailhost_store::Store) -> Engine {
         let p = &config.policy;
         let auth = Arc::new(AuthGuard::new(&config, store.clone()));
-        let rules: Vec<Box<dyn Rule>> = vec![
-            Box::new(rules::holds::NotOnHold { store: store.clone() }),
-            Box::new(rules::size::MessageSize { max: config.server.max_message_size.0 }),
-            Box::new(rules::submission::SubmissionNeedsAuth { pop_before_smtp: p.pop_before_smtp.std() }),
-            Box::new(rules::identity::SenderIdentity),
-            Box::new(rules::relay::NoRelay),
-            Box::new(rules::recipients::KnownRecipient),
-            Box::new(rules::recipients::MaxRecipients { max: p.max_recipients as usize }),
-            Box::new(rules::hourly::AccountHourly {
-                store: store.clone(),
-                limit: p.hourly_limit as i64,
-                hold_ms: p.hold_duration.std().as_millis() as i64,
-            }),
-            Box::new(rules::hourly::DomainHourly { store, limit: p.domain_hourly_limit as i64 }),
+        let hold_ms = p.hold_duration.std().as_millis() as i64;
+        // The rules in order. Those marked `aup` are the provider's
+        // acceptable-use policy and run only with `policy.enforce`; the
+        // others keep the server safe and always run.
+        let all: Vec<(bool, Box<dyn Rule>)> = vec![
+            // Holds first: a held account hears about its hold, not about
+            // whatever else is wrong.
+            (true, Box::new(rules::holds::NotOnHold { store: store.clone() })),
+            (false, Box::new(rules::size::MessageSize { max: config.server.max_message_size.0 })),
+            (false, Box::new(rules::submission::SubmissionNeedsAuth { pop_before_smtp: p.pop_before_smtp.std() })),
+            (true, Box::new(rules::identity::SenderIdentity)),
+            (false, Box::new(rules::relay::NoRelay)),
+            (false, Box::new(rules::recipients::KnownRecipient)),
+            (true, Box::new(rules::recipients::MaxRecipients { max: p.max_recipients as usize })),
+            (true, Box::new(rules::hourly::AccountHourly { store: store.clone(), limit: p.hourly_limit as i64, hold_ms })),
+            (true, Box::new(rules::hourly::DomainHourly { store: store.clone(), limit: p.domain_hourly_limit as i64 })),
+            (
+                true,
+                Box::new(rules::bulk::BulkMail {
+                    store,
+                    threshold: p.bulk_threshold as i64,
+                    window_ms: p.bulk_window.std().as_millis() as i64,
+                    similarity: p.bulk_similarity,
+                    hold_ms,
+                }),
+            ),
         ];
+        let rules = all.into_iter().filter(|(aup, _)| p.enforce || !aup).map(|(_, r)| r).collect();
         Engine { rules, config, auth }
     }
 
@@ -233,6 +261,7 @@ pub(crate) mod testutil {
             helo: "client.example".into(),
             account: account.map(str::to_string),
             identities: account.map(|a| vec![a.to_string()]).unwrap_or_default(),
+            profile: None,
         }
     }
 }

@@ -218,7 +218,21 @@ impl Session {
             Ok(true) => {}
             Ok(false) => {
                 info!(peer = %io.conn.peer, account = %account.address, rule = "R-POP-4", "pop3 login refused: in use");
-                io.err("[IN-USE] mailbox is already in use by another session (R-POP-4)");
+                let reply = "[IN-USE] mailbox is already in use by another session (R-POP-4)";
+                // R-ABUSE-3: a refusal is a decision; record it.
+                let e = mailhost_store::Evidence {
+                    ip: io.conn.peer.ip().to_string(),
+                    account: Some(account.address.clone()),
+                    rule: "R-POP-4".into(),
+                    decision: "refuse".into(),
+                    reply: format!("-ERR {reply}"),
+                    service: "pop3".into(),
+                    ..Default::default()
+                };
+                if let Err(err) = io.ctx.store.evidence_record(&e).await {
+                    warn!("evidence log: {err}");
+                }
+                io.err(reply);
                 return Ok(());
             }
             Err(e) => {

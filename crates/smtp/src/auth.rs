@@ -78,17 +78,12 @@ impl Session {
         match result {
             Ok(AuthResult::Ok(account)) => {
                 guard.succeeded(&user).await;
-                let identities = match self.ctx.store.identities(&account.address).await {
-                    Ok(i) => i,
-                    Err(e) => {
-                        tracing::error!("identities of {}: {e}", account.address);
-                        self.reply(Reply::new(454, "4.7.0", "temporary authentication failure"));
-                        return Flow::Continue;
-                    }
-                };
+                if let Err(e) = self.sign_in(&account.address).await {
+                    tracing::error!("sender profile of {}: {e}", account.address);
+                    self.reply(Reply::new(454, "4.7.0", "temporary authentication failure"));
+                    return Flow::Continue;
+                }
                 tracing::info!(peer = %self.conn.peer, account = account.address, "authenticated");
-                self.info.account = Some(account.address);
-                self.info.identities = identities;
                 self.auth_via = Some("AUTH");
                 self.reply(Reply::new(235, "2.7.0", "authentication successful"));
                 Flow::Continue
@@ -186,5 +181,19 @@ impl Session {
             (Ok(u), Ok(p)) => Creds::Ok(u, p),
             _ => Creds::Malformed,
         }
+    }
+}
+
+impl Session {
+    /// Makes `account` the session's sender, with what the policy needs to
+    /// know of it: the addresses it may send as (R-OUT-4), its package
+    /// limits and its customer (R-OUT-6, R-OUT-8).
+    pub(crate) async fn sign_in(&mut self, account: &str) -> Result<(), mailhost_store::StoreError> {
+        let identities = self.ctx.store.identities(account).await?;
+        let profile = self.ctx.store.sender_profile(account).await?;
+        self.info.account = Some(account.to_string());
+        self.info.identities = identities;
+        self.info.profile = Some(profile);
+        Ok(())
     }
 }

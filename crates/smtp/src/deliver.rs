@@ -6,7 +6,7 @@ use crate::reply::Reply;
 use crate::session::{Envelope, Flow, Session, State};
 use mailhost_net::ReadError;
 use crate::headers::{self, Scan};
-use mailhost_policy::{DataCtx, Service};
+use mailhost_policy::{DataCtx, Effects, Service, Verdict};
 use mailhost_store::{NewMessage, Outbound};
 
 /// Input buffered while streaming DATA.
@@ -78,12 +78,28 @@ impl Session {
             self.reply(Reply::new(554, "5.4.6", format!("mail loop: more than {max_received} Received headers")));
             return Flow::Continue;
         }
+        let effects = Effects::default();
         let v = self
             .ctx
             .policy
-            .on_data(&DataCtx { session: &self.info, sender: &env.sender, recipients: &env.rcpts, size, headers: &scan.facts })
+            .on_data(&DataCtx {
+                session: &self.info,
+                sender: &env.sender,
+                recipients: &env.rcpts,
+                size,
+                headers: &scan.facts,
+                body: &body[trace_len..],
+                effects: &effects,
+            })
             .await;
-        if self.refuse(&v).await {
+        if v != Verdict::Allow {
+            let about = mailhost_store::Evidence {
+                queue_id: Some(qid.clone()),
+                message_id: scan.message_id.clone(),
+                headers: Some(headers::section(&body).to_vec()),
+                ..Default::default()
+            };
+            self.refuse_message(&v, about).await;
             return Flow::Continue;
         }
         if self.ctx.service == Service::Mx {
@@ -136,6 +152,7 @@ impl Session {
         }
         msg.body = body;
         msg.outbound = outbound;
+        msg.bulk = effects.bulk.into_inner().unwrap_or_else(|p| p.into_inner());
         match self.ctx.store.deliver(msg).await {
             Ok(_) => {
                 if let (true, Some(w)) = (queued, &self.ctx.wake) {

@@ -171,14 +171,12 @@ impl Session {
     async fn pop_before_smtp(&mut self) {
         let ip = self.conn.peer.ip().to_string();
         let Ok(Some(account)) = self.ctx.store.pop_granted(&ip).await else { return };
-        match self.ctx.store.identities(&account).await {
-            Ok(ids) => {
+        match self.sign_in(&account).await {
+            Ok(()) => {
                 tracing::info!(peer = %self.conn.peer, account, "authorized by POP-before-SMTP");
-                self.info.account = Some(account);
-                self.info.identities = ids;
                 self.auth_via = Some("POP-before-SMTP");
             }
-            Err(e) => tracing::error!("identities of {account}: {e}"),
+            Err(e) => tracing::error!("sender profile of {account}: {e}"),
         }
     }
 

@@ -78,6 +78,13 @@ impl Session {
     /// Applies a verdict: a refusal is answered and recorded in the
     /// evidence log (R-ABUSE-3). Returns whether it refused.
     pub async fn refuse(&mut self, v: &Verdict) -> bool {
+        self.refuse_message(v, mailhost_store::Evidence::default()).await
+    }
+
+    /// Like [`Session::refuse`], for a decision about a message: `about`
+    /// carries its queue id, Message-ID and header section for the
+    /// evidence log (R-ABUSE-3).
+    pub async fn refuse_message(&mut self, v: &Verdict, about: mailhost_store::Evidence) -> bool {
         match v {
             Verdict::Allow => false,
             Verdict::Refuse(r) => {
@@ -91,7 +98,7 @@ impl Session {
                         decision: "refuse".into(),
                         reply: format!("{} {} {}", r.code, r.enhanced, r.text()),
                         service: self.service_name().into(),
-                        ..Default::default()
+                        ..about
                     };
                     if let Err(err) = self.ctx.store.evidence_record(&e).await {
                         tracing::error!("evidence log: {err}");
@@ -264,6 +271,7 @@ pub async fn session(conn: Conn, ctx: Arc<SmtpCtx>) {
         helo: String::new(),
         account: None,
         identities: Vec::new(),
+        profile: None,
     };
     let mut s = Session {
         conn,

@@ -72,10 +72,11 @@ impl Store {
         let name = normalize_domain(name)?;
         let (cl, cd) = normalize_address(contact)
             .map_err(|e| StoreError::Invalid(format!("--contact: {e}")))?;
+        let package = self.package_must_exist(package).await?;
         let r = self
             .batch(vec![Stmt::new(
                 "INSERT INTO domains (name, contact, package, created_at) VALUES (?, ?, ?, ?)",
-                vec![name.clone().into(), join(&cl, &cd).into(), package.map(str::to_string).into(), now_ms().into()],
+                vec![name.clone().into(), join(&cl, &cd).into(), package.into(), now_ms().into()],
             )])
             .await;
         match r {
@@ -157,6 +158,7 @@ impl Store {
             return Err(StoreError::Conflict(format!("address {addr} already exists")));
         }
         self.check_quarantine(&addr).await?;
+        let package = self.package_must_exist(package).await?;
         let hash = password::hash(password.to_string()).await?;
         let r = self
             .batch(vec![Stmt::new(
@@ -166,7 +168,7 @@ impl Store {
                     addr.clone().into(),
                     hash.into(),
                     quota.map(|q| q as i64).into(),
-                    package.map(str::to_string).into(),
+                    package.into(),
                     now_ms().into(),
                     d.clone().into(),
                 ],

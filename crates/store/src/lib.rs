@@ -13,6 +13,9 @@
 //! - `messages`: durable delivery, listing, retrieval, deletion.
 //! - `queue`: the outbound queue, claimed by delivery workers with leases.
 //! - `policy_state`: evidence log, send log (hourly limits), holds.
+//! - `packages`: hosting packages and the sending account's profile.
+//! - `bulk`: the bulk-mail window (R-OUT-8): fingerprint clusters and the
+//!   recipients each has reached.
 //! - `grants`: POP-before-SMTP grants and DKIM keys.
 //! - `locks`: named leases with expiry (one POP3 session per mailbox),
 //!   shared by every node on one database.
@@ -28,6 +31,8 @@ mod accounts;
 mod grants;
 mod locks;
 mod messages;
+mod packages;
+mod bulk;
 mod password;
 mod pg;
 mod policy_state;
@@ -38,6 +43,8 @@ mod sqlite;
 pub use accounts::{Account, AddressInfo, AuthResult, DomainInfo, Resolved};
 pub use grants::DkimKey;
 pub use messages::{MessageMeta, NewMessage, Outbound};
+pub use packages::{Package, SenderProfile};
+pub use bulk::{new_cluster_id, BulkCluster, BulkTrack, MAX_BANDS, MAX_CLUSTERS};
 pub use policy_state::{Evidence, EvidenceQuery, Hold};
 pub use queue::{Deferral, QueueItem};
 

@@ -25,6 +25,8 @@ pub struct NewMessage {
     pub send_log: Option<(String, String, i64)>,
     /// Decisions recorded with the message (R-ABUSE-3).
     pub evidence: Vec<crate::Evidence>,
+    /// What the message adds to the bulk window (R-OUT-8).
+    pub bulk: Option<crate::BulkTrack>,
 }
 
 /// One remote recipient of a message.
@@ -196,6 +198,9 @@ pub(crate) fn message_stmts(msg: NewMessage) -> Result<(Vec<Stmt>, Vec<String>)>
     }
     for e in &msg.evidence {
         stmts.push(crate::policy_state::evidence_stmt(e));
+    }
+    if let Some(b) = msg.bulk {
+        stmts.extend(crate::bulk::bulk_stmts(b, now));
     }
     for o in msg.outbound {
         let domain = o.rcpt.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();

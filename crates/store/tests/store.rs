@@ -42,13 +42,16 @@ macro_rules! both {
     };
 }
 
-both!(quarantine, policy_state, queue_lifecycle, grants_and_keys, domains, users, aliases_and_resolve, auth, deliver_list_read_delete, group_commit_concurrent, locks, reopen_keeps_schema);
+both!(packages_and_profile, bulk_window, quarantine, policy_state, queue_lifecycle, grants_and_keys, domains, users, aliases_and_resolve, auth, deliver_list_read_delete, group_commit_concurrent, locks, reopen_keeps_schema);
 
 async fn domains(s: Store) {
     assert_eq!(s.domain_add("Example.COM", "admin@example.net", None).await.unwrap(), "example.com");
     assert!(matches!(s.domain_add("example.com", "a@b.net", None).await, Err(StoreError::Conflict(_))));
     assert!(matches!(s.domain_add("bad_domain", "a@b.net", None).await, Err(StoreError::Invalid(_))));
     assert!(matches!(s.domain_add("ok.example", "not-an-address", None).await, Err(StoreError::Invalid(_))));
+    let e = s.domain_add("b.example", "x@b.example", Some("gold")).await.unwrap_err();
+    assert!(matches!(e, StoreError::NotFound(_)) && e.to_string().contains("package set gold"), "{e}");
+    s.package_set("gold", None, None, None).await.unwrap();
     s.domain_add("b.example", "x@b.example", Some("gold")).await.unwrap();
     let l = s.domain_list().await.unwrap();
     assert_eq!(l.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["b.example", "example.com"]);
@@ -365,4 +368,75 @@ async fn quarantine(s: Store) {
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(s.resolve("info@a.example").await.unwrap(), Resolved::Unknown);
     s.user_add("info@a.example", "pw", None, None).await.unwrap();
+}
+
+async fn packages_and_profile(s: Store) {
+    assert!(matches!(s.package_set("bad name", None, None, None).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(s.package_set("p", Some(-1), None, None).await, Err(StoreError::Invalid(_))));
+    let p = s.package_set("Small", Some(50), Some(1 << 20), None).await.unwrap();
+    assert_eq!((p.name.as_str(), p.hourly_limit, p.quota, p.max_forwards), ("small", Some(50), Some(1 << 20), None));
+    // Only the limits given change.
+    let p = s.package_set("small", None, None, Some(2)).await.unwrap();
+    assert_eq!((p.hourly_limit, p.quota, p.max_forwards), (Some(50), Some(1 << 20), Some(2)));
+    s.package_set("big", Some(5000), None, None).await.unwrap();
+    assert_eq!(s.package_list().await.unwrap().iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["big", "small"]);
+
+    s.domain_add("a.example", "boss@corp.example", Some("small")).await.unwrap();
+    s.domain_add("b.example", "BOSS@corp.example", None).await.unwrap();
+    s.domain_add("c.example", "other@else.example", None).await.unwrap();
+    s.user_add("u@a.example", "pw-123456", None, None).await.unwrap();
+    s.user_add("v@a.example", "pw-123456", None, Some("big")).await.unwrap();
+    s.user_add("w@b.example", "pw-123456", None, None).await.unwrap();
+    assert!(matches!(s.user_add("x@b.example", "pw-123456", None, Some("nope")).await, Err(StoreError::NotFound(_))));
+
+    let u = s.sender_profile("u@a.example").await.unwrap();
+    assert_eq!(u.hourly_limit, Some(50), "the domain's package");
+    assert_eq!(u.customer, "boss@corp.example");
+    assert_eq!(u.customer_domains, ["a.example", "b.example"]);
+    assert_eq!(s.sender_profile("v@a.example").await.unwrap().hourly_limit, Some(5000), "the mailbox's own package wins");
+    assert_eq!(s.sender_profile("w@b.example").await.unwrap().hourly_limit, None, "server default");
+    assert!(s.sender_profile("nobody@a.example").await.is_err());
+}
+
+async fn bulk_window(s: Store) {
+    use mailhost_store::{new_cluster_id, BulkTrack};
+    s.domain_add("a.example", "boss@corp.example", None).await.unwrap();
+    let mb = s.user_add("u@a.example", "pw-123456", None, None).await.unwrap();
+    let Resolved::Deliver(accts) = s.resolve(&mb).await.unwrap() else { panic!() };
+    let now = mailhost_store::now_ms();
+    let sig = vec![7u8; 128];
+    let bands: Vec<i64> = (1..=16).collect();
+    let c1 = new_cluster_id();
+    let send = |cluster: i64, new: bool, account: &str, rcpts: Vec<i64>| {
+        let bands = bands.clone();
+        let msg = NewMessage {
+            body: b"Subject: x\r\n\r\nhello\r\n".to_vec(),
+            deliveries: vec![(accts[0].id, Vec::new())],
+            bulk: Some(BulkTrack {
+                cluster,
+                new: new.then(|| ("boss@corp.example".to_string(), sig.clone(), bands)),
+                account: account.into(),
+                rcpts,
+            }),
+            ..Default::default()
+        };
+        s.deliver(msg)
+    };
+    send(c1, true, "u@a.example", vec![1, 2, 3]).await.unwrap();
+    send(c1, false, "v@a.example", vec![3, 4]).await.unwrap();
+    let c = s.bulk_candidates("boss@corp.example", &[99, 5], now - 1000).await.unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!((c[0].id, &c[0].signature), (c1, &sig));
+    assert!(s.bulk_candidates("other@x.example", &[5], now - 1000).await.unwrap().is_empty(), "per customer");
+    assert!(s.bulk_candidates("boss@corp.example", &[5], now + 60_000).await.unwrap().is_empty(), "outside the window");
+    assert!(s.bulk_candidates("boss@corp.example", &[17, 18], now - 1000).await.unwrap().is_empty());
+    assert_eq!(s.bulk_reach(&[c1], now - 1000, &[]).await.unwrap(), 4, "distinct recipients");
+    assert_eq!(s.bulk_reach(&[c1], now - 1000, &[4, 5, 5, 6]).await.unwrap(), 6);
+    assert_eq!(s.bulk_reach(&[c1], now + 60_000, &[4]).await.unwrap(), 1);
+    assert_eq!(s.bulk_reach(&[], now, &[1, 1]).await.unwrap(), 1);
+    assert_eq!(s.bulk_senders(&[c1], now - 1000).await.unwrap(), ["u@a.example", "v@a.example"]);
+    assert_eq!(s.bulk_size().await.unwrap(), (1, 4));
+    assert_eq!(s.bulk_prune(now - 60_000).await.unwrap(), 0, "nothing is old yet");
+    assert!(s.bulk_prune(now + 60_000).await.unwrap() >= 1 + 16 + 4 + 2);
+    assert_eq!(s.bulk_size().await.unwrap(), (0, 0));
 }

@@ -1,7 +1,8 @@
 //! Hourly sending limits, counted per recipient that leaves the server,
 //! over a sliding hour, from the send log in the store (so every node sees
 //! the same count):
-//! - R-OUT-6 Max Hourly Emails per account: the recipient that would
+//! - R-OUT-6 Max Hourly Emails per account (the server default, or the
+//!   account's hosting package): the recipient that would
 //!   exceed it places the account on hold for `hold_duration`; a hold
 //!   starts the count afresh. Counts are kept per minute, so the window
 //!   is the last 60 to 61 minutes.
@@ -39,10 +40,12 @@ impl Rule for AccountHourly {
                 Ok(n) => n,
                 Err(e) => return temp("R-OUT-6", e),
             };
-            if sent + r.remote_accepted as i64 + 1 <= self.limit {
+            // The account's hosting package may set its own limit.
+            let limit = r.session.profile.as_ref().and_then(|p| p.hourly_limit).unwrap_or(self.limit);
+            if sent + r.remote_accepted as i64 + 1 <= limit {
                 return Verdict::Allow;
             }
-            let reason = format!("more than {} recipients in an hour", self.limit);
+            let reason = format!("more than {limit} recipients in an hour");
             let ends = now + self.hold_ms;
             let refusal = Refusal::new(
                 451,
@@ -50,7 +53,7 @@ impl Rule for AccountHourly {
                 "R-OUT-6",
                 format!(
                     "hourly sending limit of {} recipients reached: account {account} is on hold until {}; try again after that",
-                    self.limit,
+                    limit,
                     rfc3339(ends)
                 ),
             );

@@ -75,12 +75,12 @@ mod tests {
 
         // MX mail from the world is not subject to this rule
         let mx = session(Service::Mx, None);
-        let v = DataCtx { session: &mx, sender: "x@y.example", recipients: &[], size: 1, headers: &none };
+        let v = DataCtx { session: &mx, sender: "x@y.example", recipients: &[], size: 1, headers: &none, body: b"", effects: &Default::default() };
         assert_eq!(SenderIdentity.on_data(&v).await, Verdict::Allow);
     }
 
     async fn check(s: &crate::SessionInfo, h: &HeaderFacts) -> Verdict {
-        let v = DataCtx { session: s, sender: "me@h.example", recipients: &[], size: 1, headers: h };
+        let v = DataCtx { session: s, sender: "me@h.example", recipients: &[], size: 1, headers: h, body: b"", effects: &Default::default() };
         SenderIdentity.on_data(&v).await
     }
 }

@@ -54,7 +54,7 @@ mod tests {
             v => panic!("{v:?}"),
         }
         let h = crate::HeaderFacts::default();
-        let d = DataCtx { session: &s, sender: "", recipients: &[], size: 1001, headers: &h };
+        let d = DataCtx { session: &s, sender: "", recipients: &[], size: 1001, headers: &h, body: b"", effects: &Default::default() };
         assert!(matches!(r.on_data(&d).await, Verdict::Refuse(_)));
     }
 }
