@@ -55,6 +55,17 @@ enum Cmd {
         /// Authenticate with AUTH PLAIN as USER:PASSWORD (submission).
         #[arg(long)]
         auth: Option<String>,
+        /// A file of "ADDRESS PASSWORD" lines: sessions log in as these
+        /// accounts in turn (and send as them), instead of --auth.
+        #[arg(long)]
+        accounts: Option<std::path::PathBuf>,
+        /// Messages per login before the session reconnects as the next
+        /// account (default: one login per session).
+        #[arg(long)]
+        per_login: Option<usize>,
+        /// Make every message's text different (random words).
+        #[arg(long)]
+        vary: bool,
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 600)]
         deadline: u64,
@@ -206,6 +217,11 @@ struct SmtpOpts {
     from: String,
     starttls: bool,
     auth: Option<String>,
+    /// Accounts to log in as in turn (address, password).
+    accounts: Option<Vec<(String, String)>>,
+    per_login: usize,
+    sessions: usize,
+    vary: bool,
 }
 
 async fn reply_s(r: &mut BufStream<Box<dyn Stream>>, line: &mut String) -> Res<u16> {
@@ -228,7 +244,8 @@ async fn expect(r: &mut BufStream<Box<dyn Stream>>, line: &mut String, want: u16
     Ok(())
 }
 
-async fn smtp_session(addr: SocketAddr, next: Arc<AtomicUsize>, total: usize, o: Arc<SmtpOpts>) -> Res<Vec<Duration>> {
+/// Connects, says EHLO, does STARTTLS and AUTH PLAIN as asked.
+async fn smtp_connect(addr: SocketAddr, o: &SmtpOpts, cred: Option<(&str, &str)>) -> Res<BufStream<Box<dyn Stream>>> {
     let s = TcpStream::connect(addr).await?;
     s.set_nodelay(true)?;
     let mut w: BufStream<Box<dyn Stream>> = BufStream::new(Box::new(s));
@@ -249,39 +266,101 @@ async fn smtp_session(addr: SocketAddr, next: Arc<AtomicUsize>, total: usize, o:
         w.flush().await?;
         expect(&mut w, r, 250).await?;
     }
-    if let Some(cred) = &o.auth {
+    if let Some((u, p)) = cred {
         use base64::Engine;
-        let (u, p) = cred.split_once(':').ok_or("--auth USER:PASSWORD")?;
         let tok = base64::engine::general_purpose::STANDARD.encode(format!("\0{u}\0{p}"));
         w.write_all(format!("AUTH PLAIN {tok}\r\n").as_bytes()).await?;
         w.flush().await?;
         expect(&mut w, r, 235).await?;
     }
-    let (mut w, mut line) = (w, std::mem::take(r));
-    let (domain, mailboxes, size, from) = (&o.domain, o.mailboxes, o.size, &o.from);
+    Ok(w)
+}
+
+async fn smtp_session(addr: SocketAddr, id: usize, next: Arc<AtomicUsize>, total: usize, o: Arc<SmtpOpts>) -> Res<Vec<Duration>> {
     let mut lat = Vec::new();
-    loop {
-        let n = next.fetch_add(1, Ordering::Relaxed);
-        if n >= total {
+    let mut line = String::new();
+    let (domain, mailboxes, size) = (&o.domain, o.mailboxes, o.size);
+    for login in 0.. {
+        // With an account list, session `id` logs in as accounts id,
+        // id + sessions, … in turn, `per_login` messages each time.
+        let (from, cred) = match (&o.accounts, &o.auth) {
+            (Some(list), _) => {
+                let (u, p) = &list[(id + login * o.sessions) % list.len()];
+                (u.as_str(), Some((u.as_str(), p.as_str())))
+            }
+            (None, Some(c)) => (o.from.as_str(), Some(c.split_once(':').ok_or("--auth USER:PASSWORD")?)),
+            (None, None) => (o.from.as_str(), None),
+        };
+        let mut w = smtp_connect(addr, &o, cred).await?;
+        let mut sent = 0;
+        let mut done = false;
+        while sent < o.per_login {
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            if n >= total {
+                done = true;
+                break;
+            }
+            let body = if o.vary { varied_message(size, n, from) } else { message(size, n, from) };
+            let t0 = Instant::now();
+            let cmds = format!("MAIL FROM:<{from}>\r\nRCPT TO:<user{}@{domain}>\r\nDATA\r\n", n % mailboxes);
+            w.write_all(cmds.as_bytes()).await?;
+            w.flush().await?;
+            for want in [250, 250, 354] {
+                expect(&mut w, &mut line, want).await?;
+            }
+            w.write_all(&body).await?;
+            w.flush().await?;
+            expect(&mut w, &mut line, 250).await?;
+            lat.push(t0.elapsed());
+            sent += 1;
+        }
+        w.write_all(b"QUIT\r\n").await?;
+        w.flush().await?;
+        let _ = reply_s(&mut w, &mut line).await;
+        if done {
             break;
         }
-        let body = message(size, n, from);
-        let t0 = Instant::now();
-        let cmds = format!("MAIL FROM:<{from}>\r\nRCPT TO:<user{}@{domain}>\r\nDATA\r\n", n % mailboxes);
-        w.write_all(cmds.as_bytes()).await?;
-        w.flush().await?;
-        for want in [250, 250, 354] {
-            expect(&mut w, &mut line, want).await?;
-        }
-        w.write_all(&body).await?;
-        w.flush().await?;
-        expect(&mut w, &mut line, 250).await?;
-        lat.push(t0.elapsed());
     }
-    w.write_all(b"QUIT\r\n").await?;
-    w.flush().await?;
-    let _ = reply_s(&mut w, &mut line).await;
     Ok(lat)
+}
+
+/// A message of `size` bytes whose text differs from every other's: words
+/// drawn from a vocabulary by a generator seeded with `n` (bulk-mail
+/// detection sees each as new content, as most real mail is).
+fn varied_message(size: usize, n: usize, from: &str) -> Vec<u8> {
+    const WORDS: &[&str] = &[
+        "meeting", "budget", "report", "invoice", "project", "schedule", "customer", "delivery", "contract", "review",
+        "office", "team", "update", "question", "answer", "proposal", "draft", "final", "monday", "friday", "morning",
+        "afternoon", "please", "thanks", "attached", "document", "change", "request", "approval", "order", "payment",
+        "account", "support", "issue", "release", "version", "server", "network", "travel", "hotel", "flight",
+        "lunch", "dinner", "weekend", "holiday", "family", "garden", "house", "school", "book", "music", "film",
+        "price", "offer", "quote", "sample", "design", "colour", "paper", "print", "phone", "call", "email", "note",
+        "plan", "idea", "result", "test", "data", "figure", "table", "chart", "summary", "detail", "minute", "agenda",
+        "room", "floor", "building", "street", "city", "country", "market", "shop", "store", "product", "service",
+        "quality", "problem", "solution", "reason", "decision", "option", "choice", "week", "month", "year", "today",
+    ];
+    let mut x = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut m = format!("From: {from}\r\nTo: someone@remote.test\r\nSubject: note {n}\r\nMessage-ID: <{n}@load.test>\r\n\r\n").into_bytes();
+    let mut col = 0;
+    while m.len() + 16 < size {
+        let w = WORDS[(rnd() % WORDS.len() as u64) as usize];
+        m.extend_from_slice(w.as_bytes());
+        col += w.len() + 1;
+        if col > 70 {
+            m.extend_from_slice(b"\r\n");
+            col = 0;
+        } else {
+            m.push(b' ');
+        }
+    }
+    m.extend_from_slice(b"\r\n.\r\n");
+    m
 }
 
 async fn smtp(addr: SocketAddr, sessions: usize, messages: usize, o: SmtpOpts) -> Res<()> {
@@ -294,7 +373,8 @@ async fn smtp(addr: SocketAddr, sessions: usize, messages: usize, o: SmtpOpts) -
     );
     let o = Arc::new(o);
     let t0 = Instant::now();
-    let tasks: Vec<_> = (0..sessions).map(|_| tokio::spawn(smtp_session(addr, next.clone(), messages, o.clone()))).collect();
+    let tasks: Vec<_> =
+        (0..sessions).map(|id| tokio::spawn(smtp_session(addr, id, next.clone(), messages, o.clone()))).collect();
     let mut lat = Vec::with_capacity(messages);
     for t in tasks {
         lat.extend(t.await??);
@@ -473,8 +553,23 @@ async fn main() -> Res<()> {
     check_loopback(&addr)?;
     let run = async move {
         match args.cmd {
-            Cmd::Smtp { addr, sessions, messages, size, domain, mailboxes, from, starttls, auth, .. } => {
-                smtp(addr, sessions, messages, SmtpOpts { size, domain, mailboxes, from, starttls, auth }).await
+            Cmd::Smtp { addr, sessions, messages, size, domain, mailboxes, from, starttls, auth, accounts, per_login, vary, .. } => {
+                let accounts = match accounts {
+                    Some(path) => Some(
+                        std::fs::read_to_string(&path)?
+                            .lines()
+                            .filter_map(|l| l.split_once(char::is_whitespace))
+                            .map(|(u, p)| (u.to_string(), p.trim().to_string()))
+                            .collect::<Vec<_>>(),
+                    ),
+                    None => None,
+                };
+                if accounts.as_ref().is_some_and(|a| a.is_empty()) {
+                    return Err("--accounts: no \"ADDRESS PASSWORD\" lines".into());
+                }
+                let per_login = per_login.unwrap_or(usize::MAX);
+                let o = SmtpOpts { size, domain, mailboxes, from, starttls, auth, accounts, per_login, sessions, vary };
+                smtp(addr, sessions, messages, o).await
             }
             Cmd::Sink { listen, expect, .. } => sink(listen, expect).await,
             Cmd::Pop3 { addr, users, password, window, .. } => pop3(addr, users, password, window).await,
