@@ -59,6 +59,11 @@ async fn serve(config: Config) -> Result<(), String> {
     let tls_cfg = mailhost_net::tls::server_config(&config.tls, &config.server.data_dir, &config.server.hostname)?;
     let tls = TlsAcceptor::from(tls_cfg);
     let policy = Arc::new(Engine::new(config.clone(), store.clone()));
+    // R-OUT-8: the bulk window is in memory before the first session.
+    let t0 = std::time::Instant::now();
+    policy.bulk.follow(&store, 0, mailhost_store::now_ms()).await.map_err(|e| format!("loading the bulk window: {e}"))?;
+    let (clusters, rcpts) = policy.bulk.size();
+    tracing::info!(clusters, rcpts, ms = t0.elapsed().as_millis() as u64, "bulk window loaded");
     let shutdown = Shutdown::new();
     let limits = ConnLimits::new(config.limits.connections_per_ip, config.limits.max_connections);
     let hs = Duration::from_secs(30);
@@ -136,7 +141,11 @@ async fn serve(config: Config) -> Result<(), String> {
         }),
         wake.clone(),
     ));
-    tokio::spawn(prune_bulk_window(store.clone(), config.policy.bulk_window.std(), shutdown.token.clone()));
+    tokio::spawn(mailhost_policy::bulk_index::follow_bulk_window(
+        store.clone(),
+        policy.bulk.clone(),
+        shutdown.token.clone(),
+    ));
     tracing::info!(store = store.backend_name(), node, "mailhost running");
     println!("mailhost: ready");
 
@@ -150,24 +159,6 @@ async fn serve(config: Config) -> Result<(), String> {
     // their lease and are retried at the next start.
     let _ = tokio::time::timeout(grace, delivery).await;
     Ok(())
-}
-
-/// R-OUT-8: forgets what has left the bulk window, a few times per window
-/// (every node does it; the deletes are idempotent).
-async fn prune_bulk_window(store: Store, window: Duration, stop: tokio_util::sync::CancellationToken) {
-    let every = (window / 8).clamp(Duration::from_secs(1), Duration::from_secs(600));
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
-        }
-        let before = mailhost_store::now_ms() - window.as_millis() as i64;
-        match store.bulk_prune(before).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(rows = n, "bulk window pruned"),
-            Err(e) => tracing::warn!("pruning the bulk window: {e}"),
-        }
-    }
 }
 
 async fn wait_for_signal() {

@@ -107,7 +107,11 @@ impl Fingerprint {
 
     /// The LSH keys of this fingerprint within one customer's mail.
     pub fn bands(&self, customer: &str) -> [i64; BANDS] {
-        let c = fnv(customer.as_bytes());
+        self.bands_for_key(customer_key(customer))
+    }
+
+    /// [`Fingerprint::bands`] for a customer already reduced to its key.
+    pub fn bands_for_key(&self, c: u64) -> [i64; BANDS] {
         let mut out = [0i64; BANDS];
         for (b, o) in out.iter_mut().enumerate() {
             let mut h = mix(c ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -138,6 +142,11 @@ impl Fingerprint {
 /// A recipient as a 64-bit key: the bulk window stores no addresses.
 pub fn recipient_key(addr: &str) -> i64 {
     mix(fnv(addr.to_lowercase().as_bytes())) as i64
+}
+
+/// A customer (its contact address) as a 64-bit key.
+pub fn customer_key(customer: &str) -> u64 {
+    recipient_key(customer) as u64
 }
 
 /// The body lines that carry the message's own content.

@@ -11,7 +11,9 @@
 //! (R-ABUSE-2).
 
 pub mod auth;
+pub mod bulk_index;
 pub mod fingerprint;
+pub mod state;
 pub mod rules;
 
 pub use auth::AuthGuard;
@@ -171,6 +173,11 @@ pub struct Engine {
     pub config: Arc<Config>,
     /// The `auth` decision point (R-ABUSE-4, R-POP-3).
     pub auth: Arc<AuthGuard>,
+    /// This node's index of the bulk-mail window (R-OUT-8); `serve` keeps
+    /// it current with [`bulk_index::follow_bulk_window`].
+    pub bulk: Arc<bulk_index::BulkIndex>,
+    /// Holds and hourly counts, cached per node (see [`state`]).
+    pub state: Arc<state::PolicyState>,
 }
 
 /// A clock in milliseconds since the epoch (the store's time unit).
@@ -200,25 +207,28 @@ impl Engine {
         let p = &config.policy;
         let auth = Arc::new(AuthGuard::new(&config, store.clone()));
         let hold_ms = p.hold_duration.std().as_millis() as i64;
+        let bulk = Arc::new(bulk_index::BulkIndex::new(p.bulk_window.std()));
+        let state = Arc::new(state::PolicyState::new(store.clone()));
         // The rules in order. Those marked `aup` are the provider's
         // acceptable-use policy and run only with `policy.enforce`; the
         // others keep the server safe and always run.
         let all: Vec<(bool, Box<dyn Rule>)> = vec![
             // Holds first: a held account hears about its hold, not about
             // whatever else is wrong.
-            (true, Box::new(rules::holds::NotOnHold { store: store.clone() })),
+            (true, Box::new(rules::holds::NotOnHold { state: state.clone() })),
             (false, Box::new(rules::size::MessageSize { max: config.server.max_message_size.0 })),
             (false, Box::new(rules::submission::SubmissionNeedsAuth { pop_before_smtp: p.pop_before_smtp.std() })),
             (true, Box::new(rules::identity::SenderIdentity)),
             (false, Box::new(rules::relay::NoRelay)),
             (false, Box::new(rules::recipients::KnownRecipient)),
             (true, Box::new(rules::recipients::MaxRecipients { max: p.max_recipients as usize })),
-            (true, Box::new(rules::hourly::AccountHourly { store: store.clone(), limit: p.hourly_limit as i64, hold_ms })),
-            (true, Box::new(rules::hourly::DomainHourly { store: store.clone(), limit: p.domain_hourly_limit as i64 })),
+            (true, Box::new(rules::hourly::AccountHourly { state: state.clone(), limit: p.hourly_limit as i64, hold_ms })),
+            (true, Box::new(rules::hourly::DomainHourly { state: state.clone(), limit: p.domain_hourly_limit as i64 })),
             (
                 true,
                 Box::new(rules::bulk::BulkMail {
-                    store,
+                    state: state.clone(),
+                    index: bulk.clone(),
                     threshold: p.bulk_threshold as i64,
                     window_ms: p.bulk_window.std().as_millis() as i64,
                     similarity: p.bulk_similarity,
@@ -227,7 +237,7 @@ impl Engine {
             ),
         ];
         let rules = all.into_iter().filter(|(aup, _)| p.enforce || !aup).map(|(_, r)| r).collect();
-        Engine { rules, config, auth }
+        Engine { rules, config, auth, bulk, state }
     }
 
     pub fn rule_ids(&self) -> Vec<&'static str> {

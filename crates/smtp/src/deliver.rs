@@ -152,9 +152,17 @@ impl Session {
         }
         msg.body = body;
         msg.outbound = outbound;
-        msg.bulk = effects.bulk.into_inner().unwrap_or_else(|p| p.into_inner());
+        let bulk = effects.bulk.into_inner().unwrap_or_else(|p| p.into_inner());
+        msg.bulk = bulk.clone();
+        let sent = msg.send_log.clone();
         match self.ctx.store.deliver(msg).await {
             Ok(_) => {
+                if let Some(t) = &bulk {
+                    self.ctx.policy.bulk.learn(t);
+                }
+                if let Some((account, domain, n)) = &sent {
+                    self.ctx.policy.state.sent(account, domain, *n);
+                }
                 if let (true, Some(w)) = (queued, &self.ctx.wake) {
                     w.notify_one();
                 }

@@ -1,51 +1,62 @@
-//! The bulk-mail window (R-OUT-8), shared by every node on one database.
+//! The bulk-mail window (R-OUT-8) as the database keeps it: two logs that
+//! only grow at their end, shared by every node.
 //!
-//! A *cluster* is one piece of content as a customer sends it: the MinHash
-//! signature of its first message, indexed by LSH band keys. Each cluster
-//! remembers which recipients it has reached (as 64-bit keys, not
-//! addresses) and which accounts sent it, with the time of the latest
-//! send. The policy rule finds a message's clusters by its band keys,
-//! counts their distinct recipients in the window, and writes what the
-//! message adds in the same transaction as the message itself.
+//! - `bulk_clusters`: a piece of content as one customer sends it: a
+//!   cluster key (random, chosen by the node that saw the content first),
+//!   the customer and the MinHash signature.
+//! - `bulk_sends`: one row per accepted message: its cluster, the sending
+//!   account and the keys of the recipients that count (64-bit hashes, not
+//!   addresses), 8 bytes each.
 //!
-//! Rows per tracked recipient: one `bulk_rcpts` row (cluster, key, time)
-//! and its entry in the time index; a WITHOUT ROWID table on SQLite keeps
-//! that to the key itself.
+//! Each node builds its index (the policy crate's `BulkIndex`) from these
+//! rows at start and follows them by id, so the hot path reads nothing
+//! from the database and writes one row per message (two for new
+//! content), both at the end of their tables.
+//!
+//! A cluster row is written again when its content is still being sent
+//! half a window after its last row, so that every send in the window has
+//! a cluster row no older than 1.5 windows: that is how long cluster rows
+//! are kept.
 
 use crate::db::{Stmt, Val};
 use crate::{Result, Store};
 
-/// Band keys per lookup (the policy engine's LSH bands).
-pub const MAX_BANDS: usize = 16;
-/// Clusters counted together for one message.
-pub const MAX_CLUSTERS: usize = 8;
-
+/// A cluster as logged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BulkCluster {
     pub id: i64,
+    pub cluster: i64,
+    pub customer: String,
     pub signature: Vec<u8>,
-    pub last_at: i64,
+    pub at: i64,
 }
 
-/// What an accepted message adds to the window.
+/// A message as logged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkSend {
+    pub id: i64,
+    pub cluster: i64,
+    pub account: String,
+    pub rcpts: Vec<i64>,
+    pub at: i64,
+}
+
+/// What an accepted message adds to the window, written in the message's
+/// own transaction.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BulkTrack {
     pub cluster: i64,
-    /// A new cluster: its customer, signature and band keys.
-    pub new: Option<(String, Vec<u8>, Vec<i64>)>,
+    /// Write the cluster row (new content, or a refresh): its customer and
+    /// signature.
+    pub cluster_row: Option<(String, Vec<u8>)>,
     pub account: String,
     /// Keys of the recipients that count (outside the customer's domains).
     pub rcpts: Vec<i64>,
+    pub at: i64,
 }
 
-fn pad<const N: usize>(ids: &[i64]) -> Vec<Val> {
-    // Unused placeholders get a key no row has (cluster ids and band keys
-    // are random; 0 is never issued, see `new_cluster_id`).
-    (0..N).map(|i| Val::I(ids.get(i).copied().unwrap_or(0))).collect()
-}
-
-/// A random positive id, so that a cluster and its band rows can be
-/// written in one batch on any node without asking the database first.
+/// A random positive cluster key: any node can name new content without
+/// asking the database first.
 pub fn new_cluster_id() -> i64 {
     loop {
         let v = (rand::random::<u64>() >> 1) as i64;
@@ -55,107 +66,78 @@ pub fn new_cluster_id() -> i64 {
     }
 }
 
+fn rcpts_to_bytes(r: &[i64]) -> Vec<u8> {
+    r.iter().flat_map(|k| k.to_be_bytes()).collect()
+}
+
+fn rcpts_from_bytes(b: &[u8]) -> Vec<i64> {
+    b.chunks_exact(8).map(|c| i64::from_be_bytes(c.try_into().unwrap_or([0; 8]))).collect()
+}
+
 impl Store {
-    /// The customer's clusters active since `since` that share a band key
-    /// with the message, most recent first.
-    pub async fn bulk_candidates(&self, customer: &str, bands: &[i64], since: i64) -> Result<Vec<BulkCluster>> {
-        let mut params = pad::<MAX_BANDS>(bands);
-        params.push(customer.into());
-        params.push(since.into());
+    /// Cluster rows with an id above `after` and a time from `since`, in
+    /// id order, at most `limit`.
+    pub async fn bulk_clusters_after(&self, after: i64, since: i64, limit: i64) -> Result<Vec<BulkCluster>> {
         let mut rows = self
             .query(
-                "SELECT id, signature, last_at FROM bulk_clusters
-                 WHERE id IN (SELECT cluster_id FROM bulk_bands
-                              WHERE band IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))
-                   AND customer = ? AND last_at >= ?
-                 ORDER BY last_at DESC LIMIT 32",
-                params,
+                "SELECT id, cluster, customer, signature, at FROM bulk_clusters
+                 WHERE id > ? AND at >= ? ORDER BY id LIMIT ?",
+                vec![after.into(), since.into(), limit.into()],
             )
             .await?;
         rows.iter_mut()
-            .map(|r| Ok(BulkCluster { id: r.i64(0)?, signature: r.take_bytes(1)?, last_at: r.i64(2)? }))
+            .map(|r| {
+                Ok(BulkCluster {
+                    id: r.i64(0)?,
+                    cluster: r.i64(1)?,
+                    customer: r.text(2)?,
+                    signature: r.take_bytes(3)?,
+                    at: r.i64(4)?,
+                })
+            })
             .collect()
     }
 
-    /// Distinct recipients the clusters have reached since `since`,
-    /// together with `rcpts` (a message about to be sent).
-    pub async fn bulk_reach(&self, clusters: &[i64], since: i64, rcpts: &[i64]) -> Result<i64> {
-        let clusters = &clusters[..clusters.len().min(MAX_CLUSTERS)];
-        let mut rcpts = rcpts.to_vec();
-        rcpts.sort_unstable();
-        rcpts.dedup();
-        if clusters.is_empty() {
-            return Ok(rcpts.len() as i64);
-        }
-        let mut params = pad::<MAX_CLUSTERS>(clusters);
-        params.push(since.into());
-        let rows = self
+    /// Send rows with an id above `after` and a time from `since`, in id
+    /// order, at most `limit`.
+    pub async fn bulk_sends_after(&self, after: i64, since: i64, limit: i64) -> Result<Vec<BulkSend>> {
+        let mut rows = self
             .query(
-                "SELECT COUNT(DISTINCT rcpt) FROM bulk_rcpts
-                 WHERE cluster_id IN (?, ?, ?, ?, ?, ?, ?, ?) AND at >= ?",
-                params,
+                "SELECT id, cluster, account, rcpts, at FROM bulk_sends
+                 WHERE id > ? AND at >= ? ORDER BY id LIMIT ?",
+                vec![after.into(), since.into(), limit.into()],
             )
             .await?;
-        let mut n = rows.first().map_or(Ok(0), |r| r.i64(0))?;
-        for r in rcpts {
-            let mut params = pad::<MAX_CLUSTERS>(clusters);
-            params.push(r.into());
-            params.push(since.into());
-            let seen = self
-                .query(
-                    "SELECT 1 FROM bulk_rcpts
-                     WHERE cluster_id IN (?, ?, ?, ?, ?, ?, ?, ?) AND rcpt = ? AND at >= ? LIMIT 1",
-                    params,
-                )
-                .await?;
-            if seen.is_empty() {
-                n += 1;
-            }
-        }
-        Ok(n)
+        rows.iter_mut()
+            .map(|r| {
+                Ok(BulkSend {
+                    id: r.i64(0)?,
+                    cluster: r.i64(1)?,
+                    account: r.text(2)?,
+                    rcpts: rcpts_from_bytes(&r.take_bytes(3)?),
+                    at: r.i64(4)?,
+                })
+            })
+            .collect()
     }
 
-    /// The accounts that sent the clusters' content since `since`.
-    pub async fn bulk_senders(&self, clusters: &[i64], since: i64) -> Result<Vec<String>> {
-        let clusters = &clusters[..clusters.len().min(MAX_CLUSTERS)];
-        let mut params = pad::<MAX_CLUSTERS>(clusters);
-        params.push(since.into());
-        let rows = self
-            .query(
-                "SELECT DISTINCT account FROM bulk_senders
-                 WHERE cluster_id IN (?, ?, ?, ?, ?, ?, ?, ?) AND at >= ? ORDER BY account",
-                params,
-            )
-            .await?;
-        rows.iter().map(|r| r.text(0)).collect()
-    }
-
-    /// Forgets what left the window before `before`, a slice at a time so
-    /// the writer is never held long. Returns the rows removed.
-    pub async fn bulk_prune(&self, before: i64) -> Result<u64> {
+    /// Forgets sends from before `sends_before` and cluster rows from
+    /// before `clusters_before`, a slice at a time so the writer is never
+    /// held long. Returns the rows removed.
+    pub async fn bulk_prune(&self, sends_before: i64, clusters_before: i64) -> Result<u64> {
         let mut total = 0;
         loop {
             let n = self
                 .batch(vec![
                     Stmt::new(
-                        "DELETE FROM bulk_rcpts WHERE (cluster_id, rcpt) IN
-                           (SELECT cluster_id, rcpt FROM bulk_rcpts WHERE at < ? LIMIT 5000)",
-                        vec![before.into()],
-                    ),
-                    Stmt::new(
-                        "DELETE FROM bulk_senders WHERE (cluster_id, account) IN
-                           (SELECT cluster_id, account FROM bulk_senders WHERE at < ? LIMIT 5000)",
-                        vec![before.into()],
-                    ),
-                    Stmt::new(
-                        "DELETE FROM bulk_bands WHERE cluster_id IN
-                           (SELECT id FROM bulk_clusters WHERE last_at < ? LIMIT 500)",
-                        vec![before.into()],
+                        "DELETE FROM bulk_sends WHERE id IN
+                           (SELECT id FROM bulk_sends WHERE at < ? ORDER BY at LIMIT 5000)",
+                        vec![sends_before.into()],
                     ),
                     Stmt::new(
                         "DELETE FROM bulk_clusters WHERE id IN
-                           (SELECT id FROM bulk_clusters WHERE last_at < ? LIMIT 500)",
-                        vec![before.into()],
+                           (SELECT id FROM bulk_clusters WHERE at < ? ORDER BY at LIMIT 5000)",
+                        vec![clusters_before.into()],
                     ),
                 ])
                 .await?;
@@ -167,47 +149,37 @@ impl Store {
         }
     }
 
-    /// Rows in the window: (clusters, tracked recipients).
+    /// Rows in the logs: (cluster rows, send rows).
     pub async fn bulk_size(&self) -> Result<(i64, i64)> {
         let c = self.query("SELECT COUNT(*) FROM bulk_clusters", vec![]).await?;
-        let r = self.query("SELECT COUNT(*) FROM bulk_rcpts", vec![]).await?;
-        Ok((c.first().map_or(Ok(0), |r| r.i64(0))?, r.first().map_or(Ok(0), |r| r.i64(0))?))
+        let s = self.query("SELECT COUNT(*) FROM bulk_sends", vec![]).await?;
+        Ok((c.first().map_or(Ok(0), |r| r.i64(0))?, s.first().map_or(Ok(0), |r| r.i64(0))?))
     }
 }
 
-/// The statements that add a message to the window, for the message's
-/// own transaction.
-pub(crate) fn bulk_stmts(t: BulkTrack, now: i64) -> Vec<Stmt> {
-    let mut out = Vec::with_capacity(t.rcpts.len() + MAX_BANDS + 2);
-    match t.new {
-        Some((customer, signature, bands)) => {
-            out.push(Stmt::new(
-                "INSERT INTO bulk_clusters (id, customer, signature, first_at, last_at) VALUES (?, ?, ?, ?, ?)",
-                vec![t.cluster.into(), customer.into(), Val::B(signature), now.into(), now.into()],
-            ));
-            for b in bands {
-                out.push(Stmt::new(
-                    "INSERT INTO bulk_bands (band, cluster_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                    vec![b.into(), t.cluster.into()],
-                ));
-            }
-        }
-        None => out.push(Stmt::new(
-            "UPDATE bulk_clusters SET last_at = ? WHERE id = ? AND last_at < ?",
-            vec![now.into(), t.cluster.into(), now.into()],
-        )),
-    }
-    for r in t.rcpts {
+/// The statements that log a message in the window, for the message's own
+/// transaction.
+pub(crate) fn bulk_stmts(t: BulkTrack) -> Vec<Stmt> {
+    let mut out = Vec::with_capacity(2);
+    if let Some((customer, signature)) = t.cluster_row {
         out.push(Stmt::new(
-            "INSERT INTO bulk_rcpts (cluster_id, rcpt, at) VALUES (?, ?, ?)
-             ON CONFLICT (cluster_id, rcpt) DO UPDATE SET at = excluded.at",
-            vec![t.cluster.into(), r.into(), now.into()],
+            "INSERT INTO bulk_clusters (cluster, customer, signature, at) VALUES (?, ?, ?, ?)",
+            vec![t.cluster.into(), customer.into(), Val::B(signature), t.at.into()],
         ));
     }
     out.push(Stmt::new(
-        "INSERT INTO bulk_senders (cluster_id, account, at) VALUES (?, ?, ?)
-         ON CONFLICT (cluster_id, account) DO UPDATE SET at = excluded.at",
-        vec![t.cluster.into(), t.account.into(), now.into()],
+        "INSERT INTO bulk_sends (cluster, account, rcpts, at) VALUES (?, ?, ?, ?)",
+        vec![t.cluster.into(), t.account.into(), Val::B(rcpts_to_bytes(&t.rcpts)), t.at.into()],
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rcpt_bytes_round_trip() {
+        let r = vec![1, -1, i64::MAX, i64::MIN, 0];
+        assert_eq!(super::rcpts_from_bytes(&super::rcpts_to_bytes(&r)), r);
+        assert!(super::rcpts_from_bytes(&[1, 2, 3]).is_empty());
+    }
 }

@@ -124,7 +124,7 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
         .and_then(|r| r.get::<_, String>(0).parse().ok())
         .unwrap_or(0);
     for (i, m) in schema::MIGRATIONS.iter().enumerate().skip(current) {
-        tx.batch_execute(&schema::render(m, schema::PG_ID, schema::PG_BLOB, schema::PG_COMPACT))
+        tx.batch_execute(&schema::render(m, schema::PG_ID, schema::PG_BLOB))
             .await
             .map_err(err)?;
         tx.execute(

@@ -83,7 +83,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     for (i, m) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
-        tx.execute_batch(&schema::render(m, schema::SQLITE_ID, schema::SQLITE_BLOB, schema::SQLITE_COMPACT))
+        tx.execute_batch(&schema::render(m, schema::SQLITE_ID, schema::SQLITE_BLOB))
             .map_err(err)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)

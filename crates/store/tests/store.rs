@@ -405,38 +405,37 @@ async fn bulk_window(s: Store) {
     let Resolved::Deliver(accts) = s.resolve(&mb).await.unwrap() else { panic!() };
     let now = mailhost_store::now_ms();
     let sig = vec![7u8; 128];
-    let bands: Vec<i64> = (1..=16).collect();
     let c1 = new_cluster_id();
-    let send = |cluster: i64, new: bool, account: &str, rcpts: Vec<i64>| {
-        let bands = bands.clone();
+    let send = |cluster_row: bool, account: &str, rcpts: Vec<i64>, at: i64| {
         let msg = NewMessage {
             body: b"Subject: x\r\n\r\nhello\r\n".to_vec(),
             deliveries: vec![(accts[0].id, Vec::new())],
             bulk: Some(BulkTrack {
-                cluster,
-                new: new.then(|| ("boss@corp.example".to_string(), sig.clone(), bands)),
+                cluster: c1,
+                cluster_row: cluster_row.then(|| ("boss@corp.example".to_string(), sig.clone())),
                 account: account.into(),
                 rcpts,
+                at,
             }),
             ..Default::default()
         };
         s.deliver(msg)
     };
-    send(c1, true, "u@a.example", vec![1, 2, 3]).await.unwrap();
-    send(c1, false, "v@a.example", vec![3, 4]).await.unwrap();
-    let c = s.bulk_candidates("boss@corp.example", &[99, 5], now - 1000).await.unwrap();
+    send(true, "u@a.example", vec![1, 2, 3], now - 10_000).await.unwrap();
+    send(false, "v@a.example", vec![3, -4], now).await.unwrap();
+    let c = s.bulk_clusters_after(0, 0, 100).await.unwrap();
     assert_eq!(c.len(), 1);
-    assert_eq!((c[0].id, &c[0].signature), (c1, &sig));
-    assert!(s.bulk_candidates("other@x.example", &[5], now - 1000).await.unwrap().is_empty(), "per customer");
-    assert!(s.bulk_candidates("boss@corp.example", &[5], now + 60_000).await.unwrap().is_empty(), "outside the window");
-    assert!(s.bulk_candidates("boss@corp.example", &[17, 18], now - 1000).await.unwrap().is_empty());
-    assert_eq!(s.bulk_reach(&[c1], now - 1000, &[]).await.unwrap(), 4, "distinct recipients");
-    assert_eq!(s.bulk_reach(&[c1], now - 1000, &[4, 5, 5, 6]).await.unwrap(), 6);
-    assert_eq!(s.bulk_reach(&[c1], now + 60_000, &[4]).await.unwrap(), 1);
-    assert_eq!(s.bulk_reach(&[], now, &[1, 1]).await.unwrap(), 1);
-    assert_eq!(s.bulk_senders(&[c1], now - 1000).await.unwrap(), ["u@a.example", "v@a.example"]);
-    assert_eq!(s.bulk_size().await.unwrap(), (1, 4));
-    assert_eq!(s.bulk_prune(now - 60_000).await.unwrap(), 0, "nothing is old yet");
-    assert!(s.bulk_prune(now + 60_000).await.unwrap() >= 1 + 16 + 4 + 2);
+    assert_eq!((c[0].cluster, c[0].customer.as_str(), &c[0].signature), (c1, "boss@corp.example", &sig));
+    assert!(s.bulk_clusters_after(c[0].id, 0, 100).await.unwrap().is_empty(), "after its id");
+    let sends = s.bulk_sends_after(0, 0, 100).await.unwrap();
+    assert_eq!(sends.iter().map(|x| (x.account.as_str(), x.rcpts.clone())).collect::<Vec<_>>(),
+               [("u@a.example", vec![1, 2, 3]), ("v@a.example", vec![3, -4])]);
+    assert!(sends[0].id < sends[1].id);
+    assert_eq!(s.bulk_sends_after(0, now - 5_000, 100).await.unwrap().len(), 1, "since");
+    assert_eq!(s.bulk_sends_after(0, 0, 1).await.unwrap().len(), 1, "limit");
+    assert_eq!(s.bulk_size().await.unwrap(), (1, 2));
+    assert_eq!(s.bulk_prune(now - 60_000, now - 60_000).await.unwrap(), 0, "nothing is old yet");
+    assert_eq!(s.bulk_prune(now - 5_000, now - 60_000).await.unwrap(), 1);
+    assert_eq!(s.bulk_prune(now + 1, now + 1).await.unwrap(), 2);
     assert_eq!(s.bulk_size().await.unwrap(), (0, 0));
 }

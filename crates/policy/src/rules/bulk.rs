@@ -6,25 +6,29 @@
 //!
 //! At end of DATA the message's fingerprint (see [`crate::fingerprint`])
 //! finds the customer's clusters of similar content through their LSH
-//! band keys; the distinct recipients of all matching clusters, with this
-//! message's, are its reach. Over the threshold the message is refused,
-//! every account that sent the content in the window is held for
-//! `hold_duration`, and the holds are logged with the case; under it, the
-//! message's recipients join the best-matching cluster (or a new one) in
-//! the message's own transaction.
+//! band keys in the node's index ([`crate::bulk_index`]); the distinct
+//! recipients of all matching clusters, with this message's, are its
+//! reach. Over the threshold the message is refused, every account that
+//! sent the content in the window is held for `hold_duration`, and the
+//! holds are logged with the case; under it, the message is logged in the
+//! window (best-matching cluster, or new content) in the message's own
+//! transaction, and the index learns it once that commits.
 //!
-//! Two sessions checking at the same instant may each pass with the count
-//! just under the threshold: the overshoot is bounded by the messages in
-//! flight at once, and the next message is refused.
+//! Sessions checking at the same instant, on one node or on several
+//! (which see each other's sends within a poll, a second at most), may
+//! each pass with the count just under the threshold: the overshoot is
+//! bounded by the messages in flight meanwhile, and the next is refused.
 
-use crate::fingerprint::{recipient_key, Fingerprint, BANDS};
+use crate::bulk_index::BulkIndex;
+use crate::fingerprint::{recipient_key, Fingerprint};
+use crate::state::PolicyState;
 use crate::{now_ms, rfc3339, Check, DataCtx, Refusal, Rule, Service, Verdict};
-use mailhost_store::{new_cluster_id, BulkTrack, Evidence, Store, MAX_BANDS, MAX_CLUSTERS};
-
-const _: () = assert!(BANDS == MAX_BANDS, "the store looks up every band of a fingerprint at once");
+use mailhost_store::{new_cluster_id, BulkTrack, Evidence};
+use std::sync::Arc;
 
 pub struct BulkMail {
-    pub store: Store,
+    pub state: Arc<PolicyState>,
+    pub index: Arc<BulkIndex>,
     pub threshold: i64,
     pub window_ms: i64,
     /// Estimated Jaccard similarity from which two messages are the same
@@ -71,30 +75,16 @@ impl Rule for BulkMail {
             let bands = fp.bands(&profile.customer);
             let now = now_ms();
             let since = now - self.window_ms;
-            let candidates = match self.store.bulk_candidates(&profile.customer, &bands, since).await {
-                Ok(c) => c,
-                Err(e) => return temp(e),
-            };
-            let mut matched: Vec<(f64, i64)> = candidates
-                .iter()
-                .filter_map(|c| {
-                    let sim = Fingerprint::from_bytes(&c.signature)?.similarity(&fp);
-                    (sim >= self.similarity).then_some((sim, c.id))
-                })
-                .collect();
-            matched.sort_by(|a, b| b.0.total_cmp(&a.0));
-            matched.truncate(MAX_CLUSTERS);
-            let ids: Vec<i64> = matched.iter().map(|m| m.1).collect();
-            let reach = match self.store.bulk_reach(&ids, since, &rcpts).await {
-                Ok(n) => n,
-                Err(e) => return temp(e),
-            };
+            let ids = self.index.matches(&profile.customer, &fp, &bands, self.similarity, since);
+            let reach = self.index.reach(&ids, since, &rcpts);
             if reach <= self.threshold {
+                let cluster = ids.first().copied().unwrap_or_else(new_cluster_id);
                 let track = BulkTrack {
-                    cluster: ids.first().copied().unwrap_or_else(new_cluster_id),
-                    new: ids.is_empty().then(|| (profile.customer.clone(), fp.to_bytes(), bands.to_vec())),
+                    cluster,
+                    cluster_row: self.index.needs_row(cluster, now).then(|| (profile.customer.clone(), fp.to_bytes())),
                     account: account.clone(),
                     rcpts,
+                    at: now,
                 };
                 *d.effects.bulk.lock().unwrap_or_else(|p| p.into_inner()) = Some(track);
                 return Verdict::Allow;
@@ -107,10 +97,7 @@ impl Rule for BulkMail {
 impl BulkMail {
     /// Refuses the message and holds every account that sent the content.
     async fn refuse(&self, d: &DataCtx<'_>, account: &str, customer: &str, ids: &[i64], reach: i64, now: i64) -> Verdict {
-        let mut accounts = match self.store.bulk_senders(ids, now - self.window_ms).await {
-            Ok(a) => a,
-            Err(e) => return temp(e),
-        };
+        let mut accounts = self.index.senders(ids, now - self.window_ms);
         if !accounts.iter().any(|a| a == account) {
             accounts.push(account.to_string());
             accounts.sort();
@@ -132,7 +119,7 @@ impl BulkMail {
                 service: "submission".into(),
                 ..Default::default()
             };
-            if let Err(err) = self.store.hold_place(a, "R-OUT-8", &format!("bulk mail: {case}"), self.hold_ms, &e).await {
+            if let Err(err) = self.state.place_hold(a, "R-OUT-8", &format!("bulk mail: {case}"), self.hold_ms, &e).await {
                 return temp(err);
             }
         }
@@ -152,7 +139,7 @@ mod tests {
     use super::*;
     use crate::testutil::session;
     use crate::{Effects, HeaderFacts};
-    use mailhost_store::{NewMessage, Resolved};
+    use mailhost_store::{NewMessage, Resolved, Store};
 
     struct World {
         store: Store,
@@ -173,7 +160,9 @@ mod tests {
     }
 
     fn rule(store: &Store, threshold: i64) -> BulkMail {
-        BulkMail { store: store.clone(), threshold, window_ms: 3_600_000, similarity: 0.5, hold_ms: 60_000 }
+        let index = Arc::new(BulkIndex::new(std::time::Duration::from_secs(3600)));
+        let state = Arc::new(PolicyState::new(store.clone()));
+        BulkMail { state, index, threshold, window_ms: 3_600_000, similarity: 0.5, hold_ms: 60_000 }
     }
 
     fn letter(name: &str, n: usize) -> Vec<u8> {
@@ -198,8 +187,11 @@ mod tests {
         let v = r.on_data(&ctx).await;
         if v == Verdict::Allow {
             let bulk = effects.bulk.lock().unwrap().take();
-            let msg = NewMessage { body: body.to_vec(), deliveries: vec![(w.mailbox, vec![])], bulk, ..Default::default() };
+            let msg = NewMessage { body: body.to_vec(), deliveries: vec![(w.mailbox, vec![])], bulk: bulk.clone(), ..Default::default() };
             w.store.deliver(msg).await.unwrap();
+            if let Some(t) = bulk {
+                r.index.learn(&t);
+            }
         }
         v
     }
@@ -238,7 +230,7 @@ mod tests {
         // Mail to the customer's own domains is never bulk.
         let own: Vec<String> = (0..30).map(|i| format!("staff{i}@shop.example")).collect();
         assert_eq!(send(&w, &r, "a@corp.example", &letter("Team", 1), &own).await, Verdict::Allow);
-        assert_eq!(w.store.bulk_size().await.unwrap(), (0, 0), "nothing tracked");
+        assert_eq!(r.index.size(), (0, 0), "nothing tracked");
         // Twelve different messages to twelve recipients each (144 in
         // all): no cluster grows past its own recipients.
         let topics = [

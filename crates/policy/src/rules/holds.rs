@@ -3,10 +3,11 @@
 //! the hold and when it ends.
 
 use crate::{rfc3339, Check, MailCtx, Refusal, Rule, Service, Verdict};
-use mailhost_store::Store;
+use crate::state::PolicyState;
+use std::sync::Arc;
 
 pub struct NotOnHold {
-    pub store: Store,
+    pub state: Arc<PolicyState>,
 }
 
 impl Rule for NotOnHold {
@@ -18,7 +19,7 @@ impl Rule for NotOnHold {
             let (Service::Submission, Some(account)) = (m.session.service, &m.session.account) else {
                 return Verdict::Allow;
             };
-            match self.store.active_hold(account).await {
+            match self.state.active_hold(account).await {
                 Ok(Some(h)) => Verdict::Refuse(Refusal::new(
                     451,
                     "4.7.1",

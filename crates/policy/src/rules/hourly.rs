@@ -10,12 +10,12 @@
 //!   refused as undeliverable.
 
 use crate::{now_ms, rfc3339, Check, RcptCtx, Refusal, Rule, Verdict};
-use mailhost_store::{Evidence, Resolved, Store};
-
-const HOUR_MS: i64 = 3_600_000;
+use crate::state::PolicyState;
+use mailhost_store::{Evidence, Resolved};
+use std::sync::Arc;
 
 pub struct AccountHourly {
-    pub store: Store,
+    pub state: Arc<PolicyState>,
     pub limit: i64,
     pub hold_ms: i64,
 }
@@ -36,7 +36,7 @@ impl Rule for AccountHourly {
             let now = now_ms();
             // A hold clears the count (Store::hold_place), so after a hold
             // the account starts afresh.
-            let sent = match self.store.sent_by_account(account, now - HOUR_MS).await {
+            let sent = match self.state.sent_by_account(account, now).await {
                 Ok(n) => n,
                 Err(e) => return temp("R-OUT-6", e),
             };
@@ -66,7 +66,7 @@ impl Rule for AccountHourly {
                 service: "submission".into(),
                 ..Default::default()
             };
-            if let Err(e) = self.store.hold_place(account, "R-OUT-6", &reason, self.hold_ms, &evidence).await {
+            if let Err(e) = self.state.place_hold(account, "R-OUT-6", &reason, self.hold_ms, &evidence).await {
                 return temp("R-OUT-6", e);
             }
             Verdict::Refuse(Refusal { recorded: true, ..refusal })
@@ -75,7 +75,7 @@ impl Rule for AccountHourly {
 }
 
 pub struct DomainHourly {
-    pub store: Store,
+    pub state: Arc<PolicyState>,
     pub limit: i64,
 }
 
@@ -89,7 +89,7 @@ impl Rule for DomainHourly {
                 return Verdict::Allow;
             };
             let Some((_, domain)) = account.rsplit_once('@') else { return Verdict::Allow };
-            let sent = match self.store.sent_by_domain(domain, now_ms() - HOUR_MS).await {
+            let sent = match self.state.sent_by_domain(domain, now_ms()).await {
                 Ok(n) => n,
                 Err(e) => return temp("R-OUT-7", e),
             };

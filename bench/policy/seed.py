@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Seeds a mailhost SQLite store for bench/policy.sh with the state of a busy
+provider, straight into the tables (creating 10,000 accounts through
+`mailhost user add` would spend minutes hashing passwords):
+
+  - DOMAINS domains d0.test … (10 per customer: contact bossK@cust.test),
+    ACCOUNTS mailboxes spread over them, all with the password of the
+    template mailbox (its Argon2 hash is copied) and the template domain's
+    DKIM key;
+  - hourly send counts (R-OUT-6/7) in the last hour for every account and
+    domain;
+  - RCPTS tracked recipients in the bulk window (R-OUT-8): clusters with a
+    random signature, each sent by four messages a minute apart to five
+    recipients each, spread over the last WINDOW_S seconds.
+
+Usage: seed.py accounts DB TEMPLATE_ADDRESS ACCOUNTS DOMAINS ACCOUNTS_FILE PASSWORD
+       seed.py window DB ACCOUNTS DOMAINS RCPTS WINDOW_S
+(two steps, so that the caller can measure what the window costs on disk).
+The schema version must be the one this script was written for (7).
+"""
+import os
+import random
+import sqlite3
+import sys
+import time
+
+SCHEMA = 7
+PER_CLUSTER = 20
+SENDS = 4
+
+
+def connect(db):
+    c = sqlite3.connect(db, timeout=60)
+    v = c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if v is None or int(v[0]) != SCHEMA:
+        sys.exit(f"seed.py: schema version {v} is not {SCHEMA}; update bench/policy/seed.py")
+    return c
+
+
+def names(domains):
+    return [f"d{i}.test" for i in range(domains)]
+
+
+def addresses(accounts, domains):
+    n = names(domains)
+    return [f"u{i}@{n[i % domains]}" for i in range(accounts)]
+
+
+def seed_accounts(db, template, accounts, domains, accounts_file, password):
+    c = connect(db)
+    now = int(time.time() * 1000)
+    rng = random.Random(7)
+    (pw_hash,) = c.execute("SELECT password_hash FROM addresses WHERE address = ?", (template,)).fetchone()
+    tdom = template.split("@")[1]
+    key = c.execute("SELECT selector, algorithm, private_key, public_key FROM dkim_keys WHERE domain = ?",
+                    (tdom,)).fetchone()
+    doms = names(domains)
+    addrs = addresses(accounts, domains)
+    with c:
+        c.executemany("INSERT INTO domains (name, contact, package, created_at) VALUES (?, ?, NULL, ?)",
+                      [(n, f"boss{i // 10}@cust.test", now) for i, n in enumerate(doms)])
+        if key:
+            c.executemany("INSERT INTO dkim_keys (domain, selector, algorithm, private_key, public_key, created_at) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", [(n, *key, now) for n in doms])
+        ids = dict(c.execute("SELECT name, id FROM domains"))
+        c.executemany("INSERT INTO addresses (address, domain_id, kind, password_hash, suspended, created_at) "
+                      "VALUES (?, ?, 'mailbox', ?, 0, ?)",
+                      [(a, ids[a.split("@")[1]], pw_hash, now) for a in addrs])
+        minute = now // 60000
+        rows = []
+        for a in addrs:
+            for m in rng.sample(range(60), 5):
+                rows.append((f"acct:{a}", minute - m, rng.randint(1, 5)))
+        for n in doms:
+            for m in range(0, 60, 3):
+                rows.append((f"dom:{n}", minute - m, rng.randint(1, 20)))
+        c.executemany("INSERT OR IGNORE INTO send_counts (key, minute, rcpts) VALUES (?, ?, ?)", rows)
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    c.close()
+    with open(accounts_file, "w") as f:
+        rng.shuffle(addrs)
+        for a in addrs:
+            f.write(f"{a} {password}\n")
+
+
+def seed_window(db, accounts, domains, rcpts, window_s):
+    c = connect(db)
+    now = int(time.time() * 1000)
+    rng = random.Random(11)
+    addrs = addresses(accounts, domains)
+    customers = max(1, domains // 10)
+    clusters = rcpts // PER_CLUSTER
+    with c:
+        for start in range(0, clusters, 5000):
+            cl, snd = [], []
+            for k in range(start, min(clusters, start + 5000)):
+                cid = rng.getrandbits(62) + 1
+                first = now - rng.randint(SENDS * 60_000, window_s * 1000 - 1)
+                cl.append((cid, f"boss{k % customers}@cust.test", os.urandom(128), first))
+                # SENDS messages a minute apart, PER_CLUSTER/SENDS recipients each.
+                for m in range(SENDS):
+                    keys = [rng.getrandbits(63) - (1 << 62) for _ in range(PER_CLUSTER // SENDS)]
+                    blob = b"".join(k.to_bytes(8, "big", signed=True) for k in keys)
+                    snd.append((cid, addrs[(k + m) % accounts], blob, first + m * 60_000))
+            c.executemany("INSERT INTO bulk_clusters (cluster, customer, signature, at) VALUES (?, ?, ?, ?)", cl)
+            c.executemany("INSERT INTO bulk_sends (cluster, account, rcpts, at) VALUES (?, ?, ?, ?)", snd)
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    c.close()
+
+
+def main():
+    if sys.argv[1] == "accounts":
+        db, template, accounts, domains, accounts_file, password = sys.argv[2:8]
+        seed_accounts(db, template, int(accounts), int(domains), accounts_file, password)
+    elif sys.argv[1] == "window":
+        db, accounts, domains, rcpts, window_s = sys.argv[2:7]
+        seed_window(db, int(accounts), int(domains), int(rcpts), int(window_s))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
