@@ -7,7 +7,8 @@
 # bulk window (R-OUT-8). Then the same submission load runs against the
 # server with every rule on (policy.enforce = true) and with the policy
 # engine off (policy.enforce = false: only relay protection, recipient
-# checks, authentication and size remain), alternately, ROUNDS times each:
+# checks, authentication and size remain), alternately, a warm-up run and
+# then ROUNDS runs each:
 #   SESSIONS sessions over STARTTLS, each logging in (AUTH PLAIN) as the
 #   next account of the seeded ones every PER_LOGIN messages, send MESSAGES
 #   messages of SIZE bytes, each with its own text (so that the bulk rule
@@ -118,9 +119,13 @@ run() {
     stop_server
     local rate
     rate=$(echo "$out" | sed -n 's/.*= \([0-9]*\) msg\/s.*/\1/p')
-    rates[$mode]="${rates[$mode]:-} $rate"
+    [ "$round" = warmup ] || rates[$mode]="${rates[$mode]:-} $rate"
     echo "policy $mode, round $round: $out; server RSS after the run $((rss / 1024)) MB"
 }
+# A first run of each warms the caches (page cache, SQLite, TLS); it is
+# shown but not counted.
+run on warmup
+run off warmup
 for round in $(seq 1 "$ROUNDS"); do
     run on "$round"
     run off "$round"

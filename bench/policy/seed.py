@@ -90,20 +90,22 @@ def seed_window(db, accounts, domains, rcpts, window_s):
     addrs = addresses(accounts, domains)
     customers = max(1, domains // 10)
     clusters = rcpts // PER_CLUSTER
+    rows = []
+    for k in range(clusters):
+        cid = rng.getrandbits(62) + 1
+        first = now - rng.randint(SENDS * 60_000, window_s * 1000 - 1)
+        # SENDS messages a minute apart, PER_CLUSTER/SENDS recipients each;
+        # the first introduces the cluster (customer, signature).
+        for m in range(SENDS):
+            keys = [rng.getrandbits(63) - (1 << 62) for _ in range(PER_CLUSTER // SENDS)]
+            blob = b"".join(x.to_bytes(8, "big", signed=True) for x in keys)
+            intro = (f"boss{k % customers}@cust.test", os.urandom(128)) if m == 0 else (None, None)
+            rows.append((first + m * 60_000, cid, *intro, addrs[(k + m) % accounts], blob))
+    # The log is in commit order, which is time order.
+    rows.sort(key=lambda r: r[0])
     with c:
-        for start in range(0, clusters, 5000):
-            cl, snd = [], []
-            for k in range(start, min(clusters, start + 5000)):
-                cid = rng.getrandbits(62) + 1
-                first = now - rng.randint(SENDS * 60_000, window_s * 1000 - 1)
-                cl.append((cid, f"boss{k % customers}@cust.test", os.urandom(128), first))
-                # SENDS messages a minute apart, PER_CLUSTER/SENDS recipients each.
-                for m in range(SENDS):
-                    keys = [rng.getrandbits(63) - (1 << 62) for _ in range(PER_CLUSTER // SENDS)]
-                    blob = b"".join(k.to_bytes(8, "big", signed=True) for k in keys)
-                    snd.append((cid, addrs[(k + m) % accounts], blob, first + m * 60_000))
-            c.executemany("INSERT INTO bulk_clusters (cluster, customer, signature, at) VALUES (?, ?, ?, ?)", cl)
-            c.executemany("INSERT INTO bulk_sends (cluster, account, rcpts, at) VALUES (?, ?, ?, ?)", snd)
+        c.executemany("INSERT INTO bulk_log (at, cluster, customer, signature, account, rcpts) "
+                      "VALUES (?, ?, ?, ?, ?, ?)", rows)
     c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     c.close()
 

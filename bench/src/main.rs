@@ -584,19 +584,17 @@ async fn main() -> Res<()> {
 
 fn fingerprint_quality(dir: &std::path::Path, show: Option<f64>) -> Res<()> {
     use mailhost_policy::fingerprint::Fingerprint;
-    let mut msgs: Vec<(String, Fingerprint)> = Vec::new();
-    let t0 = Instant::now();
-    let mut bytes = 0;
+    let mut raw = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let p = e?.path();
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
-        let Some((group, _)) = name.rsplit_once('-') else { continue };
-        let raw = std::fs::read(&p)?;
-        bytes += raw.len();
-        let _ = &name;
-        msgs.push((name.clone(), Fingerprint::of_message(&raw)));
-        let _ = group;
+        if name.rsplit_once('-').is_some() {
+            raw.push((name, std::fs::read(&p)?));
+        }
     }
+    let bytes: usize = raw.iter().map(|r| r.1.len()).sum();
+    let t0 = Instant::now();
+    let msgs: Vec<(String, Fingerprint)> = raw.iter().map(|(n, r)| (n.clone(), Fingerprint::of_message(r))).collect();
     let took = t0.elapsed();
     println!(
         "fingerprint: {} messages, {} KB in {:.1} ms = {:.1} us per message",

@@ -8,7 +8,22 @@ mod serve;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// glibc raises its mmap threshold to the size of the largest block freed
+/// (up to 32 MiB), after which Argon2's 19 MiB working memory is taken
+/// from, and kept in, the per-thread heaps: RSS grew by hundreds of MB
+/// under a stream of logins while the live heap stayed flat. A fixed
+/// threshold sends every large block back to the kernel when freed.
+fn fixed_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any
+    // thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
 fn main() -> ExitCode {
+    fixed_mmap_threshold();
     let args = cli::Args::parse();
     let env = std::env::vars();
     let config = match mailhost_config::Config::load(args.config.as_deref(), env) {

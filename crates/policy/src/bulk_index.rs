@@ -1,7 +1,7 @@
 //! The bulk-mail window in memory (R-OUT-8): every node's index of the
 //! content clusters and the recipients each has reached, built from the
-//! store's logs (`bulk_clusters`, `bulk_sends`) at start and kept current
-//! by following them, so that the end-of-DATA check reads no database.
+//! store's log (`bulk_log`) at start and kept current by following it, so
+//! that the end-of-DATA check reads no database.
 //!
 //! Memory: a recipient is a `(key, time)` pair of 16 bytes in its
 //! cluster's vector; a cluster is one slab entry (its signature is most of
@@ -13,7 +13,7 @@
 //! following PostgreSQL covers ids that commit out of order.
 
 use crate::fingerprint::{customer_key, Fingerprint, BANDS};
-use mailhost_store::{BulkCluster, BulkSend, Store};
+use mailhost_store::{BulkRow, Store};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -41,9 +41,8 @@ struct Inner {
     /// Account names, interned.
     accounts: Vec<String>,
     account_ids: HashMap<String, u32>,
-    /// The highest log ids applied.
-    cluster_cursor: i64,
-    send_cursor: i64,
+    /// The highest log id applied.
+    cursor: i64,
 }
 
 const MANY: u32 = 1 << 31;
@@ -213,9 +212,9 @@ impl BulkIndex {
         out
     }
 
-    /// Whether a send of this cluster at `now` must log the cluster's row
-    /// (new content, or its last row is half a window old).
-    pub fn needs_row(&self, cluster: i64, now: i64) -> bool {
+    /// Whether a send of this cluster at `now` must introduce the cluster
+    /// in the log (new content, or its introduction is half a window old).
+    pub fn needs_intro(&self, cluster: i64, now: i64) -> bool {
         match self.lock().by_key(cluster) {
             Some(cl) => cl.fp.is_none() || cl.row_at < now - self.window_ms / 2,
             None => true,
@@ -260,7 +259,7 @@ impl BulkIndex {
     /// Learns what this node just committed (the log has it too; reading
     /// it again later changes nothing).
     pub fn learn(&self, t: &mailhost_store::BulkTrack) {
-        if let Some((customer, sig)) = &t.cluster_row {
+        if let Some((customer, sig)) = &t.intro {
             if let Some(fp) = Fingerprint::from_bytes(sig) {
                 self.add_cluster(t.cluster, customer, fp, t.at);
             }
@@ -268,18 +267,15 @@ impl BulkIndex {
         self.add_send(t.cluster, &t.account, &t.rcpts, t.at);
     }
 
-    fn apply_cluster_row(&self, c: &BulkCluster) {
-        if let Some(fp) = Fingerprint::from_bytes(&c.signature) {
-            self.add_cluster(c.cluster, &c.customer, fp, c.at);
+    fn apply(&self, r: &BulkRow) {
+        if let Some((customer, sig)) = &r.intro {
+            if let Some(fp) = Fingerprint::from_bytes(sig) {
+                self.add_cluster(r.cluster, customer, fp, r.at);
+            }
         }
+        self.add_send(r.cluster, &r.account, &r.rcpts, r.at);
         let mut g = self.lock();
-        g.cluster_cursor = g.cluster_cursor.max(c.id);
-    }
-
-    fn apply_send_row(&self, s: &BulkSend) {
-        self.add_send(s.cluster, &s.account, &s.rcpts, s.at);
-        let mut g = self.lock();
-        g.send_cursor = g.send_cursor.max(s.id);
+        g.cursor = g.cursor.max(r.id);
     }
 
     /// Forgets what left the window before `now`.
@@ -320,30 +316,19 @@ impl BulkIndex {
         (g.by_key.len(), g.slots.iter().flatten().map(|c| c.rcpts.len()).sum())
     }
 
-    /// Reads the store's logs from where this index stands. `lookback`
+    /// Reads the store's log from where this index stands. `lookback`
     /// re-reads that many ids before the cursor (PostgreSQL may commit ids
-    /// out of order when several nodes write). Returns rows applied.
+    /// out of order when several nodes write). Rows up to 1.5 windows old
+    /// are read for the clusters they introduce; recipients older than the
+    /// window are then pruned. Returns the rows applied.
     pub async fn follow(&self, store: &Store, lookback: i64, now: i64) -> mailhost_store::Result<usize> {
         const PAGE: i64 = 10_000;
         let mut applied = 0;
-        // Cluster rows first: a message's cluster row commits with its send.
-        let mut after = (self.lock().cluster_cursor - lookback).max(0);
+        let mut after = (self.lock().cursor - lookback).max(0);
         loop {
-            let rows = store.bulk_clusters_after(after, now - self.window_ms * 3 / 2, PAGE).await?;
+            let rows = store.bulk_log_after(after, now - self.window_ms * 3 / 2, PAGE).await?;
             for r in &rows {
-                self.apply_cluster_row(r);
-            }
-            applied += rows.len();
-            match rows.last() {
-                Some(r) if rows.len() as i64 == PAGE => after = r.id,
-                _ => break,
-            }
-        }
-        let mut after = (self.lock().send_cursor - lookback).max(0);
-        loop {
-            let rows = store.bulk_sends_after(after, now - self.window_ms, PAGE).await?;
-            for r in &rows {
-                self.apply_send_row(r);
+                self.apply(r);
             }
             applied += rows.len();
             match rows.last() {
@@ -373,7 +358,7 @@ pub async fn follow_bulk_window(store: Store, index: std::sync::Arc<BulkIndex>, 
             last_prune = std::time::Instant::now();
             index.prune(now);
             let w = index.window_ms;
-            if let Err(e) = store.bulk_prune(now - w, now - w * 3 / 2).await {
+            if let Err(e) = store.bulk_prune(now - w * 3 / 2).await {
                 tracing::warn!("pruning the bulk window: {e}");
             }
         }
@@ -412,9 +397,9 @@ mod tests {
         assert_eq!(ix.reach(&[1], 1500, &[]), 2, "only recent recipients");
         assert_eq!(ix.senders(&[1], 0), ["a@x", "b@x"]);
         assert_eq!(ix.senders(&[1], 1500), ["b@x"]);
-        assert!(!ix.needs_row(1, 1000));
-        assert!(ix.needs_row(1, 1000 + 50_001), "refreshed after half a window");
-        assert!(ix.needs_row(2, 1000));
+        assert!(!ix.needs_intro(1, 1000));
+        assert!(ix.needs_intro(1, 1000 + 50_001), "introduced again after half a window");
+        assert!(ix.needs_intro(2, 1000));
     }
 
     #[test]
@@ -460,7 +445,7 @@ mod tests {
         for (row, rcpts) in [(true, vec![1, 2]), (false, vec![3])] {
             let track = BulkTrack {
                 cluster: 42,
-                cluster_row: row.then(|| ("c@a.example".to_string(), f.to_bytes())),
+                intro: row.then(|| ("c@a.example".to_string(), f.to_bytes())),
                 account: "u@a.example".into(),
                 rcpts,
                 at: now,
@@ -470,11 +455,11 @@ mod tests {
         }
         // Another node: starts empty, loads the window from the logs.
         let ix = BulkIndex::new(Duration::from_secs(3600));
-        assert_eq!(ix.follow(&store, 0, now).await.unwrap(), 3);
+        assert_eq!(ix.follow(&store, 0, now).await.unwrap(), 2);
         assert_eq!(ix.matches("c@a.example", &f, &f.bands("c@a.example"), 0.5, 0), [42]);
         assert_eq!(ix.reach(&[42], 0, &[]), 3);
         assert_eq!(ix.follow(&store, 0, now).await.unwrap(), 0, "nothing new");
-        assert_eq!(ix.follow(&store, 10, now).await.unwrap(), 3, "a lookback re-reads, harmlessly");
+        assert_eq!(ix.follow(&store, 10, now).await.unwrap(), 2, "a lookback re-reads, harmlessly");
         assert_eq!(ix.reach(&[42], 0, &[]), 3);
     }
 }

@@ -76,17 +76,17 @@ impl Fingerprint {
     pub fn of_text(subject: &str, body: &str) -> Fingerprint {
         let mut tokens = Vec::new();
         tokenize(subject, &mut tokens);
-        tokens.push("\u{0}".to_string()); // subject and body do not run together
+        tokens.push(0); // subject and body do not run together
         for line in body_lines(body) {
             tokenize(line, &mut tokens);
         }
         let mut mins = [u32::MAX; K];
+        // K hash functions by multiply-shift (Dietzfelbinger et al.): the
+        // high half of (h ^ seed) * odd multiplier, one multiplication each.
         let mut add = |h: u64| {
             for (i, m) in mins.iter_mut().enumerate() {
-                let v = (mix(h ^ SEEDS[i]) >> 32) as u32;
-                if v < *m {
-                    *m = v;
-                }
+                let v = ((h ^ SEEDS[i]).wrapping_mul(SEEDS[(i + 7) % K] | 1) >> 32) as u32;
+                *m = (*m).min(v);
             }
         };
         if tokens.len() < SHINGLE {
@@ -177,33 +177,76 @@ fn is_salutation(line: &str) -> bool {
     line.split_whitespace().count() <= 6 && line.ends_with([',', '!', ':'])
 }
 
-/// Appends the normalised tokens of a line.
-fn tokenize(line: &str, out: &mut Vec<String>) {
-    for raw in line.split_whitespace() {
-        let lower = raw.to_lowercase();
-        if let Some(host) = link_host(&lower) {
-            out.push(format!("<{host}>"));
-            continue;
-        }
-        let word = lower.trim_matches(|c: char| !c.is_alphanumeric());
-        if word.is_empty() {
-            continue;
-        }
-        let tok = if word.contains('@') && word.contains('.') {
-            "@".to_string()
-        } else if word.chars().any(|c| c.is_numeric()) {
-            "#".to_string()
-        } else if word.chars().count() > LONG_TOKEN {
-            "~".to_string()
-        } else {
-            word.to_string()
-        };
+const NUMBER: u64 = 1;
+const LONG: u64 = 2;
+const ADDRESS: u64 = 3;
+
+/// Appends the normalised tokens of a line, as hashes.
+fn tokenize(line: &str, out: &mut Vec<u64>) {
+    let mut buf = String::new();
+    for raw in line.split_ascii_whitespace() {
+        let tok = if raw.is_ascii() { ascii_token(raw.as_bytes()) } else { unicode_token(raw, &mut buf) };
+        let Some(tok) = tok else { continue };
         // Runs of placeholders ("# # #" for a date and amount) are one.
-        if (tok == "#" || tok == "~") && out.last() == Some(&tok) {
+        if (tok == NUMBER || tok == LONG) && out.last() == Some(&tok) {
             continue;
         }
         out.push(tok);
     }
+}
+
+/// The token of an ASCII word, in one pass over its bytes (most mail).
+fn ascii_token(w: &[u8]) -> Option<u64> {
+    if w.len() > 4 && (w[0] == b'h' || w[0] == b'H' || w[0] == b'w' || w[0] == b'W' || !w[0].is_ascii_alphanumeric()) {
+        let lower = w.to_ascii_lowercase();
+        if let Some(host) = link_host(std::str::from_utf8(&lower).unwrap_or("")) {
+            return Some(fnv_step(fnv(b"<"), host.as_bytes()));
+        }
+    }
+    let start = w.iter().position(|b| b.is_ascii_alphanumeric())?;
+    let end = w.iter().rposition(|b| b.is_ascii_alphanumeric())? + 1;
+    let word = &w[start..end];
+    let (mut at, mut dot, mut digit) = (false, false, false);
+    let mut h = FNV_OFFSET;
+    for &b in word {
+        at |= b == b'@';
+        dot |= b == b'.';
+        digit |= b.is_ascii_digit();
+        h ^= b.to_ascii_lowercase() as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    Some(if at && dot {
+        ADDRESS
+    } else if digit {
+        NUMBER
+    } else if word.len() > LONG_TOKEN {
+        LONG
+    } else {
+        h
+    })
+}
+
+/// The token of a word with non-ASCII letters (Unicode lowercase and
+/// classes).
+fn unicode_token(raw: &str, buf: &mut String) -> Option<u64> {
+    buf.clear();
+    buf.push_str(&raw.to_lowercase());
+    if let Some(host) = link_host(buf) {
+        return Some(fnv_step(fnv(b"<"), host.as_bytes()));
+    }
+    let word = buf.trim_matches(|c: char| !c.is_alphanumeric());
+    if word.is_empty() {
+        return None;
+    }
+    Some(if word.contains('@') && word.contains('.') {
+        ADDRESS
+    } else if word.chars().any(|c| c.is_numeric()) {
+        NUMBER
+    } else if word.chars().count() > LONG_TOKEN {
+        LONG
+    } else {
+        fnv(word.as_bytes())
+    })
 }
 
 /// The host of a link (its path and query carry tracking tokens).
@@ -217,13 +260,8 @@ fn link_host(w: &str) -> Option<&str> {
     Some(rest[..end].trim_end_matches('.'))
 }
 
-fn hash_words(words: &[String]) -> u64 {
-    let mut h = FNV_OFFSET;
-    for w in words {
-        h = fnv_step(h, w.as_bytes());
-        h = fnv_step(h, b" ");
-    }
-    mix(h)
+fn hash_words(words: &[u64]) -> u64 {
+    words.iter().fold(FNV_OFFSET, |h, w| mix(h ^ w))
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -324,7 +362,16 @@ mod tests {
     fn tokens_fold_personal_parts() {
         let mut t = Vec::new();
         tokenize("Order #12345 for BOB@x.example: see <https://a.example/p?id=9> or www.b.example/x, code aGVsbGVyZWFkZXJzZWVrZXJz", &mut t);
-        assert_eq!(t, ["order", "#", "for", "@", "see", "<a.example>", "or", "<www.b.example>", "code", "~"]);
+        let w = |s: &str| fnv(s.as_bytes());
+        let link = |s: &str| fnv_step(fnv(b"<"), s.as_bytes());
+        assert_eq!(t, [w("order"), 1, w("for"), 3, w("see"), link("a.example"), w("or"), link("www.b.example"), w("code"), 2]);
+        let mut u = Vec::new();
+        tokenize("ÖRDER Größe «quoted» 12€ ünïcödé@exämple.org", &mut u);
+        assert_eq!(u, [w("örder"), w("größe"), w("quoted"), 1, 3]);
+        // The ASCII path and the Unicode path agree.
+        for word in ["Hello,", "(see", "x@y.z", "A1", "aaaaaaaaaaaaaaaaaaaaaaaaa", "https://q.example/x", "--", "www.a.b"] {
+            assert_eq!(ascii_token(word.as_bytes()), unicode_token(word, &mut String::new()), "{word}");
+        }
     }
 
     #[test]

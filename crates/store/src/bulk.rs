@@ -1,41 +1,29 @@
-//! The bulk-mail window (R-OUT-8) as the database keeps it: two logs that
-//! only grow at their end, shared by every node.
+//! The bulk-mail window (R-OUT-8) as the database keeps it: one log that
+//! only grows at its end, shared by every node.
 //!
-//! - `bulk_clusters`: a piece of content as one customer sends it: a
-//!   cluster key (random, chosen by the node that saw the content first),
-//!   the customer and the MinHash signature.
-//! - `bulk_sends`: one row per accepted message: its cluster, the sending
-//!   account and the keys of the recipients that count (64-bit hashes, not
-//!   addresses), 8 bytes each.
+//! A row is one accepted message: its content cluster (a random key,
+//! chosen by the node that saw the content first), the sending account
+//! and the keys of the recipients that count (64-bit hashes, not
+//! addresses; 8 bytes each). A row that introduces its cluster also
+//! carries the customer and the MinHash signature; so does the first row
+//! of a cluster sent again half a window after its last introduction, so
+//! that every send in the window has an introducing row no older than 1.5
+//! windows: that is how long rows are kept.
 //!
-//! Each node builds its index (the policy crate's `BulkIndex`) from these
-//! rows at start and follows them by id, so the hot path reads nothing
-//! from the database and writes one row per message (two for new
-//! content), both at the end of their tables.
-//!
-//! A cluster row is written again when its content is still being sent
-//! half a window after its last row, so that every send in the window has
-//! a cluster row no older than 1.5 windows: that is how long cluster rows
-//! are kept.
+//! Each node builds its index (the policy crate's `BulkIndex`) from this
+//! log at start and follows it by id, so the hot path reads nothing from
+//! the database and writes one row per message, at the end of the table.
 
 use crate::db::{Stmt, Val};
 use crate::{Result, Store};
 
-/// A cluster as logged.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BulkCluster {
-    pub id: i64,
-    pub cluster: i64,
-    pub customer: String,
-    pub signature: Vec<u8>,
-    pub at: i64,
-}
-
 /// A message as logged.
 #[derive(Debug, Clone, PartialEq)]
-pub struct BulkSend {
+pub struct BulkRow {
     pub id: i64,
     pub cluster: i64,
+    /// The customer and signature, when the row introduces its cluster.
+    pub intro: Option<(String, Vec<u8>)>,
     pub account: String,
     pub rcpts: Vec<i64>,
     pub at: i64,
@@ -46,9 +34,9 @@ pub struct BulkSend {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BulkTrack {
     pub cluster: i64,
-    /// Write the cluster row (new content, or a refresh): its customer and
+    /// Introduce the cluster (new content, or a refresh): its customer and
     /// signature.
-    pub cluster_row: Option<(String, Vec<u8>)>,
+    pub intro: Option<(String, Vec<u8>)>,
     pub account: String,
     /// Keys of the recipients that count (outside the customer's domains).
     pub rcpts: Vec<i64>,
@@ -75,71 +63,46 @@ fn rcpts_from_bytes(b: &[u8]) -> Vec<i64> {
 }
 
 impl Store {
-    /// Cluster rows with an id above `after` and a time from `since`, in
-    /// id order, at most `limit`.
-    pub async fn bulk_clusters_after(&self, after: i64, since: i64, limit: i64) -> Result<Vec<BulkCluster>> {
-        let mut rows = self
-            .query(
-                "SELECT id, cluster, customer, signature, at FROM bulk_clusters
-                 WHERE id > ? AND at >= ? ORDER BY id LIMIT ?",
-                vec![after.into(), since.into(), limit.into()],
-            )
-            .await?;
-        rows.iter_mut()
-            .map(|r| {
-                Ok(BulkCluster {
-                    id: r.i64(0)?,
-                    cluster: r.i64(1)?,
-                    customer: r.text(2)?,
-                    signature: r.take_bytes(3)?,
-                    at: r.i64(4)?,
-                })
-            })
-            .collect()
-    }
-
-    /// Send rows with an id above `after` and a time from `since`, in id
+    /// Log rows with an id above `after` and a time from `since`, in id
     /// order, at most `limit`.
-    pub async fn bulk_sends_after(&self, after: i64, since: i64, limit: i64) -> Result<Vec<BulkSend>> {
+    pub async fn bulk_log_after(&self, after: i64, since: i64, limit: i64) -> Result<Vec<BulkRow>> {
         let mut rows = self
             .query(
-                "SELECT id, cluster, account, rcpts, at FROM bulk_sends
+                "SELECT id, cluster, customer, signature, account, rcpts, at FROM bulk_log
                  WHERE id > ? AND at >= ? ORDER BY id LIMIT ?",
                 vec![after.into(), since.into(), limit.into()],
             )
             .await?;
         rows.iter_mut()
             .map(|r| {
-                Ok(BulkSend {
+                let customer = r.opt_text(2)?;
+                let signature = r.take_bytes(3)?;
+                Ok(BulkRow {
                     id: r.i64(0)?,
                     cluster: r.i64(1)?,
-                    account: r.text(2)?,
-                    rcpts: rcpts_from_bytes(&r.take_bytes(3)?),
-                    at: r.i64(4)?,
+                    intro: customer.map(|c| (c, signature)),
+                    account: r.text(4)?,
+                    rcpts: rcpts_from_bytes(&r.take_bytes(5)?),
+                    at: r.i64(6)?,
                 })
             })
             .collect()
     }
 
-    /// Forgets sends from before `sends_before` and cluster rows from
-    /// before `clusters_before`, a slice at a time so the writer is never
-    /// held long. Returns the rows removed.
-    pub async fn bulk_prune(&self, sends_before: i64, clusters_before: i64) -> Result<u64> {
+    /// Forgets rows from before `before`, oldest first, a slice at a time
+    /// so the writer is never held long. Ids follow time closely (a row
+    /// gets its id when its message commits), so the oldest rows are at the
+    /// head of the table and no time index is needed: a straggler slightly
+    /// out of order goes with a later slice. Returns the rows removed.
+    pub async fn bulk_prune(&self, before: i64) -> Result<u64> {
         let mut total = 0;
         loop {
             let n = self
-                .batch(vec![
-                    Stmt::new(
-                        "DELETE FROM bulk_sends WHERE id IN
-                           (SELECT id FROM bulk_sends WHERE at < ? ORDER BY at LIMIT 5000)",
-                        vec![sends_before.into()],
-                    ),
-                    Stmt::new(
-                        "DELETE FROM bulk_clusters WHERE id IN
-                           (SELECT id FROM bulk_clusters WHERE at < ? ORDER BY at LIMIT 5000)",
-                        vec![clusters_before.into()],
-                    ),
-                ])
+                .batch(vec![Stmt::new(
+                    "DELETE FROM bulk_log WHERE id IN
+                       (SELECT id FROM (SELECT id, at FROM bulk_log ORDER BY id LIMIT 5000) head WHERE at < ?)",
+                    vec![before.into()],
+                )])
                 .await?;
             let n: u64 = n.iter().sum();
             total += n;
@@ -149,29 +112,24 @@ impl Store {
         }
     }
 
-    /// Rows in the logs: (cluster rows, send rows).
-    pub async fn bulk_size(&self) -> Result<(i64, i64)> {
-        let c = self.query("SELECT COUNT(*) FROM bulk_clusters", vec![]).await?;
-        let s = self.query("SELECT COUNT(*) FROM bulk_sends", vec![]).await?;
-        Ok((c.first().map_or(Ok(0), |r| r.i64(0))?, s.first().map_or(Ok(0), |r| r.i64(0))?))
+    /// Rows in the log.
+    pub async fn bulk_size(&self) -> Result<i64> {
+        let c = self.query("SELECT COUNT(*) FROM bulk_log", vec![]).await?;
+        c.first().map_or(Ok(0), |r| r.i64(0))
     }
 }
 
-/// The statements that log a message in the window, for the message's own
+/// The statement that logs a message in the window, for the message's own
 /// transaction.
-pub(crate) fn bulk_stmts(t: BulkTrack) -> Vec<Stmt> {
-    let mut out = Vec::with_capacity(2);
-    if let Some((customer, signature)) = t.cluster_row {
-        out.push(Stmt::new(
-            "INSERT INTO bulk_clusters (cluster, customer, signature, at) VALUES (?, ?, ?, ?)",
-            vec![t.cluster.into(), customer.into(), Val::B(signature), t.at.into()],
-        ));
-    }
-    out.push(Stmt::new(
-        "INSERT INTO bulk_sends (cluster, account, rcpts, at) VALUES (?, ?, ?, ?)",
-        vec![t.cluster.into(), t.account.into(), Val::B(rcpts_to_bytes(&t.rcpts)), t.at.into()],
-    ));
-    out
+pub(crate) fn bulk_stmt(t: BulkTrack) -> Stmt {
+    let (customer, signature) = match t.intro {
+        Some((c, s)) => (Val::T(c), Val::B(s)),
+        None => (Val::NullT, Val::NullT),
+    };
+    Stmt::new(
+        "INSERT INTO bulk_log (cluster, customer, signature, account, rcpts, at) VALUES (?, ?, ?, ?, ?, ?)",
+        vec![t.cluster.into(), customer, signature, t.account.into(), Val::B(rcpts_to_bytes(&t.rcpts)), t.at.into()],
+    )
 }
 
 #[cfg(test)]

@@ -14,8 +14,9 @@
 //! - `queue`: the outbound queue, claimed by delivery workers with leases.
 //! - `policy_state`: evidence log, send log (hourly limits), holds.
 //! - `packages`: hosting packages and the sending account's profile.
-//! - `bulk`: the bulk-mail window (R-OUT-8): logs of content clusters and
-//!   of what each message sent, which every node indexes in memory.
+//! - `bulk`: the bulk-mail window (R-OUT-8): a log of what each message
+//!   sent, with its content's signature, which every node indexes in
+//!   memory.
 //! - `grants`: POP-before-SMTP grants and DKIM keys.
 //! - `locks`: named leases with expiry (one POP3 session per mailbox),
 //!   shared by every node on one database.
@@ -44,7 +45,7 @@ pub use accounts::{Account, AddressInfo, AuthResult, DomainInfo, Resolved};
 pub use grants::DkimKey;
 pub use messages::{MessageMeta, NewMessage, Outbound};
 pub use packages::{Package, SenderProfile};
-pub use bulk::{new_cluster_id, BulkCluster, BulkSend, BulkTrack};
+pub use bulk::{new_cluster_id, BulkRow, BulkTrack};
 pub use policy_state::{Evidence, EvidenceQuery, Hold};
 pub use queue::{Deferral, QueueItem};
 

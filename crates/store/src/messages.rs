@@ -200,7 +200,7 @@ pub(crate) fn message_stmts(msg: NewMessage) -> Result<(Vec<Stmt>, Vec<String>)>
         stmts.push(crate::policy_state::evidence_stmt(e));
     }
     if let Some(b) = msg.bulk {
-        stmts.extend(crate::bulk::bulk_stmts(b));
+        stmts.push(crate::bulk::bulk_stmt(b));
     }
     for o in msg.outbound {
         let domain = o.rcpt.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();

@@ -161,10 +161,9 @@ CREATE TABLE send_counts (
 );
 "#,
     // 7: hosting packages (per-account limits), customers found by their
-    // domains' contact, and the bulk-mail window (R-OUT-8) as two logs that
-    // only grow at the end (every node keeps its own index of them in
-    // memory): content clusters and what each message sent. The send log
-    // of migration 3 gave way to send_counts in 6.
+    // domains' contact, and the bulk-mail window (R-OUT-8) as a log that
+    // only grows at its end (every node keeps its own index of it in
+    // memory). The send log of migration 3 gave way to send_counts in 6.
     r#"
 CREATE TABLE packages (
     name TEXT PRIMARY KEY,
@@ -174,22 +173,15 @@ CREATE TABLE packages (
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX domains_contact ON domains (contact);
-CREATE TABLE bulk_clusters (
+CREATE TABLE bulk_log (
     id {ID},
     cluster BIGINT NOT NULL,
-    customer TEXT NOT NULL,
-    signature {BLOB} NOT NULL,
-    at BIGINT NOT NULL
-);
-CREATE INDEX bulk_clusters_at ON bulk_clusters (at);
-CREATE TABLE bulk_sends (
-    id {ID},
-    cluster BIGINT NOT NULL,
+    customer TEXT,
+    signature {BLOB},
     account TEXT NOT NULL,
     rcpts {BLOB} NOT NULL,
     at BIGINT NOT NULL
 );
-CREATE INDEX bulk_sends_at ON bulk_sends (at);
 DROP TABLE send_log;
 "#,
 ];

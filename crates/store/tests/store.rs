@@ -406,13 +406,13 @@ async fn bulk_window(s: Store) {
     let now = mailhost_store::now_ms();
     let sig = vec![7u8; 128];
     let c1 = new_cluster_id();
-    let send = |cluster_row: bool, account: &str, rcpts: Vec<i64>, at: i64| {
+    let send = |intro: bool, account: &str, rcpts: Vec<i64>, at: i64| {
         let msg = NewMessage {
             body: b"Subject: x\r\n\r\nhello\r\n".to_vec(),
             deliveries: vec![(accts[0].id, Vec::new())],
             bulk: Some(BulkTrack {
                 cluster: c1,
-                cluster_row: cluster_row.then(|| ("boss@corp.example".to_string(), sig.clone())),
+                intro: intro.then(|| ("boss@corp.example".to_string(), sig.clone())),
                 account: account.into(),
                 rcpts,
                 at,
@@ -423,19 +423,19 @@ async fn bulk_window(s: Store) {
     };
     send(true, "u@a.example", vec![1, 2, 3], now - 10_000).await.unwrap();
     send(false, "v@a.example", vec![3, -4], now).await.unwrap();
-    let c = s.bulk_clusters_after(0, 0, 100).await.unwrap();
-    assert_eq!(c.len(), 1);
-    assert_eq!((c[0].cluster, c[0].customer.as_str(), &c[0].signature), (c1, "boss@corp.example", &sig));
-    assert!(s.bulk_clusters_after(c[0].id, 0, 100).await.unwrap().is_empty(), "after its id");
-    let sends = s.bulk_sends_after(0, 0, 100).await.unwrap();
-    assert_eq!(sends.iter().map(|x| (x.account.as_str(), x.rcpts.clone())).collect::<Vec<_>>(),
-               [("u@a.example", vec![1, 2, 3]), ("v@a.example", vec![3, -4])]);
-    assert!(sends[0].id < sends[1].id);
-    assert_eq!(s.bulk_sends_after(0, now - 5_000, 100).await.unwrap().len(), 1, "since");
-    assert_eq!(s.bulk_sends_after(0, 0, 1).await.unwrap().len(), 1, "limit");
-    assert_eq!(s.bulk_size().await.unwrap(), (1, 2));
-    assert_eq!(s.bulk_prune(now - 60_000, now - 60_000).await.unwrap(), 0, "nothing is old yet");
-    assert_eq!(s.bulk_prune(now - 5_000, now - 60_000).await.unwrap(), 1);
-    assert_eq!(s.bulk_prune(now + 1, now + 1).await.unwrap(), 2);
-    assert_eq!(s.bulk_size().await.unwrap(), (0, 0));
+    let rows = s.bulk_log_after(0, 0, 100).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].intro, Some(("boss@corp.example".to_string(), sig.clone())));
+    assert_eq!(rows[1].intro, None);
+    assert_eq!(rows.iter().map(|x| (x.cluster, x.account.as_str(), x.rcpts.clone())).collect::<Vec<_>>(),
+               [(c1, "u@a.example", vec![1, 2, 3]), (c1, "v@a.example", vec![3, -4])]);
+    assert!(rows[0].id < rows[1].id);
+    assert_eq!(s.bulk_log_after(rows[0].id, 0, 100).await.unwrap().len(), 1, "after an id");
+    assert_eq!(s.bulk_log_after(0, now - 5_000, 100).await.unwrap().len(), 1, "since");
+    assert_eq!(s.bulk_log_after(0, 0, 1).await.unwrap().len(), 1, "limit");
+    assert_eq!(s.bulk_size().await.unwrap(), 2);
+    assert_eq!(s.bulk_prune(now - 60_000).await.unwrap(), 0, "nothing is old yet");
+    assert_eq!(s.bulk_prune(now - 5_000).await.unwrap(), 1);
+    assert_eq!(s.bulk_prune(now + 1).await.unwrap(), 1);
+    assert_eq!(s.bulk_size().await.unwrap(), 0);
 }

@@ -81,7 +81,7 @@ impl Rule for BulkMail {
                 let cluster = ids.first().copied().unwrap_or_else(new_cluster_id);
                 let track = BulkTrack {
                     cluster,
-                    cluster_row: self.index.needs_row(cluster, now).then(|| (profile.customer.clone(), fp.to_bytes())),
+                    intro: self.index.needs_intro(cluster, now).then(|| (profile.customer.clone(), fp.to_bytes())),
                     account: account.clone(),
                     rcpts,
                     at: now,
