@@ -8,7 +8,7 @@ import smtplib
 import time
 
 
-from helpers import tls_ctx
+from helpers import tls_ctx, wait_for
 
 PW = "secret-pw"
 
@@ -211,3 +211,31 @@ def test_no_catch_all(server):
         for rcpt in ["random123@example.test", "postmaster-not@example.test", "*@example.test"]:
             code, text = s.rcpt(rcpt)
             assert code in (550, 501), (rcpt, code, text)
+
+
+def test_queued_mail_of_a_suspended_account_waits(make_server, sink):
+    """R-ABUSE-1 at the "before delivery" decision point: mail an account
+    queued before the operator suspended it is not sent while the
+    suspension lasts, and goes once it is lifted."""
+    srv = make_server(f'[delivery]\nroutes = {{ "remote.test" = "127.0.0.1:{sink.port}" }}\n'
+                      f'retry_base = "1s"\nretry_max = "1s"\npoll = "200ms"\n')
+    srv.setup_domain()
+    sink.data_reply = "451 4.3.0 not now"
+    with session(srv) as s:
+        assert s.sendmail("alice@example.test", ["r1@remote.test"], body("alice@example.test")) == {}
+    assert wait_for(lambda: "not now" in srv.cli("queue", "list").stdout, timeout=10)
+    srv.cli("user", "suspend", "alice@example.test")
+    sink.data_reply = None
+    time.sleep(1.2)  # the policy's view of the account is at most a second old
+    srv.cli("queue", "flush")
+    assert wait_for(lambda: "suspended" in srv.cli("queue", "list").stdout, timeout=10), srv.cli("queue", "list").stdout
+    assert "R-ABUSE-1" in srv.cli("queue", "list").stdout
+    time.sleep(1.5)
+    assert sink.messages() == []
+    srv.cli("user", "resume", "alice@example.test")
+
+    def delivered():
+        srv.cli("queue", "flush")
+        return len(sink.messages()) == 1
+    assert wait_for(delivered, timeout=15, interval=0.5)
+    assert srv.cli("queue", "list").stdout.strip() == ""

@@ -50,4 +50,6 @@ pub struct DeliveryCtx {
     /// This node's name: the lease owner for claimed queue rows.
     pub node: String,
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The policy engine's "before delivery" decision point, if any.
+    pub policy: Option<std::sync::Arc<mailhost_policy::Engine>>,
 }

@@ -180,6 +180,27 @@ async fn deliver_domain(sh: Arc<Shared>, domain: String, rows: Vec<QueueItem>) {
             }
         }
     }
+    // The policy's last word before anything is sent: a 4xx defers the
+    // message, a 5xx bounces it.
+    if let Some(policy) = &sh.ctx.policy {
+        let mut allowed = Vec::with_capacity(messages.len());
+        for m in messages {
+            match policy.before_delivery(&mailhost_policy::QueuedCtx { item: &m[0] }).await {
+                mailhost_policy::Verdict::Allow => allowed.push(m),
+                mailhost_policy::Verdict::Refuse(r) => {
+                    tracing::info!(%domain, rule = r.rule, "delivery refused by policy: {}", r.reason);
+                    let f = Failure::local(r.code >= 500, r.enhanced, r.text());
+                    if let Err(e) = finish_without_sending(&sh, &m, &f).await {
+                        tracing::warn!(%domain, "cannot record a policy refusal: {e}");
+                    }
+                }
+            }
+        }
+        messages = allowed;
+        if messages.is_empty() {
+            return;
+        }
+    }
     let cfg = &sh.ctx.config;
     let hops = if domain.is_empty() {
         // RFC 3463 X.1.3: bad destination address syntax.

@@ -134,6 +134,7 @@ async fn serve(config: Config) -> Result<(), String> {
     // The outbound queue worker (R-OUT-9): delivers what submission queued.
     let delivery = tokio::spawn(mailhost_delivery::run(
         Arc::new(mailhost_delivery::DeliveryCtx {
+            policy: Some(policy.clone()),
             store: store.clone(),
             config: config.clone(),
             node: node.clone(),

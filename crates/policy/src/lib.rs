@@ -1,7 +1,8 @@
 //! The acceptable-use policy engine.
 //!
 //! Protocol code calls the [`Engine`] at named decision points — connect,
-//! MAIL, RCPT, end of DATA — and applies the [`Verdict`] it returns; rules
+//! MAIL, RCPT, end of DATA, before delivery (and [`AuthGuard`] at login) —
+//! and applies the [`Verdict`] it returns; rules
 //! never touch the socket (the shape of maddy's checks). Each rule is one
 //! file under `rules/`, cites its SPEC id, and has its own tests. Adding a
 //! rule means one file and one line in [`Engine::new`].
@@ -149,6 +150,12 @@ pub struct Effects {
     pub bulk: std::sync::Mutex<Option<BulkTrack>>,
 }
 
+/// A queued message about to be sent on (all its rows share sender and
+/// account).
+pub struct QueuedCtx<'a> {
+    pub item: &'a mailhost_store::QueueItem,
+}
+
 /// One policy rule. Every hook defaults to allow.
 pub trait Rule: Send + Sync {
     /// The SPEC id this rule implements.
@@ -163,6 +170,11 @@ pub trait Rule: Send + Sync {
         allow()
     }
     fn on_data<'a>(&'a self, _d: &'a DataCtx<'a>) -> Check<'a> {
+        allow()
+    }
+    /// Before delivery: a 4xx refusal defers the message, a 5xx one
+    /// bounces it (RFC 3464 DSN).
+    fn before_delivery<'a>(&'a self, _q: &'a QueuedCtx<'a>) -> Check<'a> {
         allow()
     }
 }
@@ -216,6 +228,7 @@ impl Engine {
             // Holds first: a held account hears about its hold, not about
             // whatever else is wrong.
             (true, Box::new(rules::holds::NotOnHold { state: state.clone() })),
+            (true, Box::new(rules::holds::SuspendedSender { state: state.clone() })),
             (false, Box::new(rules::size::MessageSize { max: config.server.max_message_size.0 })),
             (false, Box::new(rules::submission::SubmissionNeedsAuth { pop_before_smtp: p.pop_before_smtp.std() })),
             (true, Box::new(rules::identity::SenderIdentity)),
@@ -248,6 +261,7 @@ impl Engine {
     hook!(on_mail, MailCtx<'_>);
     hook!(on_rcpt, RcptCtx<'_>);
     hook!(on_data, DataCtx<'_>);
+    hook!(before_delivery, QueuedCtx<'_>);
 }
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ pub struct PolicyState {
     /// Accounts seen without a hold.
     unheld: Recent<()>,
     counts: Recent<i64>,
+    suspended: Recent<bool>,
 }
 
 fn account_key(account: &str) -> String {
@@ -76,7 +77,7 @@ fn domain_key(domain: &str) -> String {
 
 impl PolicyState {
     pub fn new(store: Store) -> PolicyState {
-        PolicyState { store, unheld: Recent::new(), counts: Recent::new() }
+        PolicyState { store, unheld: Recent::new(), counts: Recent::new(), suspended: Recent::new() }
     }
 
     /// The hold in force on `account`, if any.
@@ -97,6 +98,16 @@ impl PolicyState {
         self.unheld.forget(account);
         self.counts.forget(&account_key(account));
         Ok(h)
+    }
+
+    /// Whether the account is suspended (an operator's action).
+    pub async fn is_suspended(&self, account: &str) -> Result<bool> {
+        if let Some(s) = self.suspended.get(account) {
+            return Ok(s);
+        }
+        let s = self.store.is_suspended(account).await?;
+        self.suspended.put(account, s);
+        Ok(s)
     }
 
     /// Recipients sent off-server in the last hour by the account.

@@ -382,6 +382,14 @@ impl Store {
 
     // ---- hot path ----
 
+    /// Whether the address is a suspended mailbox (R-ADDR-3, R-ABUSE-1).
+    pub async fn is_suspended(&self, address: &str) -> Result<bool> {
+        let rows = self
+            .query("SELECT suspended FROM addresses WHERE address = ?", vec![address.to_ascii_lowercase().into()])
+            .await?;
+        Ok(rows.first().map(|r| r.i64(0)).transpose()?.unwrap_or(0) != 0)
+    }
+
     /// Resolves a recipient for RCPT TO. `address` must already be
     /// syntactically valid; it is matched case-insensitively.
     pub async fn resolve(&self, address: &str) -> Result<Resolved> {

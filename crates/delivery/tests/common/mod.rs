@@ -65,6 +65,7 @@ impl Harness {
     pub fn start(&mut self) {
         self.token = CancellationToken::new();
         let ctx = Arc::new(DeliveryCtx {
+            policy: None,
             store: self.store.clone(),
             config: self.config.clone(),
             node: "n1".into(),
