@@ -1,6 +1,7 @@
 """Small helpers shared by the end-to-end tests."""
 
 import poplib
+import smtplib
 import socket
 import ssl
 import time
@@ -12,6 +13,14 @@ def tls_ctx():
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def submit(server, user, password="secret-pw", timeout=30):
+    """An authenticated submission session (STARTTLS on 587, AUTH)."""
+    s = smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=timeout)
+    s.starttls(context=tls_ctx())
+    s.login(user, password)
+    return s
 
 
 def raw(port, host="127.0.0.1", timeout=10):

@@ -13,16 +13,13 @@ from email.message import EmailMessage
 from email.policy import SMTP
 
 import corpus
-from helpers import tls_ctx, wait_for
+from helpers import submit, wait_for
 
 PW = "secret-pw"
 
 
 def session(server, user):
-    s = smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=30)
-    s.starttls(context=tls_ctx())
-    s.login(user, PW)
-    return s
+    return submit(server, user, PW)
 
 
 def message(sender, rcpts, subject, body):

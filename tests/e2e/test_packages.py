@@ -1,18 +1,14 @@
 """Hosting packages (`mailhost package set`): per-package limits override the
 server's [policy] defaults; a mailbox's package wins over its domain's."""
 
-import smtplib
 
-from helpers import tls_ctx
+from helpers import submit
 
 PW = "secret-pw"
 
 
 def session(server, user):
-    s = smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=20)
-    s.starttls(context=tls_ctx())
-    s.login(user, PW)
-    return s
+    return submit(server, user, PW)
 
 
 def body(sender):

@@ -8,16 +8,13 @@ import smtplib
 import time
 
 
-from helpers import tls_ctx, wait_for
+from helpers import submit, tls_ctx, wait_for
 
 PW = "secret-pw"
 
 
 def session(server, user="alice@example.test"):
-    s = smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=20)
-    s.starttls(context=tls_ctx())
-    s.login(user, PW)
-    return s
+    return submit(server, user, PW)
 
 
 def body(sender):

@@ -168,6 +168,9 @@ type Message = Vec<QueueItem>;
 
 async fn deliver_domain(sh: Arc<Shared>, domain: String, rows: Vec<QueueItem>) {
     let _guard = InFlight(&sh, rows.iter().map(|r| r.id).collect());
+    // Each stage of a row's way out is traced, so that a row that stays
+    // leased without an attempt shows where it waits (RUST_LOG=mailhost_delivery=trace).
+    tracing::trace!(%domain, ids = ?rows.iter().map(|r| r.id).collect::<Vec<_>>(), "claimed");
     let mut messages: Vec<Message> = Vec::new();
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     for row in rows {
@@ -262,6 +265,7 @@ async fn lane(sh: Arc<Shared>, hops: Arc<Vec<Hop>>, per_domain: Arc<Semaphore>, 
         p = async { (per_domain.acquire_owned().await, sh.all.clone().acquire_owned().await) } => p,
     };
     let (Ok(_domain_permit), Ok(_permit)) = permits else { return };
+    tracing::trace!(ids = ?msgs.iter().flatten().map(|r| r.id).collect::<Vec<_>>(), "lane started");
     let mut conn: Option<(usize, Connection)> = None;
     let mut dead: Vec<Option<Failure>> = vec![None; hops.len()];
     for rows in msgs {

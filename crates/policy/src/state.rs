@@ -112,22 +112,21 @@ impl PolicyState {
 
     /// Recipients sent off-server in the last hour by the account.
     pub async fn sent_by_account(&self, account: &str, now: i64) -> Result<i64> {
-        let key = account_key(account);
-        if let Some(n) = self.counts.get(&key) {
-            return Ok(n);
-        }
-        let n = self.store.sent_by_account(account, now - HOUR_MS).await?;
-        self.counts.put(&key, n);
-        Ok(n)
+        self.count(account_key(account), self.store.sent_by_account(account, now - HOUR_MS)).await
     }
 
     /// Recipients sent off-server in the last hour by the domain's accounts.
     pub async fn sent_by_domain(&self, domain: &str, now: i64) -> Result<i64> {
-        let key = domain_key(domain);
+        self.count(domain_key(domain), self.store.sent_by_domain(domain, now - HOUR_MS)).await
+    }
+
+    /// The cached count under `key`, or `read`'s (a future is lazy: it
+    /// only reaches the store when awaited).
+    async fn count(&self, key: String, read: impl std::future::Future<Output = Result<i64>>) -> Result<i64> {
         if let Some(n) = self.counts.get(&key) {
             return Ok(n);
         }
-        let n = self.store.sent_by_domain(domain, now - HOUR_MS).await?;
+        let n = read.await?;
         self.counts.put(&key, n);
         Ok(n)
     }
