@@ -23,6 +23,8 @@
 #
 #   bench/policy.sh                          # defaults below
 #   RCPTS=100000 MESSAGES=2000 bench/policy.sh   # quick check
+#   SERVER_LOG=info,mailhost_delivery=trace SINK_DEADLINE=120 bench/policy.sh
+#                                            # server log filter; how long a sink waits
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -84,7 +86,7 @@ trap 'kill -TERM $DNSPID $PID 2>/dev/null || true' EXIT
 
 start_server() {  # $1: on|off; sets PID, and RSS (kB) once ready
     rm -f "$WORK/stdout"
-    RUST_LOG=info "$MH" --config "$WORK/$1.toml" serve > "$WORK/stdout" 2> "$WORK/server-$1-${2:-0}.log" &
+    RUST_LOG=${SERVER_LOG:-info} "$MH" --config "$WORK/$1.toml" serve > "$WORK/stdout" 2> "$WORK/server-$1-${2:-0}.log" &
     PID=$!
     for _ in $(seq 1 600); do grep -q "mailhost: ready" "$WORK/stdout" 2>/dev/null && break; sleep 0.1; done
     grep -q "mailhost: ready" "$WORK/stdout" || { echo "server did not start" >&2; exit 1; }
@@ -107,7 +109,7 @@ declare -A rates
 run() {
     local mode=$1 round=$2
     start_server "$mode" "$round"
-    "$LOAD" sink --listen "$SINK" --expect "$MESSAGES" --deadline 600 > "$WORK/sink-$mode-$round.log" &
+    "$LOAD" sink --listen "$SINK" --expect "$MESSAGES" --deadline ${SINK_DEADLINE:-600} > "$WORK/sink-$mode-$round.log" &
     local sink=$!
     sleep 0.3
     local out
