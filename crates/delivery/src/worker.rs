@@ -48,14 +48,17 @@ struct Shared {
     all: Arc<Semaphore>,
     /// `per_domain` permits per domain with work in flight.
     domains: Mutex<HashMap<String, Arc<Semaphore>>>,
-    /// Ids of the rows being worked on. A row whose lease ran out while it
-    /// waited can be claimed again by this node; it must not be sent twice.
-    in_flight: Mutex<HashSet<i64>>,
+    /// The rows being worked on. A row whose lease ran out while it waited
+    /// can be claimed again by this node; it must not be sent twice. A row
+    /// is its id *and* its body: SQLite gives a new row the id of a deleted
+    /// one that had the highest id, so an id alone can name a new message
+    /// while the old one is still being finished.
+    in_flight: Mutex<HashSet<(i64, String)>>,
 }
 
 /// Removes its rows from the in-flight set when the task ends or is
 /// aborted.
-struct InFlight<'a>(&'a Shared, Vec<i64>);
+struct InFlight<'a>(&'a Shared, Vec<(i64, String)>);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
@@ -151,7 +154,7 @@ async fn claim(sh: &Arc<Shared>, lease: Duration, tasks: &mut JoinSet<()>) -> bo
         for row in rows {
             // Claimed again after its lease ran out while still in flight
             // here: the new lease covers it; it is not sent twice.
-            if set.insert(row.id) {
+            if set.insert((row.id, row.blob_id.clone())) {
                 by_domain.entry(row.domain.clone()).or_default().push(row);
             }
         }
@@ -167,7 +170,7 @@ async fn claim(sh: &Arc<Shared>, lease: Duration, tasks: &mut JoinSet<()>) -> bo
 type Message = Vec<QueueItem>;
 
 async fn deliver_domain(sh: Arc<Shared>, domain: String, rows: Vec<QueueItem>) {
-    let _guard = InFlight(&sh, rows.iter().map(|r| r.id).collect());
+    let _guard = InFlight(&sh, rows.iter().map(|r| (r.id, r.blob_id.clone())).collect());
     // Each stage of a row's way out is traced, so that a row that stays
     // leased without an attempt shows where it waits (RUST_LOG=mailhost_delivery=trace).
     tracing::trace!(%domain, ids = ?rows.iter().map(|r| r.id).collect::<Vec<_>>(), "claimed");

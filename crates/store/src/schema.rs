@@ -1,5 +1,7 @@
-//! Schema migrations, written once for both backends. `{ID}` and `{BLOB}`
-//! are the only spellings that differ; every other type is BIGINT or TEXT.
+//! Schema migrations, written once for both backends. `{ID}`, `{SERIAL}`
+//! (an id never given twice, even after the highest row is deleted: SQLite's
+//! AUTOINCREMENT; PostgreSQL identities never repeat) and `{BLOB}` are the
+//! only spellings that differ; every other type is BIGINT or TEXT.
 //!
 //! A migration is applied in one transaction together with the bump of
 //! `meta.schema_version`, so a crash leaves either the old or the new schema.
@@ -174,7 +176,7 @@ CREATE TABLE packages (
 );
 CREATE INDEX domains_contact ON domains (contact);
 CREATE TABLE bulk_log (
-    id {ID},
+    id {SERIAL},
     cluster BIGINT NOT NULL,
     customer TEXT,
     signature {BLOB},
@@ -187,7 +189,8 @@ DROP TABLE send_log;
 ];
 
 pub fn render(ddl: &str, id: &str, blob: &str) -> String {
-    ddl.replace("{ID}", id).replace("{BLOB}", blob)
+    let serial = if id == SQLITE_ID { "INTEGER PRIMARY KEY AUTOINCREMENT" } else { id };
+    ddl.replace("{ID}", id).replace("{SERIAL}", serial).replace("{BLOB}", blob)
 }
 
 pub const SQLITE_ID: &str = "INTEGER PRIMARY KEY";

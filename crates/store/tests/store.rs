@@ -438,4 +438,8 @@ async fn bulk_window(s: Store) {
     assert_eq!(s.bulk_prune(now - 5_000).await.unwrap(), 1);
     assert_eq!(s.bulk_prune(now + 1).await.unwrap(), 1);
     assert_eq!(s.bulk_size().await.unwrap(), 0);
+    // Ids never go back, even once the log is empty: nodes follow it by id.
+    send(false, "u@a.example", vec![5], now).await.unwrap();
+    let again = s.bulk_log_after(0, 0, 100).await.unwrap();
+    assert!(again[0].id > rows[1].id, "{} after {}", again[0].id, rows[1].id);
 }
