@@ -606,13 +606,13 @@ fn fingerprint_quality(dir: &std::path::Path, show: Option<f64>) -> Res<()> {
     // For each message: the highest similarity to another message of its
     // own group and of any other group.
     let n = msgs.len();
+    let groups: Vec<&str> = msgs.iter().map(|(name, _)| name.rsplit_once('-').map_or("", |g| g.0)).collect();
     let mut same_pairs = Vec::new();
     let mut best_other = vec![0f64; n];
     for i in 0..n {
         for j in i + 1..n {
             let s = msgs[i].1.similarity(&msgs[j].1);
-            let group = |k: usize| msgs[k].0.rsplit_once('-').map_or("", |g| g.0);
-            if group(i) == group(j) {
+            if groups[i] == groups[j] {
                 same_pairs.push(s);
             } else {
                 best_other[i] = best_other[i].max(s);

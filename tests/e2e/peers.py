@@ -58,6 +58,11 @@ class Sink:
             except OSError:
                 continue
 
+    @property
+    def route(self):
+        """The [delivery] section that sends remote.test here."""
+        return f'[delivery]\nroutes = {{ "remote.test" = "127.0.0.1:{self.port}" }}\n'
+
     def rcpt_reply(self, address):
         return self.refuse.get(address.lower())
 

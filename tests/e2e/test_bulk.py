@@ -54,7 +54,7 @@ def send(srv, user, rcpts, subject, body):
 def config(sink, threshold, window="1h", hold="1h"):
     return (f'[policy]\nbulk_threshold = {threshold}\nbulk_window = "{window}"\nhold_duration = "{hold}"\n'
             f'hourly_limit = 100000\ndomain_hourly_limit = 100000\n'
-            f'[delivery]\nroutes = {{ "remote.test" = "127.0.0.1:{sink.port}" }}\n')
+            + sink.route)
 
 
 def test_campaign_split_over_time_and_accounts(make_server, sink):

@@ -22,8 +22,8 @@ def submit(server, rcpts, body=None, sender="alice@example.test"):
 
 
 def routed(make_server, sink, extra=""):
-    srv = make_server(f'[delivery]\nroutes = {{ "remote.test" = "127.0.0.1:{sink.port}" }}\n'
-                      'retry_base = "300ms"\nretry_max = "1s"\npoll = "100ms"\n' + extra)
+    srv = make_server(sink.route
+                      + 'retry_base = "300ms"\nretry_max = "1s"\npoll = "100ms"\n' + extra)
     srv.setup_domain()
     return srv
 

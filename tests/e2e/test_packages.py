@@ -22,8 +22,8 @@ def rcpt_codes(srv, user, n, prefix):
 
 
 def test_package_limits(make_server, sink):
-    srv = make_server(f'[policy]\nhourly_limit = 300\n'
-                      f'[delivery]\nroutes = {{ "remote.test" = "127.0.0.1:{sink.port}" }}\n')
+    srv = make_server('[policy]\nhourly_limit = 300\n'
+                      + sink.route)
     r = srv.cli("domain", "add", "pk.test", "--contact", "admin@pk.test", "--package", "small", check=False)
     assert r.returncode != 0 and "package set small" in r.stderr, r.stderr
     out = srv.cli("package", "set", "small", "--hourly-limit", "2", "--quota", "10MB").stdout

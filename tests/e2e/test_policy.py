@@ -22,8 +22,8 @@ def body(sender):
 
 
 def test_hourly_limit_places_a_hold_that_lifts(make_server, sink):
-    srv = make_server(f'[policy]\nhourly_limit = 3\nhold_duration = "3s"\n'
-                      f'[delivery]\nroutes = {{ "remote.test" = "127.0.0.1:{sink.port}" }}\n')
+    srv = make_server('[policy]\nhourly_limit = 3\nhold_duration = "3s"\n'
+                      + sink.route)
     srv.setup_domain()
     with session(srv) as s:
         assert s.sendmail("alice@example.test", ["r1@remote.test", "r2@remote.test", "r3@remote.test"], body("alice@example.test")) == {}
@@ -47,8 +47,8 @@ def test_hourly_limit_places_a_hold_that_lifts(make_server, sink):
 
 
 def test_operator_releases_a_hold(make_server, sink):
-    srv = make_server(f'[policy]\nhourly_limit = 1\nhold_duration = "1h"\n'
-                      f'[delivery]\nroutes = {{ "remote.test" = "127.0.0.1:{sink.port}" }}\n')
+    srv = make_server('[policy]\nhourly_limit = 1\nhold_duration = "1h"\n'
+                      + sink.route)
     srv.setup_domain()
     with session(srv) as s:
         s.sendmail("alice@example.test", ["r1@remote.test"], body("alice@example.test"))
@@ -62,8 +62,8 @@ def test_operator_releases_a_hold(make_server, sink):
 
 
 def test_domain_hourly_limit(make_server, sink):
-    srv = make_server(f'[policy]\ndomain_hourly_limit = 2\n'
-                      f'[delivery]\nroutes = {{ "remote.test" = "127.0.0.1:{sink.port}" }}\n')
+    srv = make_server('[policy]\ndomain_hourly_limit = 2\n'
+                      + sink.route)
     srv.setup_domain()
     with session(srv) as s:
         s.sendmail("alice@example.test", ["r1@remote.test"], body("alice@example.test"))
@@ -78,8 +78,8 @@ def test_domain_hourly_limit(make_server, sink):
 
 
 def test_evidence_log_search_and_export(make_server, sink):
-    srv = make_server(f'[policy]\nhourly_limit = 1\n'
-                      f'[delivery]\nroutes = {{ "remote.test" = "127.0.0.1:{sink.port}" }}\n')
+    srv = make_server('[policy]\nhourly_limit = 1\n'
+                      + sink.route)
     srv.setup_domain()
     with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=20) as s:
         s.ehlo("c")
@@ -214,8 +214,8 @@ def test_queued_mail_of_a_suspended_account_waits(make_server, sink):
     """R-ABUSE-1 at the "before delivery" decision point: mail an account
     queued before the operator suspended it is not sent while the
     suspension lasts, and goes once it is lifted."""
-    srv = make_server(f'[delivery]\nroutes = {{ "remote.test" = "127.0.0.1:{sink.port}" }}\n'
-                      f'retry_base = "1s"\nretry_max = "1s"\npoll = "200ms"\n')
+    srv = make_server(sink.route
+                      + 'retry_base = "1s"\nretry_max = "1s"\npoll = "200ms"\n')
     srv.setup_domain()
     sink.data_reply = "451 4.3.0 not now"
     with session(srv) as s:
@@ -236,3 +236,21 @@ def test_queued_mail_of_a_suspended_account_waits(make_server, sink):
         return len(sink.messages()) == 1
     assert wait_for(delivered, timeout=15, interval=0.5)
     assert srv.cli("queue", "list").stdout.strip() == ""
+
+
+def test_enforce_false_keeps_only_the_safety_rules(make_server, sink):
+    """policy.enforce = false (benchmarks, migrations): the acceptable-use
+    rules stop (a forged From, recipients over the cap), while relay
+    protection and unknown recipients are still refused."""
+    srv = make_server('[policy]\nenforce = false\nmax_recipients = 1\n' + sink.route)
+    srv.setup_domain()
+    with session(srv) as s:
+        forged = b"From: ceo@elsewhere.test\r\nSubject: x\r\n\r\nhello\r\n"
+        assert s.sendmail("alice@example.test", ["r1@remote.test", "r2@remote.test"], forged) == {}
+        s.mail("alice@example.test")
+        assert s.rcpt("nobody@example.test")[0] == 550
+    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=20) as s:
+        s.ehlo("client.test")
+        s.mail("x@outside.test")
+        code, text = s.rcpt("someone@remote.test")
+        assert code == 554 and b"R-IN-1" in text, text
