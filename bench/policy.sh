@@ -19,7 +19,8 @@
 #
 # Prints each run, the ratio of the medians (on / off), and what the bulk
 # window costs per tracked recipient: on disk, and in the server's
-# resident memory (RSS once ready, with the window empty and loaded).
+# resident memory (RSS once ready, with the window empty and loaded), for
+# a window of campaigns and for one of personal mail.
 #
 #   bench/policy.sh                          # defaults below
 #   RCPTS=100000 MESSAGES=2000 bench/policy.sh   # quick check
@@ -95,15 +96,16 @@ start_server() {  # $1: on|off; sets PID, and RSS (kB) once ready
 stop_server() { kill -TERM $PID && wait $PID || true; PID=; }
 
 # Memory: the server's RSS once ready, with an empty window and with the
-# window loaded (it is read into memory at start).
+# window loaded (it is read into memory at start): a window of campaigns
+# (20 recipients per content), then one of personal mail (one recipient per
+# content, the most per recipient), which the runs below then use.
 start_server on empty; rss_empty=$RSS; stop_server
-before=$(stat -c %s "$DB")
-python3 bench/policy/seed.py window "$DB" "$ACCOUNTS" "$DOMAINS" "$RCPTS" 86400
-after=$(stat -c %s "$DB")
-echo "bulk window on disk: $(( (after - before) / 1024 / 1024 )) MB for $RCPTS recipients = $(( (after - before) / RCPTS )) bytes per tracked recipient"
-start_server on loaded; rss_loaded=$RSS; stop_server
-grep -o 'bulk window loaded.*' "$WORK/server-on-loaded.log" | tail -1
-echo "bulk window in memory: RSS $((rss_empty / 1024)) MB with an empty window, $((rss_loaded / 1024)) MB with it loaded = $(( (rss_loaded - rss_empty) * 1024 / RCPTS )) bytes per tracked recipient"
+for per in 20 1; do
+    python3 bench/policy/seed.py window "$DB" "$ACCOUNTS" "$DOMAINS" "$RCPTS" 86400 $per
+    start_server on loaded-$per; rss_loaded=$RSS; stop_server
+    grep -o 'bulk window loaded.*' "$WORK/server-on-loaded-$per.log" | tail -1
+    echo "bulk window in memory ($per per content): RSS $((rss_empty / 1024)) MB with an empty window, $((rss_loaded / 1024)) MB with it loaded = $(( (rss_loaded - rss_empty) * 1024 / RCPTS )) bytes per tracked recipient"
+done
 
 declare -A rates
 run() {

@@ -10,11 +10,15 @@ provider, straight into the tables (creating 10,000 accounts through
   - hourly send counts (R-OUT-6/7) in the last hour for every account and
     domain;
   - RCPTS tracked recipients in the bulk window (R-OUT-8): clusters with a
-    random signature, each sent by four messages a minute apart to five
-    recipients each, spread over the last WINDOW_S seconds.
+    random signature, spread over the last WINDOW_S seconds, each reaching
+    PER_CLUSTER recipients (default 20: campaigns) with up to four
+    messages a minute apart. PER_CLUSTER=1 is a window of personal mail:
+    every message its own content and one recipient, the most memory per
+    recipient. Rows already in the window are replaced; the script prints
+    what the rows cost on disk.
 
 Usage: seed.py accounts DB TEMPLATE_ADDRESS ACCOUNTS DOMAINS ACCOUNTS_FILE PASSWORD
-       seed.py window DB ACCOUNTS DOMAINS RCPTS WINDOW_S
+       seed.py window DB ACCOUNTS DOMAINS RCPTS WINDOW_S [PER_CLUSTER]
 (two steps, so that the caller can measure what the window costs on disk).
 The schema version must be the one this script was written for (7).
 """
@@ -25,7 +29,6 @@ import sys
 import time
 
 SCHEMA = 7
-PER_CLUSTER = 20
 SENDS = 4
 
 
@@ -83,21 +86,28 @@ def seed_accounts(db, template, accounts, domains, accounts_file, password):
             f.write(f"{a} {password}\n")
 
 
-def seed_window(db, accounts, domains, rcpts, window_s):
+def seed_window(db, accounts, domains, rcpts, window_s, per_cluster):
     c = connect(db)
+    if c.execute("SELECT count(*) FROM bulk_log").fetchone()[0]:
+        c.execute("DELETE FROM bulk_log")
+        c.commit()
+        c.execute("VACUUM")
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = os.stat(db).st_size
+    sends = min(SENDS, per_cluster)
     now = int(time.time() * 1000)
     rng = random.Random(11)
     addrs = addresses(accounts, domains)
     customers = max(1, domains // 10)
-    clusters = rcpts // PER_CLUSTER
+    clusters = rcpts // per_cluster
     rows = []
     for k in range(clusters):
         cid = rng.getrandbits(62) + 1
-        first = now - rng.randint(SENDS * 60_000, window_s * 1000 - 1)
-        # SENDS messages a minute apart, PER_CLUSTER/SENDS recipients each;
-        # the first introduces the cluster (customer, signature).
-        for m in range(SENDS):
-            keys = [rng.getrandbits(63) - (1 << 62) for _ in range(PER_CLUSTER // SENDS)]
+        first = now - rng.randint(sends * 60_000, window_s * 1000 - 1)
+        # `sends` messages a minute apart, per_cluster/sends recipients
+        # each; the first introduces the cluster (customer, signature).
+        for m in range(sends):
+            keys = [rng.getrandbits(63) - (1 << 62) for _ in range(per_cluster // sends)]
             blob = b"".join(x.to_bytes(8, "big", signed=True) for x in keys)
             intro = (f"boss{k % customers}@cust.test", os.urandom(128)) if m == 0 else (None, None)
             rows.append((first + m * 60_000, cid, *intro, addrs[(k + m) % accounts], blob))
@@ -108,6 +118,9 @@ def seed_window(db, accounts, domains, rcpts, window_s):
                       "VALUES (?, ?, ?, ?, ?, ?)", rows)
     c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     c.close()
+    grown = os.stat(db).st_size - before
+    print(f"bulk window on disk: {grown // 2**20} MB for {rcpts} recipients ({per_cluster} per content) "
+          f"= {grown // rcpts} bytes per tracked recipient")
 
 
 def main():
@@ -116,7 +129,8 @@ def main():
         seed_accounts(db, template, int(accounts), int(domains), accounts_file, password)
     elif sys.argv[1] == "window":
         db, accounts, domains, rcpts, window_s = sys.argv[2:7]
-        seed_window(db, int(accounts), int(domains), int(rcpts), int(window_s))
+        per_cluster = int(sys.argv[7]) if len(sys.argv) > 7 else 20
+        seed_window(db, int(accounts), int(domains), int(rcpts), int(window_s), per_cluster)
     else:
         sys.exit(__doc__)
 

@@ -61,7 +61,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let policy = Arc::new(Engine::new(config.clone(), store.clone()));
     // R-OUT-8: the bulk window is in memory before the first session.
     let t0 = std::time::Instant::now();
-    policy.bulk.follow(&store, 0, mailhost_store::now_ms()).await.map_err(|e| format!("loading the bulk window: {e}"))?;
+    policy.bulk.load(&store, mailhost_store::now_ms()).await.map_err(|e| format!("loading the bulk window: {e}"))?;
     let (clusters, rcpts) = policy.bulk.size();
     tracing::info!(clusters, rcpts, ms = t0.elapsed().as_millis() as u64, "bulk window loaded");
     let shutdown = Shutdown::new();

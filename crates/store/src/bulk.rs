@@ -113,6 +113,14 @@ impl Store {
     }
 
     /// Rows in the log.
+    /// Rows since `since` that introduce content: how many clusters a
+    /// node loading the window should make room for (an upper bound, as
+    /// long-lived content is introduced again).
+    pub async fn bulk_intros(&self, since: i64) -> Result<i64> {
+        let c = self.query("SELECT COUNT(*) FROM bulk_log WHERE signature IS NOT NULL AND at >= ?", vec![since.into()]).await?;
+        c.first().map_or(Ok(0), |r| r.i64(0))
+    }
+
     pub async fn bulk_size(&self) -> Result<i64> {
         let c = self.query("SELECT COUNT(*) FROM bulk_log", vec![]).await?;
         c.first().map_or(Ok(0), |r| r.i64(0))

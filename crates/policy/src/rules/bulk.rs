@@ -72,10 +72,9 @@ impl Rule for BulkMail {
                 return Verdict::Allow;
             }
             let fp = Fingerprint::of_message(d.body);
-            let bands = fp.bands(&profile.customer);
             let now = now_ms();
             let since = now - self.window_ms;
-            let ids = self.index.matches(&profile.customer, &fp, &bands, self.similarity, since);
+            let ids = self.index.matches(&profile.customer, &fp, self.similarity, since);
             let reach = self.index.reach(&ids, since, &rcpts);
             if reach <= self.threshold {
                 let cluster = ids.first().copied().unwrap_or_else(new_cluster_id);
