@@ -20,7 +20,7 @@ provider, straight into the tables (creating 10,000 accounts through
 Usage: seed.py accounts DB TEMPLATE_ADDRESS ACCOUNTS DOMAINS ACCOUNTS_FILE PASSWORD
        seed.py window DB ACCOUNTS DOMAINS RCPTS WINDOW_S [PER_CLUSTER]
 (two steps, so that the caller can measure what the window costs on disk).
-The schema version must be the one this script was written for (7).
+The schema version must be the one this script was written for (8).
 """
 import os
 import random
@@ -28,7 +28,7 @@ import sqlite3
 import sys
 import time
 
-SCHEMA = 7
+SCHEMA = 8
 SENDS = 4
 
 

@@ -8,7 +8,7 @@ import smtplib
 import time
 
 
-from helpers import submit, tls_ctx, wait_for
+from helpers import pop_messages, submit, tls_ctx, wait_for
 
 PW = "secret-pw"
 
@@ -75,6 +75,39 @@ def test_domain_hourly_limit(make_server, sink):
         # local mail is not counted
         s.rset()
         assert s.sendmail("bob@example.test", ["alice@example.test"], body("bob@example.test")) == {}
+
+
+def test_domain_limit_bounces_what_racing_sessions_queued_past_it(make_server, sink):
+    """R-OUT-7 for mail already queued: two sessions of one domain both
+    pass the check at RCPT before either commits, so together they queue
+    more than the limit. Each queued recipient's place in the hour is
+    counted in commit order: the later message's excess bounces with a
+    DSN to its sender, the rest is delivered, and the bounce is in the
+    evidence log."""
+    srv = make_server('[policy]\ndomain_hourly_limit = 3\n' + sink.route)
+    srv.setup_domain()
+    with session(srv) as a, session(srv, "bob@example.test") as b:
+        for s, who, rcpts in ((a, "alice", ["r1@remote.test", "r2@remote.test"]), (b, "bob", ["r3@remote.test", "r4@remote.test"])):
+            assert s.mail(f"{who}@example.test")[0] == 250
+            for r in rcpts:
+                assert s.rcpt(r)[0] == 250, r
+        assert a.data(body("alice@example.test"))[0] == 250
+        assert b.data(body("bob@example.test"))[0] == 250
+    got = sink.wait(2)
+    time.sleep(1)
+    rcpts = sorted(r for m in sink.messages() for r in m[1])
+    assert rcpts == ["r1@remote.test", "r2@remote.test", "r3@remote.test"], got
+
+    def bounced():
+        return [m for m in pop_messages(srv.ports["pop3"], "bob@example.test") if b"multipart/report" in m]
+    assert wait_for(bounced, timeout=15, interval=0.3)
+    dsn = bounced()[0]
+    assert b"r4@remote.test" in dsn and b"R-OUT-7" in dsn and b"5.7.1" in dsn, dsn
+    assert pop_messages(srv.ports["pop3"], "alice@example.test") == []
+    ev = [json.loads(l) for l in srv.cli("evidence", "--rule", "R-OUT-7", "--format", "json").stdout.splitlines()]
+    assert [(e["account"], e["decision"]) for e in ev] == [("bob@example.test", "bounce")], ev
+    assert "r4@remote.test" in ev[0]["reply"]
+    assert "Subject: policy test" in srv.cli("evidence", "export", str(ev[0]["id"])).stdout
 
 
 def test_evidence_log_search_and_export(make_server, sink):

@@ -188,18 +188,34 @@ async fn deliver_domain(sh: Arc<Shared>, domain: String, rows: Vec<QueueItem>) {
     }
     // The policy's last word before anything is sent: a 4xx defers the
     // message, a 5xx bounces it.
+    // Each recipient is decided on its own (R-OUT-7 marks single
+    // recipients); those refused alike share one outcome and one DSN.
     if let Some(policy) = &sh.ctx.policy {
         let mut allowed = Vec::with_capacity(messages.len());
         for m in messages {
-            match policy.before_delivery(&mailhost_policy::QueuedCtx { item: &m[0] }).await {
-                mailhost_policy::Verdict::Allow => allowed.push(m),
-                mailhost_policy::Verdict::Refuse(r) => {
-                    tracing::info!(%domain, rule = r.rule, "delivery refused by policy: {}", r.reason);
-                    let f = Failure::local(r.code >= 500, r.enhanced, r.text());
-                    if let Err(e) = finish_without_sending(&sh, &m, &f).await {
-                        tracing::warn!(%domain, "cannot record a policy refusal: {e}");
-                    }
+            let mut send = Vec::with_capacity(m.len());
+            let mut refused: Vec<(mailhost_policy::Refusal, Message)> = Vec::new();
+            for row in m {
+                match policy.before_delivery(&mailhost_policy::QueuedCtx { item: &row }).await {
+                    mailhost_policy::Verdict::Allow => send.push(row),
+                    mailhost_policy::Verdict::Refuse(r) => match refused.iter_mut().find(|(q, _)| q.text() == r.text()) {
+                        Some((_, rows)) => rows.push(row),
+                        None => refused.push((r, vec![row])),
+                    },
                 }
+            }
+            for (r, rows) in refused {
+                tracing::info!(%domain, rule = r.rule, "delivery refused by policy: {}", r.reason);
+                if r.code >= 500 {
+                    policy_evidence(&sh, &rows, &r).await;
+                }
+                let f = Failure::local(r.code >= 500, r.enhanced, r.text());
+                if let Err(e) = finish_without_sending(&sh, &rows, &f).await {
+                    tracing::warn!(%domain, "cannot record a policy refusal: {e}");
+                }
+            }
+            if !send.is_empty() {
+                allowed.push(send);
             }
         }
         messages = allowed;
@@ -251,6 +267,33 @@ async fn deliver_domain(sh: Arc<Shared>, domain: String, rows: Vec<QueueItem>) {
 
 /// A routing or loop failure before any connection: recorded for every row
 /// of the message (it needs the body for the notice's headers).
+/// A bounce decided by the policy is a decision for the evidence log
+/// (R-ABUSE-3), with the message's headers for an abuse report.
+async fn policy_evidence(sh: &Shared, rows: &[QueueItem], r: &mailhost_policy::Refusal) {
+    let headers = sh.ctx.store.queue_body(&rows[0].blob_id).await.ok().map(|b| crate::dsn::header_section(&b).to_vec());
+    // The Message-ID ties this row to the one of the message's acceptance.
+    let message_id = headers.as_deref().and_then(|h| {
+        String::from_utf8_lossy(h)
+            .lines()
+            .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("message-id")).map(|(_, v)| v.trim().to_string()))
+    });
+    let e = mailhost_store::Evidence {
+        ip: String::new(),
+        account: rows[0].account.clone(),
+        rule: r.rule.to_string(),
+        decision: "bounce".into(),
+        reply: format!("{} {} {} (to {})", r.code, r.enhanced, r.text(), rows.iter().map(|q| q.rcpt.as_str()).collect::<Vec<_>>().join(", ")),
+        service: "delivery".into(),
+        queue_id: None,
+        message_id,
+        headers,
+        ..Default::default()
+    };
+    if let Err(err) = sh.ctx.store.evidence_record(&e).await {
+        tracing::warn!("cannot record a policy bounce: {err}");
+    }
+}
+
 async fn finish_without_sending(sh: &Shared, rows: &[QueueItem], f: &Failure) -> Result<(), StoreError> {
     let body = match sh.ctx.store.queue_body(&rows[0].blob_id).await {
         Ok(b) => b,

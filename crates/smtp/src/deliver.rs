@@ -135,6 +135,8 @@ impl Session {
             if queued {
                 let domain = account.rsplit_once('@').map_or("", |(_, d)| d).to_string();
                 msg.send_log = Some((account.clone(), domain, outbound.len() as i64));
+                let p = &self.ctx.policy.config.policy;
+                msg.domain_limit = p.enforce.then_some(p.domain_hourly_limit as i64);
             }
             let headers = headers::section(&body).to_vec();
             msg.evidence.push(mailhost_store::Evidence {

@@ -23,6 +23,11 @@ pub struct NewMessage {
     /// transaction: the sending account, its domain, and how many
     /// recipients leave the server.
     pub send_log: Option<(String, String, i64)>,
+    /// R-OUT-7: the sending domain's hourly limit. Each queue row notes
+    /// whether its recipient was past it, counted in commit order with
+    /// this message's own recipients (so that when two sessions both
+    /// passed the check at RCPT, the later one's excess bounces).
+    pub domain_limit: Option<i64>,
     /// Decisions recorded with the message (R-ABUSE-3).
     pub evidence: Vec<crate::Evidence>,
     /// What the message adds to the bulk window (R-OUT-8).
@@ -186,13 +191,13 @@ pub(crate) fn message_stmts(msg: NewMessage) -> Result<(Vec<Stmt>, Vec<String>)>
         ));
         uids.push(uid);
     }
-    if let Some((account, domain, n)) = msg.send_log {
+    if let Some((account, domain, n)) = &msg.send_log {
         let minute = now / 60_000;
         for key in [format!("acct:{account}"), format!("dom:{domain}")] {
             stmts.push(Stmt::new(
                 "INSERT INTO send_counts (key, minute, rcpts) VALUES (?, ?, ?)
                  ON CONFLICT (key, minute) DO UPDATE SET rcpts = send_counts.rcpts + excluded.rcpts",
-                vec![key.into(), minute.into(), n.into()],
+                vec![key.into(), minute.into(), (*n).into()],
             ));
         }
     }
@@ -202,13 +207,32 @@ pub(crate) fn message_stmts(msg: NewMessage) -> Result<(Vec<Stmt>, Vec<String>)>
     if let Some(b) = msg.bulk {
         stmts.push(crate::bulk::bulk_stmt(b));
     }
-    for o in msg.outbound {
+    // The sending domain's count after this message, less the recipients
+    // after the n-th, is the n-th recipient's place in the hour; the
+    // statements above have added this message to the count, and the
+    // sum runs in the same transaction, after every commit before it.
+    let place = match (&msg.send_log, msg.domain_limit) {
+        (Some((_, domain, _)), Some(limit)) => Some((format!("dom:{domain}"), limit)),
+        _ => None,
+    };
+    let n = msg.outbound.len() as i64;
+    for (i, o) in msg.outbound.into_iter().enumerate() {
         let domain = o.rcpt.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
-        stmts.push(Stmt::new(
-            "INSERT INTO queue (blob_id, sender, rcpt, domain, account, created_at, next_attempt)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-            vec![blob.clone().into(), o.sender.into(), o.rcpt.into(), domain.into(), o.account.into(), now.into(), now.into()],
-        ));
+        let mut args = vec![blob.clone().into(), o.sender.into(), o.rcpt.into(), domain.into(), o.account.into(), now.into(), now.into()];
+        let sql = match &place {
+            Some((key, limit)) => {
+                args.extend([key.clone().into(), (now - 3_600_000).div_euclid(60_000).into(), (n - 1 - i as i64).into(), (*limit).into()]);
+                "INSERT INTO queue (blob_id, sender, rcpt, domain, account, created_at, next_attempt, over_limit)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, CASE WHEN
+                   (SELECT CAST(COALESCE(SUM(rcpts), 0) AS BIGINT) FROM send_counts WHERE key = ? AND minute >= ?)
+                   - CAST(? AS BIGINT) > CAST(? AS BIGINT) THEN 1 ELSE 0 END)"
+            }
+            None => {
+                "INSERT INTO queue (blob_id, sender, rcpt, domain, account, created_at, next_attempt)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)"
+            }
+        };
+        stmts.push(Stmt::new(sql, args));
     }
     Ok((stmts, uids))
 }

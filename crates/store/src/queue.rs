@@ -29,6 +29,8 @@ pub struct QueueItem {
     pub last_error: Option<String>,
     /// A delay DSN has been sent.
     pub warned: bool,
+    /// Past the sending domain's hourly limit when accepted (R-OUT-7).
+    pub over_limit: bool,
 }
 
 fn item(r: &Row) -> Result<QueueItem> {
@@ -44,6 +46,7 @@ fn item(r: &Row) -> Result<QueueItem> {
         attempts: r.i64(8)?,
         last_error: r.opt_text(9)?,
         warned: r.i64(10)? != 0,
+        over_limit: r.i64(11)? != 0,
     })
 }
 
@@ -84,7 +87,7 @@ impl Store {
         .await?;
         let rows = self
             .query(
-                "SELECT id, blob_id, sender, rcpt, domain, account, created_at, next_attempt, attempts, last_error, warned
+                "SELECT id, blob_id, sender, rcpt, domain, account, created_at, next_attempt, attempts, last_error, warned, over_limit
                  FROM queue WHERE lease_owner = ? AND lease_until = ? ORDER BY id",
                 vec![owner.into(), until.into()],
             )
@@ -179,7 +182,7 @@ impl Store {
     pub async fn queue_list(&self) -> Result<Vec<QueueItem>> {
         let rows = self
             .query(
-                "SELECT id, blob_id, sender, rcpt, domain, account, created_at, next_attempt, attempts, last_error, warned
+                "SELECT id, blob_id, sender, rcpt, domain, account, created_at, next_attempt, attempts, last_error, warned, over_limit
                  FROM queue ORDER BY id",
                 vec![],
             )

@@ -186,6 +186,12 @@ CREATE TABLE bulk_log (
 );
 DROP TABLE send_log;
 "#,
+    // 8: R-OUT-7: a queued recipient that was past its domain's hourly
+    // limit when the message was accepted (sessions or nodes racing on one
+    // count) bounces instead of being sent.
+    r#"
+ALTER TABLE queue ADD COLUMN over_limit BIGINT NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub fn render(ddl: &str, id: &str, blob: &str) -> String {

@@ -42,7 +42,7 @@ macro_rules! both {
     };
 }
 
-both!(packages_and_profile, bulk_window, quarantine, policy_state, queue_lifecycle, grants_and_keys, domains, users, aliases_and_resolve, auth, deliver_list_read_delete, group_commit_concurrent, locks, reopen_keeps_schema);
+both!(packages_and_profile, bulk_window, domain_limit_places, quarantine, policy_state, queue_lifecycle, grants_and_keys, domains, users, aliases_and_resolve, auth, deliver_list_read_delete, group_commit_concurrent, locks, reopen_keeps_schema);
 
 async fn domains(s: Store) {
     assert_eq!(s.domain_add("Example.COM", "admin@example.net", None).await.unwrap(), "example.com");
@@ -350,6 +350,35 @@ async fn policy_state(s: Store) {
     s.hold_place("one@a.example", "R-OUT-6", "short", 1, &refusal).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(s.active_hold("one@a.example").await.unwrap().is_none(), "expired");
+}
+
+/// R-OUT-7: each queued recipient knows whether it was past its domain's
+/// hourly limit, counted in commit order with the message's own.
+async fn domain_limit_places(s: Store) {
+    s.domain_add("a.example", "c@a.example", None).await.unwrap();
+    let send = |n: usize, limit: Option<i64>| {
+        let s = s.clone();
+        async move {
+            s.deliver(NewMessage {
+                body: b"Subject: x\r\n\r\n".to_vec(),
+                outbound: (0..n).map(|i| Outbound { sender: "u@a.example".into(), rcpt: format!("r{i}@remote.example"), account: Some("u@a.example".into()) }).collect(),
+                send_log: Some(("u@a.example".into(), "a.example".into(), n as i64)),
+                domain_limit: limit,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        }
+    };
+    let over = || async { s.queue_list().await.unwrap().iter().map(|q| q.over_limit).collect::<Vec<_>>() };
+    send(2, Some(3)).await;
+    assert_eq!(over().await, [false, false]);
+    send(2, Some(3)).await;
+    assert_eq!(over().await, [false, false, false, true], "the third recipient is the last within the limit");
+    send(1, None).await;
+    assert_eq!(over().await, [false, false, false, true, false], "no limit given, none marked");
+    send(1, Some(100)).await;
+    assert_eq!(over().await, [false, false, false, true, false, false]);
 }
 
 async fn quarantine(s: Store) {

@@ -7,9 +7,11 @@
 //!   starts the count afresh. Counts are kept per minute, so the window
 //!   is the last 60 to 61 minutes.
 //! - R-OUT-7 per domain (all its accounts together): mail over the limit is
-//!   refused as undeliverable.
+//!   refused as undeliverable; mail that was queued past it anyway (two
+//!   sessions that both passed the check before either committed) bounces
+//!   with a DSN before delivery.
 
-use crate::{now_ms, rfc3339, Check, RcptCtx, Refusal, Rule, Verdict};
+use crate::{now_ms, rfc3339, Check, QueuedCtx, RcptCtx, Refusal, Rule, Verdict};
 use crate::state::PolicyState;
 use mailhost_store::{Evidence, Resolved};
 use std::sync::Arc;
@@ -102,6 +104,27 @@ impl Rule for DomainHourly {
                 "R-OUT-7",
                 format!(
                     "undeliverable: {domain} has reached its limit of {} recipients per hour; send again in the next hour",
+                    self.limit
+                ),
+            ))
+        })
+    }
+
+    /// Mail already queued past the limit (the store marks each recipient
+    /// by its place in the hour when the message commits) bounces: the DSN
+    /// is the undeliverable error of R-OUT-7 for mail that was answered 250.
+    fn before_delivery<'a>(&'a self, q: &'a QueuedCtx<'a>) -> Check<'a> {
+        Box::pin(async move {
+            if !q.item.over_limit {
+                return Verdict::Allow;
+            }
+            let domain = q.item.account.as_deref().and_then(|a| a.rsplit_once('@')).map_or("the sending domain", |(_, d)| d);
+            Verdict::Refuse(Refusal::new(
+                550,
+                "5.7.1",
+                "R-OUT-7",
+                format!(
+                    "undeliverable: {domain} was over its limit of {} recipients per hour when this message was accepted; send it again in the next hour",
                     self.limit
                 ),
             ))
