@@ -142,3 +142,75 @@ impl AuthGuard {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::store;
+    use mailhost_config::Duration as Dur;
+
+    fn guard(store: &Store, per_ip: u32, per_account: u32, lockout_ms: u64, pop_per_hour: u32) -> AuthGuard {
+        let mut c = Config::default();
+        c.policy.auth_failures_per_ip = per_ip;
+        c.policy.auth_failures_per_account = per_account;
+        c.policy.auth_lockout = Dur(Duration::from_millis(lockout_ms));
+        c.policy.pop_logins_per_hour = pop_per_hour;
+        c.policy.pop_lockout = Dur(Duration::from_millis(lockout_ms));
+        AuthGuard::new(&c, store.clone())
+    }
+
+    #[tokio::test]
+    async fn failures_lock_out_the_account_in_every_spelling_and_then_lift() {
+        let (store, _d) = store().await;
+        let g = guard(&store, 100, 3, 150, 100);
+        for login in ["u@a.example", "U%a.example", "u@A.EXAMPLE"] {
+            assert!(!g.before("192.0.2.1", "u@a.example", false).await.0);
+            g.failed("192.0.2.1", login, "submission").await;
+        }
+        assert!(g.before("198.51.100.9", "u@a.example", false).await.0, "locked out, from any IP");
+        assert!(!g.before("198.51.100.9", "v@a.example", false).await.0, "other accounts are not");
+        // A login name that is no account is limited just the same: the
+        // limits tell nothing about which accounts exist.
+        for _ in 0..3 {
+            g.failed("192.0.2.1", "nobody@a.example", "submission").await;
+        }
+        assert!(g.before("192.0.2.2", "nobody@a.example", false).await.0);
+        let ev = store.evidence_search(&mailhost_store::EvidenceQuery { rule: Some("R-ABUSE-4".into()), ..Default::default() }).await.unwrap();
+        assert_eq!(ev.len(), 2);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!g.before("192.0.2.1", "u@a.example", false).await.0, "the lockout ends by itself");
+    }
+
+    #[tokio::test]
+    async fn failures_from_one_ip_slow_down_then_lock_it_out() {
+        let (store, _d) = store().await;
+        let g = guard(&store, 4, 100, 60_000, 100);
+        assert_eq!(g.before("192.0.2.1", "x@a.example", false).await.1, Duration::ZERO);
+        for i in 0..3 {
+            g.failed("192.0.2.1", &format!("user{i}@a.example"), "pop3").await;
+        }
+        let (locked, delay) = g.before("192.0.2.1", "u@a.example", false).await;
+        assert!(!locked && delay == Duration::from_millis(500), "{delay:?}");
+        g.failed("192.0.2.1", "user9@a.example", "pop3").await;
+        assert!(g.before("192.0.2.1", "u@a.example", false).await.0, "the IP is locked out, for every account");
+        assert!(!g.before("192.0.2.7", "u@a.example", false).await.0, "not other IPs");
+        // A success clears the account's count, not the IP's.
+        g.succeeded("u@a.example").await;
+        assert!(g.before("192.0.2.1", "u@a.example", false).await.0);
+    }
+
+    #[tokio::test]
+    async fn pop_logins_per_hour_lock_the_mailbox_for_pop_only() {
+        let (store, _d) = store().await;
+        let g = guard(&store, 100, 100, 150, 2);
+        assert!(g.pop_login("192.0.2.1", "u@a.example").await);
+        assert!(g.pop_login("192.0.2.1", "u@a.example").await);
+        assert!(!g.pop_login("192.0.2.1", "u@a.example").await, "the third in an hour");
+        assert!(g.before("192.0.2.1", "u@a.example", true).await.0);
+        assert!(!g.before("192.0.2.1", "u@a.example", false).await.0, "SMTP AUTH is not a POP3 login");
+        assert!(g.pop_login("192.0.2.1", "v@a.example").await, "per mailbox");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!g.before("192.0.2.1", "u@a.example", true).await.0);
+        assert!(g.pop_login("192.0.2.1", "u@a.example").await, "the count started afresh");
+    }
+}

@@ -277,6 +277,35 @@ mod tests {
 #[cfg(test)]
 pub(crate) mod testutil {
     use super::*;
+
+    /// A store in a temporary directory with one domain (contact
+    /// boss@a.example) and the mailboxes u@ and v@ a.example.
+    pub async fn store() -> (mailhost_store::Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = mailhost_store::Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+        store.domain_add("a.example", "boss@a.example", None).await.unwrap();
+        for u in ["u@a.example", "v@a.example"] {
+            store.user_add(u, "pw-123456", None, None).await.unwrap();
+        }
+        (store, dir)
+    }
+
+    /// Commits a message from `account` to `n` remote recipients, counted
+    /// as submission counts it.
+    pub async fn sent(store: &mailhost_store::Store, account: &str, n: usize) {
+        let domain = account.rsplit_once('@').unwrap().1.to_string();
+        store
+            .deliver(mailhost_store::NewMessage {
+                body: b"Subject: x\r\n\r\nx\r\n".to_vec(),
+                outbound: (0..n)
+                    .map(|i| mailhost_store::Outbound { sender: account.into(), rcpt: format!("r{i}@remote.example"), account: Some(account.into()) })
+                    .collect(),
+                send_log: Some((account.into(), domain, n as i64)),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
     pub fn session(service: Service, account: Option<&str>) -> SessionInfo {
         SessionInfo {
             peer: "192.0.2.1".parse().unwrap(),

@@ -66,3 +66,54 @@ impl Rule for SuspendedSender {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{sent, session, store};
+    use mailhost_store::Evidence;
+
+    fn mail<'a>(s: &'a crate::SessionInfo) -> MailCtx<'a> {
+        MailCtx { session: s, sender: "u@a.example", declared_size: None }
+    }
+
+    #[tokio::test]
+    async fn a_hold_refuses_submission_until_released() {
+        let (store, _d) = store().await;
+        let rule = NotOnHold { state: Arc::new(PolicyState::new(store.clone())) };
+        let s = session(Service::Submission, Some("u@a.example"));
+        store.hold_place("u@a.example", "R-OUT-8", "bulk mail", 60_000, &Evidence::default()).await.unwrap();
+        let Verdict::Refuse(r) = rule.on_mail(&mail(&s)).await else { panic!("allowed") };
+        assert_eq!((r.code, r.enhanced, r.rule), (451, "4.7.1", "R-ABUSE-1"));
+        assert!(r.reason.contains("R-OUT-8") && r.reason.contains("bulk mail") && r.reason.contains("+00:00"), "{}", r.reason);
+        // Mail to the account arriving on port 25 is not affected.
+        assert_eq!(rule.on_mail(&mail(&session(Service::Mx, None))).await, Verdict::Allow);
+        assert_eq!(rule.on_mail(&mail(&session(Service::Submission, Some("v@a.example")))).await, Verdict::Allow);
+        store.hold_release("u@a.example").await.unwrap();
+        assert_eq!(rule.on_mail(&mail(&s)).await, Verdict::Allow, "a released hold is seen at once");
+    }
+
+    #[tokio::test]
+    async fn a_hold_ends_by_itself() {
+        let (store, _d) = store().await;
+        let rule = NotOnHold { state: Arc::new(PolicyState::new(store.clone())) };
+        let s = session(Service::Submission, Some("u@a.example"));
+        store.hold_place("u@a.example", "R-OUT-6", "limit", 50, &Evidence::default()).await.unwrap();
+        assert!(matches!(rule.on_mail(&mail(&s)).await, Verdict::Refuse(_)));
+        tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+        assert_eq!(rule.on_mail(&mail(&s)).await, Verdict::Allow);
+    }
+
+    #[tokio::test]
+    async fn a_suspended_senders_queued_mail_waits() {
+        let (store, _d) = store().await;
+        sent(&store, "u@a.example", 1).await;
+        let item = store.queue_list().await.unwrap().remove(0);
+        store.user_set_suspended("u@a.example", true).await.unwrap();
+        let rule = SuspendedSender { state: Arc::new(PolicyState::new(store.clone())) };
+        let Verdict::Refuse(r) = rule.before_delivery(&QueuedCtx { item: &item }).await else { panic!("allowed") };
+        assert_eq!((r.code, r.enhanced, r.rule), (451, "4.7.1", "R-ABUSE-1"), "deferred, not bounced");
+        let bounce = mailhost_store::QueueItem { account: None, ..item };
+        assert_eq!(rule.before_delivery(&QueuedCtx { item: &bounce }).await, Verdict::Allow, "a bounce has no sending account");
+    }
+}
