@@ -109,7 +109,7 @@ def seed_window(db, accounts, domains, rcpts, window_s, per_cluster):
         for m in range(sends):
             keys = [rng.getrandbits(63) - (1 << 62) for _ in range(per_cluster // sends)]
             blob = b"".join(x.to_bytes(8, "big", signed=True) for x in keys)
-            intro = (f"boss{k % customers}@cust.test", os.urandom(128)) if m == 0 else (None, None)
+            intro = (f"boss{k % customers}@cust.test", os.urandom(32)) if m == 0 else (None, None)
             rows.append((first + m * 60_000, cid, *intro, addrs[(k + m) % accounts], blob))
     # The log is in commit order, which is time order.
     rows.sort(key=lambda r: r[0])

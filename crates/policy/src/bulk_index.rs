@@ -167,6 +167,21 @@ fn sig_of(fp: &Fingerprint) -> [u8; K] {
     fp.mins.map(|v| v as u8)
 }
 
+/// The signature as `bulk_log` stores it: the index's 32 bytes, all any
+/// node reads back.
+pub fn log_signature(fp: &Fingerprint) -> Vec<u8> {
+    sig_of(fp).to_vec()
+}
+
+/// A signature from the log: 32 bytes, or a whole fingerprint (128 bytes,
+/// as logged before the index kept one byte per value).
+fn sig_from_log(b: &[u8]) -> Option<[u8; K]> {
+    match b.len() {
+        K => b.try_into().ok(),
+        _ => Fingerprint::from_bytes(b).map(|f| sig_of(&f)),
+    }
+}
+
 /// The LSH keys of a signature within one customer's mail.
 fn band_hashes(customer: u64, sig: &[u8; K]) -> [u64; BANDS] {
     std::array::from_fn(|b| mix(mix(customer ^ (b as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) ^ (sig[2 * b] as u64 | (sig[2 * b + 1] as u64) << 8)))
@@ -467,6 +482,10 @@ impl BulkIndex {
     }
 
     pub fn add_cluster(&self, cluster: i64, customer: &str, fp: Fingerprint, at: i64) {
+        self.add_signed(cluster, customer, sig_of(&fp), at)
+    }
+
+    fn add_signed(&self, cluster: i64, customer: &str, sig: [u8; K], at: i64) {
         let ckey = customer_key(customer);
         let mut guard = self.lock();
         let g = &mut *guard;
@@ -487,8 +506,7 @@ impl BulkIndex {
         let cl = &mut g.clusters[slot as usize];
         cl.flags |= SIGNED;
         cl.customer = cust;
-        cl.sig = sig_of(&fp);
-        let sig = cl.sig;
+        cl.sig = sig;
         for h in band_hashes(ckey, &sig) {
             g.bands.insert(h, slot);
         }
@@ -510,8 +528,8 @@ impl BulkIndex {
     /// it again later changes nothing).
     pub fn learn(&self, t: &mailhost_store::BulkTrack) {
         if let Some((customer, sig)) = &t.intro {
-            if let Some(fp) = Fingerprint::from_bytes(sig) {
-                self.add_cluster(t.cluster, customer, fp, t.at);
+            if let Some(sig) = sig_from_log(sig) {
+                self.add_signed(t.cluster, customer, sig, t.at);
             }
         }
         self.add_send(t.cluster, &t.account, &t.rcpts, t.at);
@@ -519,8 +537,8 @@ impl BulkIndex {
 
     fn apply(&self, r: &BulkRow) {
         if let Some((customer, sig)) = &r.intro {
-            if let Some(fp) = Fingerprint::from_bytes(sig) {
-                self.add_cluster(r.cluster, customer, fp, r.at);
+            if let Some(sig) = sig_from_log(sig) {
+                self.add_signed(r.cluster, customer, sig, r.at);
             }
         }
         self.add_send(r.cluster, &r.account, &r.rcpts, r.at);
@@ -731,6 +749,14 @@ mod tests {
     }
 
     #[test]
+    fn log_signatures_old_and_new() {
+        let f = fp(A);
+        assert_eq!(sig_from_log(&log_signature(&f)), Some(sig_of(&f)));
+        assert_eq!(sig_from_log(&f.to_bytes()), Some(sig_of(&f)), "a row logged with the whole fingerprint");
+        assert_eq!(sig_from_log(b"short"), None);
+    }
+
+    #[test]
     fn a_cluster_with_one_recipient_is_small() {
         // The bulk window's memory per tracked recipient (bench/policy.sh
         // measures it as a whole) rests on this.
@@ -750,7 +776,7 @@ mod tests {
         for (row, rcpts) in [(true, vec![1, 2]), (false, vec![3])] {
             let track = BulkTrack {
                 cluster: 42,
-                intro: row.then(|| ("c@a.example".to_string(), f.to_bytes())),
+                intro: row.then(|| ("c@a.example".to_string(), log_signature(&f))),
                 account: "u@a.example".into(),
                 rcpts,
                 at: now,

@@ -80,7 +80,7 @@ impl Rule for BulkMail {
                 let cluster = ids.first().copied().unwrap_or_else(new_cluster_id);
                 let track = BulkTrack {
                     cluster,
-                    intro: self.index.needs_intro(cluster, now).then(|| (profile.customer.clone(), fp.to_bytes())),
+                    intro: self.index.needs_intro(cluster, now).then(|| (profile.customer.clone(), crate::bulk_index::log_signature(&fp))),
                     account: account.clone(),
                     rcpts,
                     at: now,
