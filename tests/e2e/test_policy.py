@@ -140,6 +140,11 @@ def test_evidence_log_search_and_export(make_server, sink):
     assert srv.cli("evidence", "--ip", "192.0.2.99").stdout == ""
     assert srv.cli("evidence", "--since", "2099-01-01T00:00:00+00:00").stdout == ""
     assert len(srv.cli("evidence", "--since", "1h").stdout.splitlines()) == 3
+    # a time range: nothing before the server started, all of it up to now
+    assert srv.cli("evidence", "--until", "1h").stdout == ""
+    assert len(srv.cli("evidence", "--since", "1h", "--until", "2099-01-01T00:00:00+00:00").stdout.splitlines()) == 3
+    r = srv.cli("evidence", "--until", "soon", check=False)
+    assert r.returncode == 1 and "--until" in r.stderr
     r = srv.cli("evidence", "--since", "whenever", check=False)
     assert r.returncode == 1 and "--since" in r.stderr
 

@@ -89,6 +89,9 @@ pub struct EvidenceArgs {
     /// A time (2026-11-22T18:00:00+00:00) or an age ("2h": the last two hours).
     #[arg(long)]
     pub since: Option<String>,
+    /// The end of the time range, in the same forms as --since.
+    #[arg(long)]
+    pub until: Option<String>,
     #[arg(long, default_value = "table")]
     pub format: Format,
 }
@@ -228,10 +231,16 @@ fn json(s: &str) -> String {
 
 /// `--since`: an age such as "2h", or an RFC 3339 time with offset.
 fn parse_since(s: &str) -> Result<i64, String> {
+    parse_time("--since", s)
+}
+
+/// `--since` or `--until`: an age such as "2h" (that long ago), or an RFC
+/// 3339 time with offset.
+fn parse_time(flag: &str, s: &str) -> Result<i64, String> {
     if let Ok(d) = mailhost_config::Duration::parse(s) {
         return Ok(mailhost_store::now_ms() - d.std().as_millis() as i64);
     }
-    let bad = || format!("--since {s:?}: expected an age (\"2h\") or a time like 2026-11-22T18:00:00+00:00");
+    let bad = || format!("{flag} {s:?}: expected an age (\"2h\") or a time like 2026-11-22T18:00:00+00:00");
     let (date, time) = s.split_once(['T', ' ']).ok_or_else(bad)?;
     let mut d = date.split('-').map(|x| x.parse::<i64>());
     let (Some(Ok(y)), Some(Ok(m)), Some(Ok(day)), None) = (d.next(), d.next(), d.next(), d.next()) else {
@@ -397,12 +406,13 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
                 return Ok(());
             }
             let since = a.since.as_deref().map(parse_since).transpose()?;
+            let until = a.until.as_deref().map(|u| parse_time("--until", u)).transpose()?;
             let q = mailhost_store::EvidenceQuery {
                 account: a.account.map(|s| s.to_ascii_lowercase()),
                 ip: a.ip,
                 rule: a.rule,
                 since,
-                until: None,
+                until,
                 limit: 1000,
             };
             for r in store.evidence_search(&q).await.map_err(e)? {
