@@ -59,11 +59,17 @@ async fn serve(config: Config) -> Result<(), String> {
     let tls_cfg = mailhost_net::tls::server_config(&config.tls, &config.server.data_dir, &config.server.hostname)?;
     let tls = TlsAcceptor::from(tls_cfg);
     let policy = Arc::new(Engine::new(config.clone(), store.clone()));
-    // R-OUT-8: the bulk window is in memory before the first session.
-    let t0 = std::time::Instant::now();
-    policy.bulk.load(&store, mailhost_store::now_ms()).await.map_err(|e| format!("loading the bulk window: {e}"))?;
-    let (clusters, rcpts) = policy.bulk.size();
-    tracing::info!(clusters, rcpts, ms = t0.elapsed().as_millis() as u64, "bulk window loaded");
+    // R-OUT-8: the bulk window is in memory before the first session
+    // (with the acceptable-use rules off, nothing reads it).
+    let track_bulk = config.policy.enforce;
+    if track_bulk {
+        let t0 = std::time::Instant::now();
+        policy.bulk.load(&store, mailhost_store::now_ms()).await.map_err(|e| format!("loading the bulk window: {e}"))?;
+        let (clusters, rcpts) = policy.bulk.size();
+        tracing::info!(clusters, rcpts, ms = t0.elapsed().as_millis() as u64, "bulk window loaded");
+    } else {
+        tracing::info!("policy.enforce = false: the bulk window is not kept in memory");
+    }
     let shutdown = Shutdown::new();
     let limits = ConnLimits::new(config.limits.connections_per_ip, config.limits.max_connections);
     let hs = Duration::from_secs(30);
@@ -145,6 +151,7 @@ async fn serve(config: Config) -> Result<(), String> {
     tokio::spawn(mailhost_policy::bulk_index::follow_bulk_window(
         store.clone(),
         policy.bulk.clone(),
+        track_bulk,
         shutdown.token.clone(),
     ));
     tracing::info!(store = store.backend_name(), node, "mailhost running");

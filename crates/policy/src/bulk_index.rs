@@ -624,10 +624,11 @@ impl BulkIndex {
     }
 }
 
-/// Keeps a node's index current (R-OUT-8): loads the window, follows the
-/// logs, and prunes memory and logs a few times per window. Runs inside
-/// `serve` until `stop`.
-pub async fn follow_bulk_window(store: Store, index: std::sync::Arc<BulkIndex>, stop: tokio_util::sync::CancellationToken) {
+/// Keeps a node's index current (R-OUT-8): follows the log, and prunes
+/// memory and the log a few times per window. Without `track` (the rules
+/// are off on this node) it only prunes the log, which other nodes may
+/// still write. Runs inside `serve` until `stop`.
+pub async fn follow_bulk_window(store: Store, index: std::sync::Arc<BulkIndex>, track: bool, stop: tokio_util::sync::CancellationToken) {
     let window = Duration::from_millis(index.window_ms as u64);
     let lookback = if store.backend_name() == "postgres" { 1000 } else { 0 };
     let poll = (window / 8).clamp(Duration::from_millis(100), Duration::from_secs(1));
@@ -635,8 +636,10 @@ pub async fn follow_bulk_window(store: Store, index: std::sync::Arc<BulkIndex>, 
     let mut last_prune = std::time::Instant::now();
     loop {
         let now = mailhost_store::now_ms();
-        if let Err(e) = index.follow(&store, lookback, now).await {
-            tracing::warn!("following the bulk window: {e}");
+        if track {
+            if let Err(e) = index.follow(&store, lookback, now).await {
+                tracing::warn!("following the bulk window: {e}");
+            }
         }
         if last_prune.elapsed() >= prune_every {
             last_prune = std::time::Instant::now();
