@@ -105,11 +105,14 @@ struct LoadedKey {
     key: Arc<Key>,
 }
 
-/// A signing key. RSA keys of 2048 bits and more sign with `ring` (already
-/// in the build for TLS), whose assembly is several times faster than the
-/// pure-Rust `rsa` crate; smaller RSA keys and Ed25519 use mail-auth's own.
+/// A signing key. RSA keys of 2048 bits and more sign with `aws-lc-rs`:
+/// RSA signing is the largest single cost of submission, and AWS-LC's
+/// (with AVX-512 IFMA where the CPU has it) signs 2.2 times as fast as
+/// `ring`'s on the benchmark machine (258 vs 584 µs for 2048 bits), which
+/// is itself several times faster than the pure-Rust `rsa` crate. Smaller
+/// RSA keys and Ed25519 use mail-auth's own.
 enum Key {
-    Ring(ring::signature::RsaKeyPair),
+    Rsa(aws_lc_rs::signature::RsaKeyPair),
     Other(AnyKey),
 }
 
@@ -124,13 +127,13 @@ impl SigningKey for SharedKey {
     fn sign(&self, input: impl mail_auth::common::headers::Writable) -> mail_auth::Result<Vec<u8>> {
         match &*self.0 {
             Key::Other(k) => k.sign(input),
-            Key::Ring(k) => {
-                // RSASSA-PKCS1-v1_5 with SHA-256 (RFC 6376 §3.3.1): ring
-                // hashes the data itself.
+            Key::Rsa(k) => {
+                // RSASSA-PKCS1-v1_5 with SHA-256 (RFC 6376 §3.3.1): the
+                // library hashes the data itself.
                 let mut data = Vec::with_capacity(1024);
                 input.write(&mut data);
-                let mut sig = vec![0; k.public().modulus_len()];
-                k.sign(&ring::signature::RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), &data, &mut sig)
+                let mut sig = vec![0; k.public_modulus_len()];
+                k.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), &data, &mut sig)
                     .map_err(|e| mail_auth::Error::Crypto(mail_auth::common::crypto::CryptoError::Library(format!("RSA signing: {e}"))))?;
                 Ok(sig)
             }
@@ -140,7 +143,7 @@ impl SigningKey for SharedKey {
     fn algorithm(&self) -> mail_auth::common::crypto::Algorithm {
         match &*self.0 {
             Key::Other(k) => k.algorithm(),
-            Key::Ring(_) => mail_auth::common::crypto::Algorithm::RsaSha256,
+            Key::Rsa(_) => mail_auth::common::crypto::Algorithm::RsaSha256,
         }
     }
 }
@@ -222,9 +225,9 @@ fn load_key(key: &DkimKey) -> Result<LoadedKey, String> {
     let bad = |e: &dyn std::fmt::Display| format!("the DKIM key of {} is unusable: {e}", key.domain);
     let der = PrivateKeyDer::from_pem_slice(key.private_key.as_bytes()).map_err(|e| bad(&e))?;
     let signing_key = match key.algorithm.as_str() {
-        "rsa-sha256" => match ring::signature::RsaKeyPair::from_pkcs8(der.secret_der()) {
-            Ok(k) => Key::Ring(k),
-            // ring refuses keys under 2048 bits; RFC 8301 still allows 1024.
+        "rsa-sha256" => match aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der.secret_der()) {
+            Ok(k) => Key::Rsa(k),
+            // Keys under 2048 bits are refused; RFC 8301 still allows 1024.
             Err(_) => Key::Other(AnyKey::Rsa(RsaKey::<Sha256>::from_key_der(der).map_err(|e| bad(&e))?)),
         },
         // RFC 8463; the store allows it though generate_key makes RSA only.
