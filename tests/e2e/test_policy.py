@@ -107,6 +107,10 @@ def test_domain_limit_bounces_what_racing_sessions_queued_past_it(make_server, s
     ev = [json.loads(l) for l in srv.cli("evidence", "--rule", "R-OUT-7", "--format", "json").stdout.splitlines()]
     assert [(e["account"], e["decision"]) for e in ev] == [("bob@example.test", "bounce")], ev
     assert "r4@remote.test" in ev[0]["reply"]
+    # the bounce names the message by the Message-ID its acceptance was logged with
+    bob = [json.loads(l) for l in srv.cli("evidence", "--account", "bob@example.test", "--format", "json").stdout.splitlines()]
+    accepted = [e["message_id"] for e in bob if e["decision"] == "accept"]
+    assert accepted and accepted[0] and ev[0]["message_id"] == accepted[0], (ev, bob)
     assert "Subject: policy test" in srv.cli("evidence", "export", str(ev[0]["id"])).stdout
 
 

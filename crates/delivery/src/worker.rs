@@ -206,11 +206,7 @@ async fn deliver_domain(sh: Arc<Shared>, domain: String, rows: Vec<QueueItem>) {
             }
             for (r, rows) in refused {
                 tracing::info!(%domain, rule = r.rule, "delivery refused by policy: {}", r.reason);
-                if r.code >= 500 {
-                    policy_evidence(&sh, &rows, &r).await;
-                }
-                let f = Failure::local(r.code >= 500, r.enhanced, r.text());
-                if let Err(e) = finish_without_sending(&sh, &rows, &f).await {
+                if let Err(e) = policy_refusal(&sh, &rows, &r).await {
                     tracing::warn!(%domain, "cannot record a policy refusal: {e}");
                 }
             }
@@ -265,41 +261,48 @@ async fn deliver_domain(sh: Arc<Shared>, domain: String, rows: Vec<QueueItem>) {
     }
 }
 
-/// A routing or loop failure before any connection: recorded for every row
-/// of the message (it needs the body for the notice's headers).
-/// A bounce decided by the policy is a decision for the evidence log
-/// (R-ABUSE-3), with the message's headers for an abuse report.
-async fn policy_evidence(sh: &Shared, rows: &[QueueItem], r: &mailhost_policy::Refusal) {
-    let headers = sh.ctx.store.queue_body(&rows[0].blob_id).await.ok().map(|b| crate::dsn::header_section(&b).to_vec());
-    // The Message-ID ties this row to the one of the message's acceptance.
-    let message_id = headers.as_deref().and_then(|h| {
-        String::from_utf8_lossy(h)
-            .lines()
-            .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("message-id")).map(|(_, v)| v.trim().to_string()))
-    });
-    let e = mailhost_store::Evidence {
-        ip: String::new(),
-        account: rows[0].account.clone(),
-        rule: r.rule.to_string(),
-        decision: "bounce".into(),
-        reply: format!("{} {} {} (to {})", r.code, r.enhanced, r.text(), rows.iter().map(|q| q.rcpt.as_str()).collect::<Vec<_>>().join(", ")),
-        service: "delivery".into(),
-        queue_id: None,
-        message_id,
-        headers,
-        ..Default::default()
-    };
-    if let Err(err) = sh.ctx.store.evidence_record(&e).await {
-        tracing::warn!("cannot record a policy bounce: {err}");
+/// A refusal by the policy before delivery, recorded for its rows like a
+/// failure before any connection (a 4xx defers them, a 5xx bounces them).
+/// A bounce is also a decision for the evidence log (R-ABUSE-3), with the
+/// message's headers for an abuse report and its Message-ID, which ties it
+/// to the record of the message's acceptance.
+async fn policy_refusal(sh: &Shared, rows: &[QueueItem], r: &mailhost_policy::Refusal) -> Result<(), StoreError> {
+    let body = body_of(sh, rows).await?;
+    if r.code >= 500 {
+        let headers = crate::dsn::header_section(&body);
+        let message_id = mail_parser::MessageParser::default().parse_headers(headers).and_then(|m| m.message_id().map(|id| format!("<{id}>")));
+        let e = mailhost_store::Evidence {
+            account: rows[0].account.clone(),
+            rule: r.rule.to_string(),
+            decision: "bounce".into(),
+            reply: format!("{} {} {} (to {})", r.code, r.enhanced, r.text(), rows.iter().map(|q| q.rcpt.as_str()).collect::<Vec<_>>().join(", ")),
+            service: "delivery".into(),
+            message_id,
+            headers: (!headers.is_empty()).then(|| headers.to_vec()),
+            ..Default::default()
+        };
+        if let Err(err) = sh.ctx.store.evidence_record(&e).await {
+            tracing::warn!("cannot record a policy bounce in the evidence log: {err}");
+        }
+    }
+    let f = Failure::local(r.code >= 500, r.enhanced, r.text());
+    record(&sh.ctx, rows, vec![Outcome::Failed(f); rows.len()], &body).await
+}
+
+/// The body of a message's rows; empty when it is gone (nothing can be
+/// sent, but the failure is still recorded and notified).
+async fn body_of(sh: &Shared, rows: &[QueueItem]) -> Result<Vec<u8>, StoreError> {
+    match sh.ctx.store.queue_body(&rows[0].blob_id).await {
+        Ok(b) => Ok(b),
+        Err(StoreError::NotFound(_)) => Ok(Vec::new()),
+        Err(e) => Err(e),
     }
 }
 
+/// A routing or loop failure before any connection: recorded for every row
+/// of the message (it needs the body for the notice's headers).
 async fn finish_without_sending(sh: &Shared, rows: &[QueueItem], f: &Failure) -> Result<(), StoreError> {
-    let body = match sh.ctx.store.queue_body(&rows[0].blob_id).await {
-        Ok(b) => b,
-        Err(StoreError::NotFound(_)) => Vec::new(),
-        Err(e) => return Err(e),
-    };
+    let body = body_of(sh, rows).await?;
     record(&sh.ctx, rows, vec![Outcome::Failed(f.clone()); rows.len()], &body).await
 }
 

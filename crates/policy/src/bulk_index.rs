@@ -16,7 +16,7 @@
 //! cluster its latest row), so rows may be read twice: that is how a node
 //! following PostgreSQL covers ids that commit out of order.
 
-use crate::fingerprint::{customer_key, Fingerprint, K};
+use crate::fingerprint::{customer_key, mix, Fingerprint, K};
 use mailhost_store::{BulkRow, Store};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -142,7 +142,7 @@ impl Cluster {
         self.sig.iter().zip(sig).filter(|(a, b)| a == b).count() as f64 / K as f64
     }
 
-    /// Drops stamps older than `since`; false when nothing is left.
+    /// Drops stamps older than `since`.
     fn retain(&mut self, since: u32) {
         fn keep(inline: &mut Stamp, list: &mut Vec<Stamp>, since: u32) {
             list.retain(|s| s.at >= since);
@@ -189,13 +189,6 @@ fn band_hashes(customer: u64, sig: &[u8; K]) -> [u64; BANDS] {
 
 fn key_hash(key: i64) -> u64 {
     mix(key as u64 ^ 0x5bd1_e995)
-}
-
-/// The splitmix64 finaliser.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// A multimap from 64-bit hashes to slots that stores neither the hashes
@@ -749,6 +742,15 @@ mod tests {
         for (i, c) in g.clusters.iter().enumerate().filter(|(_, c)| c.flags & IN_USE != 0) {
             assert_eq!(g.find(c.key), Some(i as u32));
         }
+    }
+
+    #[test]
+    fn bands_depend_on_customer_and_content() {
+        let (a, b) = (sig_of(&fp("one two three four five six")), sig_of(&fp("seven eight nine ten eleven twelve")));
+        let (c1, c2) = (customer_key("c1"), customer_key("c2"));
+        assert_eq!(band_hashes(c1, &a), band_hashes(c1, &a));
+        assert!(band_hashes(c1, &a).iter().zip(band_hashes(c2, &a).iter()).all(|(x, y)| x != y), "per customer");
+        assert!(band_hashes(c1, &a).iter().zip(band_hashes(c1, &b).iter()).all(|(x, y)| x != y), "per content");
     }
 
     #[test]

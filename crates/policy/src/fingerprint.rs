@@ -13,11 +13,9 @@
 //! 2. the message is the set of its 3-word shingles (w-shingling);
 //! 3. a MinHash signature of K values estimates the Jaccard similarity of
 //!    two shingle sets (Broder 1997): the share of equal positions;
-//! 4. locality-sensitive hashing: the signature is cut into bands of two
-//!    values, each hashed with the customer into a key, so that similar
-//!    messages of one customer meet on at least one key with high
-//!    probability (1-(1-s²)^16: 99% at s = 0.5) without comparing against
-//!    every message sent.
+//! 4. locality-sensitive hashing over the signature finds the similar
+//!    messages of one customer without comparing against every message
+//!    sent: see [`crate::bulk_index`].
 //!
 //! Everything here is pure and deterministic across nodes and versions:
 //! signatures are stored and compared by every node sharing a database,
@@ -27,10 +25,6 @@ use mail_parser::MessageParser;
 
 /// MinHash values per signature.
 pub const K: usize = 32;
-/// Values per LSH band.
-pub const ROWS: usize = 2;
-/// LSH bands per signature.
-pub const BANDS: usize = K / ROWS;
 /// Text read per message: enough to characterise it, bounded in cost.
 const MAX_TEXT: usize = 64 * 1024;
 /// Words per shingle.
@@ -99,24 +93,6 @@ impl Fingerprint {
     pub fn similarity(&self, other: &Fingerprint) -> f64 {
         let same = self.mins.iter().zip(other.mins.iter()).filter(|(a, b)| a == b).count();
         same as f64 / K as f64
-    }
-
-    /// The LSH keys of this fingerprint within one customer's mail.
-    pub fn bands(&self, customer: &str) -> [i64; BANDS] {
-        self.bands_for_key(customer_key(customer))
-    }
-
-    /// [`Fingerprint::bands`] for a customer already reduced to its key.
-    pub fn bands_for_key(&self, c: u64) -> [i64; BANDS] {
-        let mut out = [0i64; BANDS];
-        for (b, o) in out.iter_mut().enumerate() {
-            let mut h = mix(c ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            for v in &self.mins[b * ROWS..(b + 1) * ROWS] {
-                h = mix(h ^ *v as u64);
-            }
-            *o = h as i64;
-        }
-        out
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -497,7 +473,7 @@ fn fnv(b: &[u8]) -> u64 {
 }
 
 /// The splitmix64 finaliser: a bijection that spreads every input bit.
-fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -564,15 +540,6 @@ mod tests {
         let a = Fingerprint::of_text("Minutes", "The committee met on Tuesday to discuss the budget for next year and agreed to postpone the decision on the new roof until the architect has sent a revised estimate.");
         let b = Fingerprint::of_text("Re: lunch", "Thanks for the invitation. I cannot make it on Thursday because my daughter has a school play, but Friday would work well for me if the others agree.");
         assert!(a.similarity(&b) < 0.2, "{}", a.similarity(&b));
-    }
-
-    #[test]
-    fn bands_depend_on_customer_and_content() {
-        let a = Fingerprint::of_text("s", "one two three four five six");
-        assert_eq!(a.bands("c1"), a.bands("c1"));
-        assert_ne!(a.bands("c1"), a.bands("c2"));
-        let b = Fingerprint::of_text("s", "seven eight nine ten eleven twelve");
-        assert!(a.bands("c1").iter().zip(b.bands("c1").iter()).all(|(x, y)| x != y));
     }
 
     const GOLDEN: [u32; 4] = [2054124251, 21220396, 626087493, 253457506];

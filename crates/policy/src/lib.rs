@@ -150,8 +150,7 @@ pub struct Effects {
     pub bulk: std::sync::Mutex<Option<BulkTrack>>,
 }
 
-/// A queued message about to be sent on (all its rows share sender and
-/// account).
+/// A queued recipient of a message, about to be sent on.
 pub struct QueuedCtx<'a> {
     pub item: &'a mailhost_store::QueueItem,
 }
