@@ -120,11 +120,6 @@ impl Store {
         let c = self.query("SELECT COUNT(*) FROM bulk_log WHERE signature IS NOT NULL AND at >= ?", vec![since.into()]).await?;
         c.first().map_or(Ok(0), |r| r.i64(0))
     }
-
-    pub async fn bulk_size(&self) -> Result<i64> {
-        let c = self.query("SELECT COUNT(*) FROM bulk_log", vec![]).await?;
-        c.first().map_or(Ok(0), |r| r.i64(0))
-    }
 }
 
 /// The statement that logs a message in the window, for the message's own
