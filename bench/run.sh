@@ -23,7 +23,7 @@ PHASES=${PHASES:-1 2 3 4 5}
 phase() { [[ " $PHASES " == *" $1 "* ]]; }
 
 cargo build --release -q -p mailhost -p mailhost-bench
-MH=$PWD/target/release/mailhost
+MH=${MH:-$PWD/target/release/mailhost}
 LOAD=$PWD/target/release/mailhost-bench
 
 rm -rf "$WORK" && mkdir -p "$WORK"
@@ -76,6 +76,19 @@ if [ -n "${PERF:-}" ]; then
     PERFPID=$!
     trap 'kill -INT $PERFPID 2>/dev/null; sleep 1; kill -TERM $PID $DNS 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
 fi
+# CPU time (user + system): the server's in clock ticks, and in hundredths
+# of a second that of this shell's finished children (the load client and
+# the sink). `times` must run in this shell, not in a $(…) subshell, to see
+# them: it writes to a file.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+child_cs() { awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } print int(t * 100) }' "$WORK/times"; }
+cpu_mark() { SCPU0=$(cpu_ticks); times > "$WORK/times"; CCS0=$(child_cs); }
+# CPU per message since cpu_mark, for $1 messages.
+cpu_report() {
+    local hz scpu; hz=$(getconf CLK_TCK); scpu=$(cpu_ticks)
+    times > "$WORK/times"
+    echo "CPU per message: server $(( (scpu - SCPU0) * 1000000 / hz / $1 )) us, load client and sink $(( ($(child_cs) - CCS0) * 10000 / $1 )) us"
+}
 echo "== $(date -u +%F) $(nproc) cores, $(uname -m), store $(echo "$STORE_URL" | cut -d: -f1)"
 if phase 1; then
 echo "== 1. durable SMTP acceptance"
@@ -102,8 +115,10 @@ echo "idle: RSS $before kB before, $during kB with $IDLE connections = $(( (duri
 fi
 if phase 4; then
 echo "== 4. authenticated submission (STARTTLS + AUTH PLAIN), local recipients"
+cpu_mark
 "$LOAD" smtp --addr 127.0.0.1:3587 --sessions "$SESSIONS" --messages "$MESSAGES" --size "$SIZE" --domain bench.test --mailboxes 32 \
     --starttls --auth user0@bench.test:bench-pw --from user0@bench.test
+cpu_report "$MESSAGES"
 
 fi
 if phase 5; then
@@ -111,10 +126,12 @@ echo "== 5. end to end: submission to a remote domain, delivered to a sink"
 "$LOAD" sink --listen 127.0.0.1:3600 --expect "$MESSAGES" --deadline 600 &
 SINK=$!
 sleep 0.3
+cpu_mark
 t0=$(date +%s.%N)
 "$LOAD" smtp --addr 127.0.0.1:3587 --sessions "$SESSIONS" --messages "$MESSAGES" --size "$SIZE" --domain remote.test --mailboxes 32 \
     --starttls --auth user0@bench.test:bench-pw --from user0@bench.test
 wait $SINK
 t1=$(date +%s.%N)
 echo "end to end: $MESSAGES messages submitted and delivered in $(echo "$t1 - $t0" | bc -l | cut -c1-6)s = $(echo "$MESSAGES / ($t1 - $t0)" | bc -l | cut -d. -f1) msg/s"
+cpu_report "$MESSAGES"
 fi

@@ -37,12 +37,17 @@ class _Handler:
             return self.sink.data_reply
         with self.sink.lock:
             self.sink.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+            self.sink.peers.append(session.peer)
         return "250 2.0.0 stored"
 
 
 class Sink:
-    def __init__(self, host="127.0.0.1"):
+    """idle_timeout: seconds without a command after which the sink says
+    421 and closes the connection (aiosmtpd's own timeout)."""
+
+    def __init__(self, host="127.0.0.1", idle_timeout=None):
         self.received = []
+        self.peers = []  # the client's (address, port) for each message: its connection
         self.lock = threading.Lock()
         self.refuse = {}  # address -> reply
         self.data_reply = None
@@ -51,7 +56,8 @@ class Sink:
         for _ in range(5):
             self.port = free_port(host)
             self.controller = Controller(_Handler(self), hostname=host, port=self.port, ready_timeout=10,
-                                         server_kwargs={"data_size_limit": 50 * 1024 * 1024})
+                                         server_kwargs={"data_size_limit": 50 * 1024 * 1024,
+                                                        **({"timeout": idle_timeout} if idle_timeout else {})})
             try:
                 self.controller.start()
                 break

@@ -21,9 +21,8 @@ def submit(server, rcpts, body=None, sender="alice@example.test"):
         return s.sendmail(sender, rcpts, body)
 
 
-def routed(make_server, sink, extra=""):
-    srv = make_server(sink.route
-                      + 'retry_base = "300ms"\nretry_max = "1s"\npoll = "100ms"\n' + extra)
+def routed(make_server, sink, extra="", retry='retry_base = "300ms"\nretry_max = "1s"\n'):
+    srv = make_server(sink.route + retry + 'poll = "100ms"\n' + extra)
     srv.setup_domain()
     return srv
 
@@ -110,6 +109,46 @@ def test_bounce_of_a_bounce_is_never_sent(make_server, sink):
     time.sleep(1)
     assert len(pop_messages(srv.ports["pop3"], "alice@example.test")) == 1
     assert wait_for(lambda: queue_empty(srv))
+
+
+def test_connection_is_reused_by_the_next_lane(make_server, sink):
+    # Two messages queued apart, each claimed on its own: the second goes
+    # over the first one's connection, checked with RSET after its wait.
+    srv = routed(make_server, sink, 'connection_cache_time = "30s"\n')
+    submit(srv, ["one@remote.test"])
+    assert len(sink.wait(1)) == 1
+    submit(srv, ["two@remote.test"])
+    got = sink.wait(2)
+    assert [r for _, r, _ in got] == [["one@remote.test"], ["two@remote.test"]]
+    assert sink.peers[0] == sink.peers[1], sink.peers
+
+
+def test_cached_connection_closed_by_the_peer_is_replaced(make_server):
+    # The peer closes the idle connection (421 after 0.5s without a
+    # command): the next message takes a new connection at once instead of
+    # failing on the dead one and waiting for a retry (an hour here).
+    from peers import Sink
+
+    sink = Sink(idle_timeout=0.5)
+    try:
+        srv = routed(make_server, sink, 'connection_cache_time = "30s"\n', retry='retry_base = "1h"\nretry_max = "1h"\n')
+        submit(srv, ["one@remote.test"])
+        assert len(sink.wait(1)) == 1
+        time.sleep(1.5)
+        submit(srv, ["two@remote.test"])
+        got = sink.wait(2, timeout=10)
+        assert len(got) == 2, srv.cli("queue", "list").stdout
+        assert sink.peers[0] != sink.peers[1]
+    finally:
+        sink.stop()
+
+
+def test_no_connection_cache(make_server, sink):
+    srv = routed(make_server, sink, 'connection_cache_time = "0s"\n')
+    for rcpt in ["one@remote.test", "two@remote.test"]:
+        submit(srv, [rcpt])
+        sink.wait(1 if rcpt.startswith("one") else 2)
+    assert len(sink.messages()) == 2 and sink.peers[0] != sink.peers[1]
 
 
 def test_kill_9_during_delivery_delivers_everything(make_server, sink):

@@ -153,6 +153,10 @@ pub struct Delivery {
     pub per_domain: u32,
     /// Outbound connections at once in all.
     pub max_connections: u32,
+    /// How long a connection stays open after its last message, for the
+    /// next messages to the same host (as Postfix's connection cache,
+    /// whose default is also 2s); "0s" closes each connection at once.
+    pub connection_cache_time: Duration,
     /// How often the queue is scanned for due messages.
     pub poll: Duration,
     /// Messages with more Received headers than this are refused as
@@ -175,6 +179,7 @@ impl Default for Delivery {
             command_timeout: Duration::from_secs(300),
             per_domain: 4,
             max_connections: 64,
+            connection_cache_time: Duration::from_secs(2),
             poll: Duration::from_secs(1),
             max_received: 50,
         }

@@ -166,6 +166,8 @@ pub struct Connection {
     broken: bool,
     /// Transactions run on this connection so far.
     pub transactions: usize,
+    /// A transaction (or an attempt at one) ran since the last RSET.
+    needs_rset: bool,
 }
 
 /// Opens a connection to the first address of `hop` that answers, with
@@ -214,6 +216,7 @@ impl Connection {
             helo: p.helo.clone(),
             broken: false,
             transactions: 0,
+            needs_rset: false,
         };
         // §3.1: 220 or the session is refused (554, or 421 for now).
         let greeting = c.read_reply("waiting for the greeting").await?;
@@ -284,21 +287,44 @@ impl Connection {
         !self.broken
     }
 
+    async fn rset(&mut self) -> Result<(), SessionError> {
+        match self.command(b"RSET\r\n", "after RSET").await? {
+            r if r.code == 250 => {
+                self.needs_rset = false;
+                Ok(())
+            }
+            r => Err(SessionError::Refused("to RSET", r)),
+        }
+    }
+
+    /// Whether a connection that waited unused still answers: an RSET
+    /// (§4.1.1.5, harmless in any state) within `limit`, as Postfix checks
+    /// a cached connection before it reuses it. The server may have closed
+    /// it meanwhile (its idle timeout, a 421); such a connection is not
+    /// used again, and costs the next message nothing.
+    pub async fn probe(&mut self, limit: Duration) -> bool {
+        let saved = self.timeout;
+        self.timeout = limit.min(saved);
+        let ok = self.rset().await.is_ok();
+        self.timeout = saved;
+        self.broken |= !ok;
+        ok
+    }
+
     /// Sends one message; returns an outcome for each recipient, in order.
     pub async fn send(&mut self, env: &Envelope<'_>) -> Vec<Outcome> {
         let n = env.rcpts.len();
         if let Some(f) = self.cannot_carry(env) {
             return vec![Outcome::Failed(f); n];
         }
-        if self.transactions > 0 {
+        if self.needs_rset {
             // §4.1.1.5: a clean state for the next transaction.
-            match self.command(b"RSET\r\n", "after RSET").await {
-                Ok(r) if r.code == 250 => {}
-                Ok(r) => return self.abandon(vec![None; n], SessionError::Refused("to RSET", r)),
-                Err(e) => return self.abandon(vec![None; n], e),
+            if let Err(e) = self.rset().await {
+                return self.abandon(vec![None; n], e);
             }
         }
         self.transactions += 1;
+        self.needs_rset = true;
         let mut results = vec![None; n];
         match self.transaction(env, &mut results).await {
             // Every path of `transaction` answers every recipient; should one

@@ -13,6 +13,12 @@
 //! a host gives no answer (cannot connect, times out, breaks); a host's
 //! reply to MAIL, RCPT or DATA is the answer for those recipients.
 //!
+//! A lane's connection outlives it by `connection_cache_time`: it waits,
+//! open, for the next lane to the same host (as Postfix's connection
+//! cache), which checks it with RSET before using it. Mail arriving at a
+//! steady rate is claimed a little at a time, so without this nearly every
+//! message would pay for a new connection (and TLS handshake).
+//!
 //! Crash safety: a row is removed only by `queue_done`/`queue_fail` after
 //! its outcome is known. Rows of a worker that stops (crash, or shutdown
 //! in mid-transaction) keep their lease; `run` releases this node's leases
@@ -27,7 +33,7 @@ use crate::DeliveryCtx;
 use mailhost_store::{QueueItem, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
@@ -54,6 +60,84 @@ struct Shared {
     /// one that had the highest id, so an id alone can name a new message
     /// while the old one is still being finished.
     in_flight: Mutex<HashSet<(i64, String)>>,
+    /// Open connections no lane is using, by host name, oldest first.
+    idle: Mutex<HashMap<String, Vec<Parked>>>,
+}
+
+/// A connection waiting in the cache, and since when.
+struct Parked {
+    conn: Connection,
+    since: Instant,
+}
+
+/// How long a cached connection has to answer the RSET that checks it.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long closing an unused connection may take (QUIT and shutdown).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Shared {
+    /// A cached connection to one of `hop`'s addresses that still answers,
+    /// the most recently used first.
+    async fn reuse(&self, hop: &Hop) -> Option<Connection> {
+        let keep = self.ctx.config.delivery.connection_cache_time.std();
+        loop {
+            let parked = {
+                let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+                let list = idle.get_mut(&hop.host)?;
+                let i = list.iter().rposition(|p| hop.addrs.contains(&p.conn.addr))?;
+                list.remove(i)
+            };
+            let mut c = parked.conn;
+            if parked.since.elapsed() <= keep && c.probe(PROBE_TIMEOUT.min(self.params.command_timeout)).await {
+                return Some(c);
+            }
+            close(c);
+        }
+    }
+
+    /// Puts a lane's connection in the cache, or closes it when it cannot
+    /// be used again, caching is off, the node is stopping, or the host
+    /// already has `per_domain` connections waiting.
+    fn park(&self, conn: Connection) {
+        let d = &self.ctx.config.delivery;
+        if !conn.usable() || d.connection_cache_time.std().is_zero() || self.ctx.shutdown.is_cancelled() {
+            return close(conn);
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let total: usize = idle.values().map(Vec::len).sum();
+        let list = idle.entry(conn.host.clone()).or_default();
+        if list.len() >= d.per_domain.max(1) as usize || total >= d.max_connections.max(1) as usize {
+            drop(idle);
+            return close(conn);
+        }
+        list.push(Parked { conn, since: Instant::now() });
+    }
+
+    /// Closes the cached connections that waited longer than
+    /// `connection_cache_time`, or all of them.
+    fn expire(&self, all: bool) -> usize {
+        let keep = self.ctx.config.delivery.connection_cache_time.std();
+        let mut old = Vec::new();
+        {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            for list in idle.values_mut() {
+                // Oldest first: the expired ones are a prefix.
+                let n = if all { list.len() } else { list.iter().take_while(|p| p.since.elapsed() > keep).count() };
+                old.extend(list.drain(..n));
+            }
+            idle.retain(|_, l| !l.is_empty());
+        }
+        let n = old.len();
+        old.into_iter().for_each(|p| close(p.conn));
+        n
+    }
+}
+
+/// QUIT in the background: the peer's answer decides nothing.
+fn close(conn: Connection) {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.quit()).await;
+    });
 }
 
 /// Removes its rows from the in-flight set when the task ends or is
@@ -94,7 +178,22 @@ pub async fn run(ctx: Arc<DeliveryCtx>, wake: Arc<Notify>) {
         all: Arc::new(Semaphore::new(d.max_connections.max(1) as usize)),
         domains: Mutex::new(HashMap::new()),
         in_flight: Mutex::new(HashSet::new()),
+        idle: Mutex::new(HashMap::new()),
         ctx,
+    });
+    let keep = d.connection_cache_time.std();
+    let reaper = (!keep.is_zero()).then(|| {
+        let sh = sh.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval((keep / 2).max(Duration::from_millis(100)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = sh.ctx.shutdown.cancelled() => break,
+                    _ = tick.tick() => { sh.expire(false); }
+                }
+            }
+        })
     });
     // Long enough for a whole lane: connecting, and the slowest command
     // twice over, with room to spare.
@@ -129,6 +228,15 @@ pub async fn run(ctx: Arc<DeliveryCtx>, wake: Arc<Notify>) {
     if tokio::time::timeout(wait, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
         tracing::info!(tasks = tasks.len(), "abandoning deliveries in flight; their rows are retried on restart");
         tasks.shutdown().await;
+    }
+    if let Some(r) = reaper {
+        let _ = r.await;
+    }
+    let n = sh.expire(true);
+    if n > 0 {
+        tracing::debug!(connections = n, "closing cached outbound connections");
+        // The QUITs run in their own tasks; give them a moment.
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -346,7 +454,7 @@ async fn lane(sh: Arc<Shared>, hops: Arc<Vec<Hop>>, per_domain: Arc<Semaphore>, 
         }
     }
     if let Some((_, c)) = conn {
-        c.quit().await;
+        sh.park(c);
     }
 }
 
@@ -378,18 +486,23 @@ async fn send_message(
         }
         if !matches!(conn, Some((h, c)) if *h == i && c.usable()) {
             if let Some((_, old)) = conn.take() {
-                old.quit().await;
+                sh.park(old);
             }
-            match client::connect(hop, &sh.params).await {
+            if let Some(c) = sh.reuse(hop).await {
+                tracing::debug!(host = %hop.host, addr = %c.addr, "reusing a cached connection");
+                *conn = Some((i, c));
+            } else {
+                match client::connect(hop, &sh.params).await {
                 Ok(c) => {
                     tracing::debug!(host = %hop.host, addr = %c.addr, tls = ?c.tls, "connected");
                     *conn = Some((i, c));
                 }
-                Err(f) => {
-                    dead[i] = Some(f.clone());
-                    all_permanent &= f.permanent;
-                    last = Some(f);
-                    continue;
+                    Err(f) => {
+                        dead[i] = Some(f.clone());
+                        all_permanent &= f.permanent;
+                        last = Some(f);
+                        continue;
+                    }
                 }
             }
         }

@@ -134,7 +134,7 @@ impl Store {
 
     pub async fn is_hosted(&self, domain: &str) -> Result<bool> {
         let rows = self
-            .query("SELECT 1 FROM domains WHERE name = ?", vec![domain.to_ascii_lowercase().into()])
+            .lookup("SELECT 1 FROM domains WHERE name = ?", vec![domain.to_ascii_lowercase().into()])
             .await?;
         Ok(!rows.is_empty())
     }
@@ -184,7 +184,7 @@ impl Store {
 
     async fn address_exists(&self, addr: &str) -> Result<bool> {
         Ok(!self
-            .query("SELECT 1 FROM addresses WHERE address = ?", vec![addr.into()])
+            .lookup("SELECT 1 FROM addresses WHERE address = ?", vec![addr.into()])
             .await?
             .is_empty())
     }
@@ -229,7 +229,7 @@ impl Store {
     /// The end of the address's quarantine, if it is in one.
     pub async fn quarantined_until(&self, addr: &str) -> Result<Option<i64>> {
         let rows = self
-            .query("SELECT until_at FROM quarantine WHERE address = ? AND until_at > ?", vec![addr.into(), now_ms().into()])
+            .lookup("SELECT until_at FROM quarantine WHERE address = ? AND until_at > ?", vec![addr.into(), now_ms().into()])
             .await?;
         rows.first().map(|r| r.i64(0)).transpose()
     }
@@ -247,7 +247,7 @@ impl Store {
     pub async fn user_delete(&self, address: &str, quarantine: std::time::Duration) -> Result<()> {
         let addr = mailbox_address(address)?;
         let rows = self
-            .query("SELECT id FROM addresses WHERE address = ? AND kind = 'mailbox'", vec![addr.clone().into()])
+            .lookup("SELECT id FROM addresses WHERE address = ? AND kind = 'mailbox'", vec![addr.clone().into()])
             .await?;
         let Some(id) = rows.first().map(|r| r.i64(0)).transpose()? else {
             return Err(StoreError::NotFound(format!("no such mailbox: {addr}")));
@@ -334,7 +334,7 @@ impl Store {
             let (tl, td) = normalize_address(t)?;
             let t = join(&tl, &td);
             let rows = self
-                .query("SELECT 1 FROM addresses WHERE address = ? AND kind = 'mailbox'", vec![t.clone().into()])
+                .lookup("SELECT 1 FROM addresses WHERE address = ? AND kind = 'mailbox'", vec![t.clone().into()])
                 .await?;
             if rows.is_empty() {
                 return Err(StoreError::NotFound(format!("alias target {t} is not a hosted mailbox")));
@@ -385,7 +385,7 @@ impl Store {
     /// Whether the address is a suspended mailbox (R-ADDR-3, R-ABUSE-1).
     pub async fn is_suspended(&self, address: &str) -> Result<bool> {
         let rows = self
-            .query("SELECT suspended FROM addresses WHERE address = ?", vec![address.to_ascii_lowercase().into()])
+            .lookup("SELECT suspended FROM addresses WHERE address = ?", vec![address.to_ascii_lowercase().into()])
             .await?;
         Ok(rows.first().map(|r| r.i64(0)).transpose()?.unwrap_or(0) != 0)
     }
@@ -397,11 +397,18 @@ impl Store {
             return Ok(Resolved::Unknown);
         };
         let addr = join(&l, &d);
+        // One read for both questions: the address, and whether its domain
+        // is ours (the common case at RCPT is a remote recipient).
         let rows = self
-            .query("SELECT id, kind, suspended FROM addresses WHERE address = ?", vec![addr.clone().into()])
+            .lookup(
+                "SELECT a.id, a.kind, a.suspended, (SELECT COUNT(*) FROM domains WHERE name = ?)
+                 FROM (SELECT 1 AS one) AS one LEFT JOIN addresses a ON a.address = ?",
+                vec![d.clone().into(), addr.clone().into()],
+            )
             .await?;
-        let Some(r) = rows.first() else {
-            if !self.is_hosted(&d).await? {
+        let r = rows.first().ok_or_else(|| StoreError::Backend("address lookup returned no row".into()))?;
+        let Some(id) = r.opt_i64(0)? else {
+            if r.i64(3)? == 0 {
                 return Ok(Resolved::NotHosted);
             }
             return Ok(match self.quarantined_until(&addr).await? {
@@ -412,12 +419,11 @@ impl Store {
         if r.i64(2)? != 0 {
             return Ok(Resolved::Suspended);
         }
-        let id = r.i64(0)?;
         if r.text(1)? == MAILBOX {
             return Ok(Resolved::Deliver(vec![Account { id, address: addr }]));
         }
         let rows = self
-            .query(
+            .lookup(
                 "SELECT m.id, m.address FROM alias_targets t JOIN addresses m ON m.address = t.target
                  WHERE t.alias_id = ? AND m.kind = 'mailbox' AND m.suspended = 0 ORDER BY m.address",
                 vec![id.into()],
@@ -434,7 +440,7 @@ impl Store {
     /// aliases that deliver to it.
     pub async fn identities(&self, mailbox: &str) -> Result<Vec<String>> {
         let rows = self
-            .query(
+            .lookup(
                 "SELECT a.address FROM addresses a JOIN alias_targets t ON t.alias_id = a.id
                  WHERE t.target = ? AND a.kind = 'alias' AND a.suspended = 0 ORDER BY a.address",
                 vec![mailbox.into()],
@@ -453,7 +459,7 @@ impl Store {
         let addr = login_to_address(login);
         let row = match &addr {
             Some(a) => self
-                .query(
+                .lookup(
                     "SELECT id, password_hash, suspended FROM addresses WHERE address = ? AND kind = 'mailbox'",
                     vec![Val::T(a.clone())],
                 )

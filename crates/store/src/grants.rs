@@ -34,7 +34,7 @@ impl Store {
     /// The account `ip` may submit as without AUTH, if its grant is live.
     pub async fn pop_granted(&self, ip: &str) -> Result<Option<String>> {
         let rows = self
-            .query("SELECT account FROM pop_grants WHERE ip = ? AND expires_at > ?", vec![ip.into(), now_ms().into()])
+            .lookup("SELECT account FROM pop_grants WHERE ip = ? AND expires_at > ?", vec![ip.into(), now_ms().into()])
             .await?;
         rows.first().map(|r| r.text(0)).transpose()
     }
@@ -60,7 +60,7 @@ impl Store {
 
     pub async fn dkim_key(&self, domain: &str) -> Result<Option<DkimKey>> {
         let rows = self
-            .query(
+            .lookup(
                 "SELECT domain, selector, algorithm, private_key, public_key FROM dkim_keys WHERE domain = ?",
                 vec![domain.to_ascii_lowercase().into()],
             )

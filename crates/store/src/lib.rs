@@ -107,6 +107,16 @@ impl Store {
         }
     }
 
+    /// For indexed lookups of a few small rows on the hot path (per
+    /// command, per message): on SQLite it runs on the caller's thread;
+    /// anything that may read many rows or a message body uses `query`.
+    pub async fn lookup(&self, sql: &'static str, params: Vec<Val>) -> Result<Vec<Row>> {
+        match &*self.backend {
+            Backend::Sqlite(b) => b.lookup(sql, params),
+            Backend::Pg(b) => b.query(sql, params).await,
+        }
+    }
+
     /// Applies the statements atomically and durably; returns the number of
     /// rows each changed.
     pub async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<u64>> {

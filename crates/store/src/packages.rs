@@ -72,7 +72,7 @@ impl Store {
 
     pub async fn package_get(&self, name: &str) -> Result<Option<Package>> {
         let rows = self
-            .query(
+            .lookup(
                 "SELECT name, hourly_limit, quota, max_forwards, updated_at FROM packages WHERE name = ?",
                 vec![name.trim().to_ascii_lowercase().into()],
             )
@@ -102,7 +102,7 @@ impl Store {
     /// The sending account's package limits and customer (R-OUT-6, R-OUT-8).
     pub async fn sender_profile(&self, account: &str) -> Result<SenderProfile> {
         let rows = self
-            .query(
+            .lookup(
                 "SELECT pu.hourly_limit, pd.hourly_limit, d.contact
                  FROM addresses a JOIN domains d ON d.id = a.domain_id
                  LEFT JOIN packages pu ON pu.name = a.package
@@ -116,7 +116,7 @@ impl Store {
         };
         let customer = r.text(2)?;
         let domains = self
-            .query("SELECT name FROM domains WHERE contact = ? ORDER BY name", vec![Val::T(customer.clone())])
+            .lookup("SELECT name FROM domains WHERE contact = ? ORDER BY name", vec![Val::T(customer.clone())])
             .await?
             .iter()
             .map(|r| r.text(0))

@@ -159,7 +159,7 @@ impl Store {
 
     async fn sent_since(&self, key: &str, since_ms: i64) -> Result<i64> {
         let rows = self
-            .query(
+            .lookup(
                 "SELECT CAST(COALESCE(SUM(rcpts), 0) AS BIGINT) FROM send_counts WHERE key = ? AND minute >= ?",
                 vec![key.into(), since_ms.div_euclid(60_000).into()],
             )
@@ -170,7 +170,7 @@ impl Store {
     /// The hold in force on `account`, if any.
     pub async fn active_hold(&self, account: &str) -> Result<Option<Hold>> {
         let rows = self
-            .query(
+            .lookup(
                 "SELECT id, account, rule, reason, started, ends FROM holds
                  WHERE account = ? AND released IS NULL AND ends > ? ORDER BY ends DESC LIMIT 1",
                 vec![account.into(), now_ms().into()],
@@ -206,7 +206,7 @@ impl Store {
     /// Holds in force, soonest end first.
     pub async fn hold_list(&self) -> Result<Vec<Hold>> {
         let rows = self
-            .query(
+            .lookup(
                 "SELECT id, account, rule, reason, started, ends FROM holds
                  WHERE released IS NULL AND ends > ? ORDER BY ends",
                 vec![now_ms().into()],
@@ -246,7 +246,7 @@ impl Store {
 
     pub async fn auth_events_since(&self, key: &str, kind: &str, since_ms: i64) -> Result<i64> {
         let rows = self
-            .query(
+            .lookup(
                 "SELECT COUNT(*) FROM auth_events WHERE key = ? AND kind = ? AND at > ?",
                 vec![key.into(), kind.into(), since_ms.into()],
             )
@@ -277,7 +277,7 @@ impl Store {
     /// The end of a lockout in force on `key`, if any.
     pub async fn lockout_until(&self, key: &str) -> Result<Option<i64>> {
         let rows = self
-            .query("SELECT until_at FROM lockouts WHERE key = ? AND until_at > ?", vec![key.into(), now_ms().into()])
+            .lookup("SELECT until_at FROM lockouts WHERE key = ? AND until_at > ?", vec![key.into(), now_ms().into()])
             .await?;
         rows.first().map(|r| r.i64(0)).transpose()
     }

@@ -171,6 +171,26 @@ fn read_row(r: &rusqlite::Row, n: usize) -> rusqlite::Result<Row> {
     Ok(Row(v))
 }
 
+/// One read on a pooled reader connection (opened when none is free).
+fn read(readers: &Mutex<Vec<Connection>>, path: &Path, sql: &'static str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
+    let conn = readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+    let conn = match conn {
+        Some(c) => c,
+        None => open_conn(path, false)?,
+    };
+    let res = (|| {
+        let mut st = conn.prepare_cached(sql).map_err(err)?;
+        let n = st.column_count();
+        let rows = st.query_map(rusqlite::params_from_iter(params.iter()), |r| read_row(r, n)).map_err(err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(err)
+    })();
+    let mut pool = readers.lock().unwrap_or_else(|p| p.into_inner());
+    if pool.len() < 16 {
+        pool.push(conn);
+    }
+    res
+}
+
 impl Sqlite {
     pub async fn open(path: &Path) -> Result<Sqlite, StoreError> {
         let path = path.to_path_buf();
@@ -197,31 +217,21 @@ impl Sqlite {
         Ok(Sqlite { path, readers: Arc::new(Mutex::new(Vec::new())), writer: Mutex::new(tx) })
     }
 
+    /// A read on the blocking pool: it may be long (many rows, a large
+    /// body, a page from disk).
     pub async fn query(&self, sql: &'static str, params: Vec<Val>) -> Result<Vec<Row>, StoreError> {
-        let readers = self.readers.clone();
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let conn = match conn {
-                Some(c) => c,
-                None => open_conn(&path, false)?,
-            };
-            let res = (|| {
-                let mut st = conn.prepare_cached(sql).map_err(err)?;
-                let n = st.column_count();
-                let rows = st
-                    .query_map(rusqlite::params_from_iter(params.iter()), |r| read_row(r, n))
-                    .map_err(err)?;
-                rows.collect::<Result<Vec<_>, _>>().map_err(err)
-            })();
-            let mut pool = readers.lock().unwrap_or_else(|p| p.into_inner());
-            if pool.len() < 16 {
-                pool.push(conn);
-            }
-            res
-        })
-        .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?
+        let (readers, path) = (self.readers.clone(), self.path.clone());
+        tokio::task::spawn_blocking(move || read(&readers, &path, sql, &params))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    /// A read on the caller's thread, for indexed lookups of a few small
+    /// rows: in WAL mode a reader never waits for the writer, and such a
+    /// read takes a few microseconds, less than handing it to another
+    /// thread and back.
+    pub fn lookup(&self, sql: &'static str, params: Vec<Val>) -> Result<Vec<Row>, StoreError> {
+        read(&self.readers, &self.path, sql, &params)
     }
 
     pub async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<u64>, StoreError> {
