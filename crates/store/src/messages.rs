@@ -51,11 +51,17 @@ pub struct MessageMeta {
     pub size: u64,
 }
 
-/// 128 random bits as 32 hex digits: unique across nodes without
-/// coordination.
+/// 32 hex digits: the time in milliseconds (48 bits), then 80 random bits
+/// (the layout of a UUIDv7, RFC 9562 §5.7). Unique across nodes without
+/// coordination, and in time order, so that the indexes on blob ids
+/// (the blobs' key, the queue's and the entries' references) grow at
+/// their end: the messages of one group commit share index pages instead
+/// of each dirtying a random one, and the WAL carries a few pages per
+/// commit rather than a few per message.
 fn new_blob_id() -> String {
-    let v: u128 = rand::rng().random();
-    format!("{v:032x}")
+    let ms = now_ms().max(0) as u128 & ((1 << 48) - 1);
+    let r: u128 = rand::rng().random::<u128>() >> 48;
+    format!("{:032x}", ms << 80 | r)
 }
 
 impl Store {
