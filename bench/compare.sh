@@ -41,6 +41,9 @@
 #          transport_maps sending remote.test to smtp:[127.0.0.1]:SINK. Its
 #          smtp client and queue manager keep their shipped defaults
 #          (destination concurrency 20, slow start, connection cache).
+#        mailhost unsigned: mailhost restarted on the same data with
+#          dkim.sign = false, run a second time, to compare with the
+#          unsigned Postfix like with like.
 #        Postfix+OpenDKIM: the same Postfix, run a second time with
 #          Debian's OpenDKIM as a milter (smtpd_milters, non_smtpd_milters,
 #          milter_default_action = tempfail), so that it does the work
@@ -62,8 +65,9 @@
 #          it carries a DKIM-Signature that opendkim -t verifies with the
 #          public key. The unsigned Postfix figures are kept alongside.
 #      Both present the same self-signed TLS pair, made for each run.
-#   d. A summary table with the ratios mailhost / Postfix+Dovecot (and, for
-#      phase c, mailhost / Postfix+OpenDKIM too).
+#   d. A summary table with the ratios mailhost / Postfix+Dovecot; for phase
+#      c: both signing (mailhost / Postfix+OpenDKIM), neither signing
+#      (mailhost unsigned / Postfix), and only mailhost signing.
 #
 # Needs root (apt-get: postfix, dovecot-pop3d, opendkim; a system user;
 # Postfix's own configuration) and python3 (a loopback DNS stub, below). It
@@ -622,15 +626,22 @@ for i in $(seq 0 $((MAILBOXES - 1))); do
     mh user add "user$i@bench.test" --password "$PASSWORD" --quota 16GB
 done
 mh user add user0@big.test --password "$PASSWORD" --quota 16GB
-"$MAILHOST" --config "$MH_CFG" serve > "$MH_DIR/serve.log" 2>&1 &
-MH_PID=$!
-echo "$MH_PID" > "$MH_DIR/mailhost.pid"
-for _ in $(seq 300); do
-    grep -q '^mailhost: ready' "$MH_DIR/serve.log" && break
-    kill -0 "$MH_PID" 2>/dev/null || { tail -5 "$MH_DIR/serve.log" >&2; die "mailhost exited during startup"; }
-    sleep 0.1
-done
-grep -q '^mailhost: ready' "$MH_DIR/serve.log" || die "mailhost did not report ready within 30s"
+# Starts mailhost with $MH_CFG (appending to its log) and waits until it is
+# ready.
+start_mailhost() {
+    local from
+    from=$(($(wc -l < "$MH_DIR/serve.log" 2>/dev/null || echo 0) + 1))
+    "$MAILHOST" --config "$MH_CFG" serve >> "$MH_DIR/serve.log" 2>&1 &
+    MH_PID=$!
+    echo "$MH_PID" > "$MH_DIR/mailhost.pid"
+    for _ in $(seq 300); do
+        tail -n +"$from" "$MH_DIR/serve.log" | grep -q '^mailhost: ready' && return 0
+        kill -0 "$MH_PID" 2>/dev/null || { tail -5 "$MH_DIR/serve.log" >&2; die "mailhost exited during startup"; }
+        sleep 0.1
+    done
+    die "mailhost did not report ready within 30s"
+}
+start_mailhost
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 BUSY_BEFORE=$(cpu_busy)
@@ -769,6 +780,15 @@ submission_run postfix "$PF_SUB" "$PF_SINK"
 PF_SUB_RATE=$SUB_RATE PF_E2E_RATE=$E2E_RATE
 wait_queue_empty "the sink received all $SUB_MESSAGES messages"
 
+# mailhost again, not signing (dkim.sign = false), to compare like with like
+# against the unsigned Postfix: the same data directory, restarted.
+PHASE="submission mailhost-unsigned setup"
+stop_mailhost
+printf '\n# Written by bench/compare.sh for the unsigned run.\n[dkim]\nsign = false\n' >> "$MH_CFG"
+start_mailhost
+submission_run mailhost-unsigned "$MH_SUB" "$MH_SINK"
+MHU_SUB_RATE=$SUB_RATE MHU_E2E_RATE=$E2E_RATE
+
 # The same Postfix again, now signing through OpenDKIM. A milter that cannot
 # be reached tempfails the message rather than passing it unsigned. reload:
 # smtpd and cleanup processes of the first run exit, new ones read the milter
@@ -802,6 +822,8 @@ r_pop1=$(ratio "$MH_POP1" "$DC_POP1")
 r_pop2=$(ratio "$MH_POP2" "$DC_POP2")
 r_sub=$(ratio "$MH_SUB_RATE" "$PF_SUB_RATE")
 r_e2e=$(ratio "$MH_E2E_RATE" "$PF_E2E_RATE")
+r_sub_u=$(ratio "$MHU_SUB_RATE" "$PF_SUB_RATE")
+r_e2e_u=$(ratio "$MHU_E2E_RATE" "$PF_E2E_RATE")
 r_sub_od=$(ratio "$MH_SUB_RATE" "$OD_SUB_RATE")
 r_e2e_od=$(ratio "$MH_E2E_RATE" "$OD_E2E_RATE")
 
@@ -813,17 +835,21 @@ echo "submission: $SESSIONS sessions, STARTTLS + AUTH PLAIN as $SUBMITTER, $SUB_
 echo "Postfix+OpenDKIM: the same Postfix with OpenDKIM as a milter on $OD_MILTER, 2048-bit RSA, c=relaxed/relaxed (mailhost: 2048-bit RSA, relaxed/relaxed); OpenDKIM used $OD_CPU"
 echo "versions: $("$MAILHOST" --version); Postfix $(postconf -h mail_version); Dovecot $(dovecot --version | cut -d' ' -f1); OpenDKIM $(opendkim -V 2>/dev/null | sed -n '1s/.* v//p')"
 echo
-fmt='%-40s %10s %16s %7s  %s\n'
+fmt='%-46s %10s %16s %7s  %s\n'
 printf "$fmt" "metric (msg/s)" "mailhost" "postfix/dovecot" "ratio" "target"
 printf "$fmt" "SMTP accepted" "$MH_SMTP_RATE" "$PF_SMTP_RATE" "$r_smtp" ">= 4.0 $(meets "$r_smtp" 4.0)"
 printf "$fmt" "SMTP accepted+delivered" "$MH_SMTP_RATE" "$PF_DELIV_RATE" "$r_deliv" "-"
 printf "$fmt" "POP3 pipelined RETR, first session" "$MH_POP1" "$DC_POP1" "$r_pop1" ">= 1.0 $(meets "$r_pop1" 1.0)"
 printf "$fmt" "POP3 pipelined RETR, second session" "$MH_POP2" "$DC_POP2" "$r_pop2" ">= 1.0 $(meets "$r_pop2" 1.0)"
-printf "$fmt" "submission accepted (STARTTLS+AUTH)" "$MH_SUB_RATE" "$PF_SUB_RATE" "$r_sub" ">= 4.0 $(meets "$r_sub" 4.0)"
-printf "$fmt" "submission end to end (to the sink)" "$MH_E2E_RATE" "$PF_E2E_RATE" "$r_e2e" ">= 4.0 $(meets "$r_e2e" 4.0)"
-printf "$fmt" "submission accepted, Postfix+OpenDKIM" "$MH_SUB_RATE" "$OD_SUB_RATE" "$r_sub_od" ">= 4.0 $(meets "$r_sub_od" 4.0)"
-printf "$fmt" "submission end to end, Postfix+OpenDKIM" "$MH_E2E_RATE" "$OD_E2E_RATE" "$r_e2e_od" ">= 4.0 $(meets "$r_e2e_od" 4.0)"
+printf "$fmt" "submission accepted, only mailhost signing" "$MH_SUB_RATE" "$PF_SUB_RATE" "$r_sub" ">= 4.0 $(meets "$r_sub" 4.0)"
+printf "$fmt" "submission end to end, only mailhost signing" "$MH_E2E_RATE" "$PF_E2E_RATE" "$r_e2e" ">= 4.0 $(meets "$r_e2e" 4.0)"
+printf "$fmt" "submission accepted, both signing" "$MH_SUB_RATE" "$OD_SUB_RATE" "$r_sub_od" ">= 4.0 $(meets "$r_sub_od" 4.0)"
+printf "$fmt" "submission end to end, both signing" "$MH_E2E_RATE" "$OD_E2E_RATE" "$r_e2e_od" ">= 4.0 $(meets "$r_e2e_od" 4.0)"
+printf "$fmt" "submission accepted, neither signing" "$MHU_SUB_RATE" "$PF_SUB_RATE" "$r_sub_u" ">= 4.0 $(meets "$r_sub_u" 4.0)"
+printf "$fmt" "submission end to end, neither signing" "$MHU_E2E_RATE" "$PF_E2E_RATE" "$r_e2e_u" ">= 4.0 $(meets "$r_e2e_u" 4.0)"
 echo
 echo "(mailhost answers 250 after the message is fsynced into the mailbox, so its accepted rate is also its delivered rate.)"
-echo "(end to end: from the start of the submission run until the sink has every message; mailhost DKIM-signs what it relays, Postfix as configured here does not.)"
-echo "(Postfix+OpenDKIM rows: the same Postfix signing every relayed message through OpenDKIM, the same work as mailhost.)"
+echo "(end to end: from the start of the submission run until the sink has every message.)"
+echo "(both signing: mailhost as configured by default, and the same Postfix signing every relayed message through OpenDKIM.)"
+echo "(neither signing: mailhost restarted with dkim.sign = false, and Postfix without a milter.)"
+echo "(only mailhost signing: mailhost signing, Postfix not; it does more work than Postfix here.)"

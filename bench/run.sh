@@ -9,7 +9,9 @@
 #   5. end to end: submission to a remote domain routed to an SMTP sink,
 #      timed until the sink has every message.
 # Usage: bench/run.sh        (STORE=postgres://… to bench on PostgreSQL;
-#                             PHASES="4 5" runs only those phases)
+#                             PHASES="4 5" runs only those phases;
+#                             MH=path runs another mailhost binary;
+#                             EXTRA=$'[dkim]\nsign = false' adds settings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +57,7 @@ domain_hourly_limit = 100000000
 [limits]
 connections_per_ip = 5000
 max_connections = 5000
+${EXTRA:-}
 TOML
 mh() { "$MH" --config "$WORK/mailhost.toml" "$@"; }
 

@@ -43,6 +43,15 @@ def test_delivered_by_static_route(make_server, sink):
     assert wait_for(lambda: queue_empty(srv))
 
 
+def test_signing_can_be_turned_off(make_server, sink):
+    # dkim.sign = false: for a provider whose outbound relay signs.
+    srv = routed(make_server, sink, '[dkim]\nsign = false\n')
+    submit(srv, ["one@remote.test"])
+    got = sink.wait(1)
+    assert len(got) == 1 and b"with ESMTPSA" in got[0][2]
+    assert b"DKIM-Signature:" not in got[0][2]
+
+
 def test_delivered_by_mx_lookup(make_server, sink, dns):
     dns.publish("mxdomain.test", "MX", [(10, "mx1.mxdomain.test")])
     dns.publish("mx1.mxdomain.test", "A", ["127.0.0.1"])

@@ -194,11 +194,15 @@ pub struct Dkim {
     pub selector: String,
     /// RSA key size for new keys.
     pub rsa_bits: u32,
+    /// Whether submitted mail is signed (R-OUT-9). `false` is for a
+    /// provider whose outbound relay signs instead, and for comparing with
+    /// servers that do not sign; keys are still made and published.
+    pub sign: bool,
 }
 
 impl Default for Dkim {
     fn default() -> Self {
-        Dkim { selector: "mailhost".into(), rsa_bits: 2048 }
+        Dkim { selector: "mailhost".into(), rsa_bits: 2048, sign: true }
     }
 }
 

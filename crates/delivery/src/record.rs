@@ -1,9 +1,9 @@
 //! Recording what happened to one message's recipients in the queue, with
 //! the notices the sender is owed.
 //!
-//! - delivered: `queue_done` at once, row by row, right after the remote's
-//!   250, so the window for a duplicate after a crash is as small as it
-//!   can be (RFC 1047);
+//! - delivered: `queue_done_many` at once, all of the message's delivered
+//!   rows in one transaction right after the remote's 250, so the window
+//!   for a duplicate after a crash is as small as it can be (RFC 1047);
 //! - permanent failure, or a temporary one older than `max_queue_time`
 //!   (RFC 5321 §4.5.4.1): `queue_fail`, with one bounce for all of the
 //!   message's failed recipients, stored in the same transaction as the
@@ -35,11 +35,11 @@ pub async fn record(ctx: &DeliveryCtx, rows: &[QueueItem], outcomes: Vec<Outcome
     let now = now_ms();
     let mut failed = Vec::new();
     let mut deferred = Vec::new();
+    let mut delivered = Vec::new();
     for (row, o) in rows.iter().zip(outcomes) {
         let f = match o {
             Outcome::Delivered => {
-                ctx.store.queue_done(row).await?;
-                tracing::info!(id = row.id, rcpt = %row.rcpt, "delivered");
+                delivered.push(row);
                 continue;
             }
             Outcome::Failed(f) | Outcome::NoAnswer(f) => f,
@@ -51,6 +51,12 @@ pub async fn record(ctx: &DeliveryCtx, rows: &[QueueItem], outcomes: Vec<Outcome
             failed.push((row, f.expired(&human(d.max_queue_time.std()))));
         } else {
             deferred.push((row, f));
+        }
+    }
+    if !delivered.is_empty() {
+        ctx.store.queue_done_many(&delivered).await?;
+        for row in delivered {
+            tracing::info!(id = row.id, rcpt = %row.rcpt, "delivered");
         }
     }
     let sender = rows.first().map(|r| r.sender.as_str()).unwrap_or("");

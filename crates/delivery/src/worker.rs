@@ -19,7 +19,7 @@
 //! steady rate is claimed a little at a time, so without this nearly every
 //! message would pay for a new connection (and TLS handshake).
 //!
-//! Crash safety: a row is removed only by `queue_done`/`queue_fail` after
+//! Crash safety: a row is removed only by `queue_done_many`/`queue_fail` after
 //! its outcome is known. Rows of a worker that stops (crash, or shutdown
 //! in mid-transaction) keep their lease; `run` releases this node's leases
 //! when it starts, so they are sent again: every queued message is
@@ -425,6 +425,7 @@ async fn lane(sh: Arc<Shared>, hops: Arc<Vec<Hop>>, per_domain: Arc<Semaphore>, 
     tracing::trace!(ids = ?msgs.iter().flatten().map(|r| r.id).collect::<Vec<_>>(), "lane started");
     let mut conn: Option<(usize, Connection)> = None;
     let mut dead: Vec<Option<Failure>> = vec![None; hops.len()];
+    let mut records = JoinSet::new();
     for rows in msgs {
         if shutdown.is_cancelled() {
             break; // the rest keep their lease and are sent after restart
@@ -449,13 +450,20 @@ async fn lane(sh: Arc<Shared>, hops: Arc<Vec<Hop>>, per_domain: Arc<Semaphore>, 
             Some(f) => vec![Outcome::Failed(f); rows.len()],
             None => send_message(&sh, &hops, &mut conn, &mut dead, &rows, &body).await,
         };
-        if let Err(e) = record(&sh.ctx, &rows, outcomes, &body).await {
-            tracing::warn!("cannot record delivery results (the rows will be retried): {e}");
-        }
+        // The outcome is committed while the lane goes on with the next
+        // message: the lane does not wait for each fsync. The rows stay in
+        // flight (and leased) until the lane has seen every record done.
+        let ctx = sh.ctx.clone();
+        records.spawn(async move {
+            if let Err(e) = record(&ctx, &rows, outcomes, &body).await {
+                tracing::warn!("cannot record delivery results (the rows will be retried): {e}");
+            }
+        });
     }
     if let Some((_, c)) = conn {
         sh.park(c);
     }
+    while records.join_next().await.is_some() {}
 }
 
 /// Tries the hosts in order until every recipient has an answer; returns

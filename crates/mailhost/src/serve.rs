@@ -106,7 +106,7 @@ async fn serve(config: Config) -> Result<(), String> {
                 service,
                 shutdown: shutdown.token.clone(),
                 wake: Some(wake.clone()),
-                signer: (service == Service::Submission).then(|| signer.clone()),
+                signer: (service == Service::Submission && config.dkim.sign).then(|| signer.clone()),
                 verifier: (service == Service::Mx).then(|| verifier.clone()),
             });
             let l = mk(name, sock, implicit.then(|| tls.clone()), SMTP_BUSY);

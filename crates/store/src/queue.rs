@@ -107,11 +107,20 @@ impl Store {
     /// The recipient was delivered: the row goes, and the body if nothing
     /// else needs it.
     pub async fn queue_done(&self, item: &QueueItem) -> Result<()> {
-        self.batch(vec![
-            Stmt::new("DELETE FROM queue WHERE id = ?", vec![item.id.into()]),
-            drop_orphan_blob(&item.blob_id),
-        ])
-        .await?;
+        self.queue_done_many(&[item]).await
+    }
+
+    /// Rows delivered, in one transaction (the recipients of one message
+    /// that one server accepted with one reply), and their bodies once no
+    /// row or mailbox needs them.
+    pub async fn queue_done_many(&self, items: &[&QueueItem]) -> Result<()> {
+        let mut stmts: Vec<Stmt> =
+            items.iter().map(|i| Stmt::new("DELETE FROM queue WHERE id = ?", vec![i.id.into()])).collect();
+        let mut blobs: Vec<&str> = items.iter().map(|i| i.blob_id.as_str()).collect();
+        blobs.sort_unstable();
+        blobs.dedup();
+        stmts.extend(blobs.into_iter().map(drop_orphan_blob));
+        self.batch(stmts).await?;
         Ok(())
     }
 

@@ -1,9 +1,9 @@
 //! SQLite backend: the embedded default.
 //!
 //! One writer thread owns the only writing connection and applies batches in
-//! group commit: it takes every batch that is waiting, runs each inside its
-//! own SAVEPOINT of one transaction, and commits once, so N concurrent
-//! deliveries cost one WAL fsync instead of N. `synchronous=FULL` makes that
+//! group commit: it takes every batch that is waiting, runs them in one
+//! transaction (each in its own SAVEPOINT only when one of them fails), and
+//! commits once, so N concurrent deliveries cost one WAL fsync instead of N. `synchronous=FULL` makes that
 //! commit durable (WAL's NORMAL does not sync on commit). Readers use a small
 //! pool of connections on the blocking thread pool; WAL lets them read while
 //! the writer writes, and other processes (the CLI) write through SQLite's
@@ -66,6 +66,9 @@ fn open_conn(path: &Path, write: bool) -> Result<Connection, StoreError> {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
     }
     conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+    // Statement journals and savepoints' sub-journals in memory, not in
+    // temporary files: they live for one statement or transaction.
+    conn.pragma_update(None, "temp_store", "MEMORY").map_err(err)?;
     Ok(conn)
 }
 
@@ -128,9 +131,43 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteJob>) {
     }
 }
 
-/// One transaction for the whole group; each job in a SAVEPOINT so that one
-/// job's constraint error does not undo the others.
+/// One transaction for the whole group, committed once. Jobs almost never
+/// fail, so they first run one after another as they are; only if one
+/// fails is the transaction rolled back and the group run again with each
+/// job in its own SAVEPOINT, so that one job's error does not undo the
+/// others. (A savepoint costs on every job: SQLite copies each page it
+/// first changes inside one into a sub-journal.)
 fn commit_group(conn: &mut Connection, jobs: &[WriteJob]) -> Vec<Result<Vec<u64>, StoreError>> {
+    match commit_all(conn, jobs) {
+        Some(results) => results,
+        None => commit_each(conn, jobs),
+    }
+}
+
+/// The group without savepoints; None when a job failed and the group
+/// must run again job by job (a lone job's error is its result).
+fn commit_all(conn: &mut Connection, jobs: &[WriteJob]) -> Option<Vec<Result<Vec<u64>, StoreError>>> {
+    conn.execute_batch("BEGIN IMMEDIATE").ok()?;
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match run_stmts(conn, &job.stmts) {
+            Ok(r) => results.push(Ok(r)),
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return (jobs.len() == 1).then(|| vec![Err(e)]);
+            }
+        }
+    }
+    if let Err(e) = conn.execute_batch("COMMIT") {
+        let e = err(e);
+        let _ = conn.execute_batch("ROLLBACK");
+        return Some(jobs.iter().map(|_| Err(e.clone())).collect());
+    }
+    Some(results)
+}
+
+/// The group with each job in a SAVEPOINT.
+fn commit_each(conn: &mut Connection, jobs: &[WriteJob]) -> Vec<Result<Vec<u64>, StoreError>> {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let e = err(e);
         return jobs.iter().map(|_| Err(e.clone())).collect();

@@ -42,7 +42,7 @@ macro_rules! both {
     };
 }
 
-both!(packages_and_profile, bulk_window, domain_limit_places, quarantine, policy_state, queue_lifecycle, grants_and_keys, domains, users, aliases_and_resolve, auth, deliver_list_read_delete, group_commit_concurrent, locks, reopen_keeps_schema);
+both!(packages_and_profile, bulk_window, domain_limit_places, quarantine, policy_state, queue_lifecycle, grants_and_keys, domains, users, aliases_and_resolve, auth, deliver_list_read_delete, group_commit_concurrent, failed_batch_undoes_only_itself, locks, reopen_keeps_schema);
 
 async fn domains(s: Store) {
     assert_eq!(s.domain_add("Example.COM", "admin@example.net", None).await.unwrap(), "example.com");
@@ -186,6 +186,42 @@ async fn group_commit_concurrent(s: Store) {
     let l = s.list_messages(id).await.unwrap();
     assert_eq!(l.len(), 200);
     assert_eq!(l.iter().map(|m| m.uid.clone()).collect::<std::collections::HashSet<_>>(), uids);
+}
+
+/// Batches that fail (here: a must-change statement after an insert)
+/// among concurrent deliveries: each failure undoes its own batch and
+/// nothing else, whichever group commit it lands in.
+async fn failed_batch_undoes_only_itself(s: Store) {
+    use mailhost_store::db::Stmt;
+    s.domain_add("a.example", "c@a.example", None).await.unwrap();
+    s.user_add("one@a.example", "pw", None, None).await.unwrap();
+    let Resolved::Deliver(a) = s.resolve("one@a.example").await.unwrap() else { panic!() };
+    let id = a[0].id;
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 3 == 0 {
+                let r = s
+                    .batch(vec![
+                        Stmt::new("INSERT INTO packages (name, updated_at) VALUES (?, 0)", vec![format!("p{i}").into()]),
+                        Stmt::new("UPDATE domains SET contact = contact WHERE name = ?", vec!["none.example".into()])
+                            .must_change(StoreError::Conflict(format!("job {i}"))),
+                    ])
+                    .await;
+                assert!(matches!(r, Err(StoreError::Conflict(ref m)) if *m == format!("job {i}")), "{r:?}");
+            } else {
+                s.deliver(NewMessage { body: format!("Subject: {i}\r\n\r\nx\r\n").into_bytes(), deliveries: vec![(id, vec![])], ..Default::default() })
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(s.list_messages(id).await.unwrap().len(), 200);
+    assert!(s.package_list().await.unwrap().is_empty());
 }
 
 async fn locks(s: Store) {
