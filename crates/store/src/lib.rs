@@ -75,6 +75,8 @@ enum Backend {
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<Backend>,
+    /// Bodies this node queued lately, for its delivery worker.
+    recent: Arc<std::sync::Mutex<messages::RecentBodies>>,
 }
 
 impl Store {
@@ -90,7 +92,7 @@ impl Store {
                 "store.url {url:?}: expected sqlite://PATH or postgres://USER@HOST/DB"
             )));
         };
-        Ok(Store { backend: Arc::new(backend) })
+        Ok(Store { backend: Arc::new(backend), recent: Default::default() })
     }
 
     pub fn backend_name(&self) -> &'static str {

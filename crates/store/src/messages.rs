@@ -8,6 +8,7 @@
 use crate::db::{Stmt, Val};
 use crate::{now_ms, Result, Store, StoreError};
 use rand::Rng;
+use std::sync::Arc;
 
 /// A message accepted for delivery.
 #[derive(Debug, Clone, Default)]
@@ -64,13 +65,97 @@ fn new_blob_id() -> String {
     format!("{:032x}", ms << 80 | r)
 }
 
+/// The bodies of messages this node queued lately, by blob id, so that its
+/// delivery worker, which usually sends them within milliseconds, need not
+/// read them back from the database. Bodies never change once stored, so
+/// a copy here cannot be stale; it only saves a read, and the oldest go
+/// first once `RECENT_BYTES` are held. Other nodes read the database.
+#[derive(Default)]
+pub(crate) struct RecentBodies {
+    map: std::collections::HashMap<String, Arc<Vec<u8>>>,
+    order: std::collections::VecDeque<String>,
+    bytes: usize,
+}
+
+const RECENT_BYTES: usize = 32 << 20;
+/// Larger bodies are read from the database when sent.
+const RECENT_MAX_BODY: usize = 1 << 20;
+
+impl RecentBodies {
+    fn insert(&mut self, blob: String, body: Arc<Vec<u8>>) {
+        self.bytes += body.len();
+        self.order.push_back(blob.clone());
+        self.map.insert(blob, body);
+        while self.bytes > RECENT_BYTES {
+            let Some(old) = self.order.pop_front() else { break };
+            if let Some(b) = self.map.remove(&old) {
+                self.bytes -= b.len();
+            }
+        }
+    }
+
+    pub(crate) fn get(&self, blob: &str) -> Option<Arc<Vec<u8>>> {
+        self.map.get(blob).cloned()
+    }
+
+    /// Forgets a body (its rows are done). Its place in `order` goes when
+    /// it comes first, or when forgotten places outnumber the rest (a body
+    /// kept long, say for a host that is down, holds the front).
+    pub(crate) fn remove(&mut self, blob: &str) {
+        if let Some(b) = self.map.remove(blob) {
+            self.bytes -= b.len();
+        }
+        while self.order.front().is_some_and(|f| !self.map.contains_key(f)) {
+            self.order.pop_front();
+        }
+        if self.order.len() > 2 * self.map.len() + 1024 {
+            let map = &self.map;
+            self.order.retain(|b| map.contains_key(b));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_bodies_stay_bounded() {
+        let mut r = RecentBodies::default();
+        let body = Arc::new(vec![0u8; 1 << 20]);
+        for i in 0..40 {
+            r.insert(format!("b{i}"), body.clone());
+        }
+        // 32 MiB at most: the oldest went first.
+        assert_eq!(r.bytes, 32 << 20);
+        assert!(r.get("b7").is_none() && r.get("b8").is_some() && r.get("b39").is_some());
+        r.remove("b20");
+        assert!(r.get("b20").is_none());
+        assert_eq!(r.bytes, 31 << 20);
+        // One body kept at the front while many come and go: the places of
+        // those forgotten do not pile up.
+        let small = Arc::new(vec![0u8; 10]);
+        for i in 0..100_000 {
+            r.insert(format!("s{i}"), small.clone());
+            r.remove(&format!("s{i}"));
+        }
+        assert!(r.order.len() <= 2 * r.map.len() + 1024 + 1, "{}", r.order.len());
+        assert!(r.get("b8").is_some());
+    }
+}
+
 impl Store {
     /// Stores the message for every recipient. When this returns Ok, the
     /// message is committed and synced to disk (group commit); the caller
     /// may then answer 250.
     pub async fn deliver(&self, msg: NewMessage) -> Result<Vec<String>> {
-        let (stmts, uids) = message_stmts(msg)?;
+        let blob = new_blob_id();
+        let keep = (!msg.outbound.is_empty() && msg.body.len() <= RECENT_MAX_BODY).then(|| Arc::new(msg.body.clone()));
+        let (stmts, uids) = message_stmts_as(msg, blob.clone())?;
         self.batch(stmts).await?;
+        if let Some(body) = keep {
+            self.recent.lock().unwrap_or_else(|e| e.into_inner()).insert(blob, body);
+        }
         Ok(uids)
     }
 
@@ -173,10 +258,14 @@ impl Store {
 /// mailbox, a queue row per remote recipient. Returns them with the UIDs of
 /// the local entries.
 pub(crate) fn message_stmts(msg: NewMessage) -> Result<(Vec<Stmt>, Vec<String>)> {
+    message_stmts_as(msg, new_blob_id())
+}
+
+/// `message_stmts` with the body stored as `blob`.
+fn message_stmts_as(msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec<String>)> {
     if msg.deliveries.is_empty() && msg.outbound.is_empty() {
         return Err(StoreError::Invalid("a message needs at least one recipient".into()));
     }
-    let blob = new_blob_id();
     let now = now_ms();
     let len = msg.body.len();
     let mut uids = Vec::with_capacity(msg.deliveries.len());

@@ -97,6 +97,9 @@ impl Store {
 
     /// The message body of a queue row.
     pub async fn queue_body(&self, blob_id: &str) -> Result<Vec<u8>> {
+        if let Some(b) = self.recent.lock().unwrap_or_else(|e| e.into_inner()).get(blob_id) {
+            return Ok(b.to_vec());
+        }
         let mut rows = self.query("SELECT data FROM blobs WHERE id = ?", vec![blob_id.into()]).await?;
         match rows.first_mut() {
             Some(r) => r.take_bytes(0),
@@ -119,8 +122,10 @@ impl Store {
         let mut blobs: Vec<&str> = items.iter().map(|i| i.blob_id.as_str()).collect();
         blobs.sort_unstable();
         blobs.dedup();
-        stmts.extend(blobs.into_iter().map(drop_orphan_blob));
+        stmts.extend(blobs.iter().map(|b| drop_orphan_blob(b)));
         self.batch(stmts).await?;
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        blobs.iter().for_each(|b| recent.remove(b));
         Ok(())
     }
 
