@@ -425,7 +425,6 @@ async fn lane(sh: Arc<Shared>, hops: Arc<Vec<Hop>>, per_domain: Arc<Semaphore>, 
     tracing::trace!(ids = ?msgs.iter().flatten().map(|r| r.id).collect::<Vec<_>>(), "lane started");
     let mut conn: Option<(usize, Connection)> = None;
     let mut dead: Vec<Option<Failure>> = vec![None; hops.len()];
-    let mut records = JoinSet::new();
     for rows in msgs {
         if shutdown.is_cancelled() {
             break; // the rest keep their lease and are sent after restart
@@ -450,20 +449,17 @@ async fn lane(sh: Arc<Shared>, hops: Arc<Vec<Hop>>, per_domain: Arc<Semaphore>, 
             Some(f) => vec![Outcome::Failed(f); rows.len()],
             None => send_message(&sh, &hops, &mut conn, &mut dead, &rows, &body).await,
         };
-        // The outcome is committed while the lane goes on with the next
-        // message: the lane does not wait for each fsync. The rows stay in
-        // flight (and leased) until the lane has seen every record done.
-        let ctx = sh.ctx.clone();
-        records.spawn(async move {
-            if let Err(e) = record(&ctx, &rows, outcomes, &body).await {
-                tracing::warn!("cannot record delivery results (the rows will be retried): {e}");
-            }
-        });
+        // The lane waits for the outcome's commit before the next message:
+        // a crash then leaves at most one message per lane sent but still
+        // queued (sent again after restart, RFC 1047). Going on while it
+        // commits measured no faster.
+        if let Err(e) = record(&sh.ctx, &rows, outcomes, &body).await {
+            tracing::warn!("cannot record delivery results (the rows will be retried): {e}");
+        }
     }
     if let Some((_, c)) = conn {
         sh.park(c);
     }
-    while records.join_next().await.is_some() {}
 }
 
 /// Tries the hosts in order until every recipient has an answer; returns
