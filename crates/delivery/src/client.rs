@@ -166,7 +166,9 @@ pub struct Connection {
     broken: bool,
     /// Transactions run on this connection so far.
     pub transactions: usize,
-    /// A transaction (or an attempt at one) ran since the last RSET.
+    /// A transaction was started and not ended by the reply to its end of
+    /// data (refused MAIL, no recipient, refused DATA): RSET before the
+    /// next one.
     needs_rset: bool,
 }
 
@@ -427,6 +429,7 @@ impl Connection {
                 // was; an empty message ends it, and is not a delivery.
                 self.write(b".\r\n", "ending an empty DATA").await?;
                 self.reply("after an empty DATA").await?;
+                self.needs_rset = false;
                 return Ok(());
             }
         } else {
@@ -458,6 +461,10 @@ impl Connection {
         // §4.1.1.4: the reply to the final dot is the server's acceptance
         // of responsibility, for every accepted recipient at once.
         let end = self.reply("after the end of data").await?;
+        // §3.3: the reply to the end of data, whatever it is, ends the
+        // transaction and clears the server's state: the next MAIL needs
+        // no RSET (one round trip less per message).
+        self.needs_rset = false;
         for &i in &accepted {
             results[i] = Some(if end.is_positive() { Outcome::Delivered } else { fail(&end, "the end of data") });
         }

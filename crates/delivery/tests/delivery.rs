@@ -55,8 +55,30 @@ async fn one_connection_carries_several_messages() {
     wait_for("an empty queue", || async { h.queue_rows().await.is_empty() }).await;
     h.stop().await;
     assert_eq!(s.connections(), 1, "the connection is reused");
-    assert_eq!(s.count("RSET"), 2, "RSET between messages");
+    // RFC 5321 §3.3: the reply to the end of data ends the transaction.
+    assert_eq!(s.count("RSET"), 0, "no RSET after a completed transaction");
     assert!(s.messages().iter().all(|m| m.conn == 1));
+}
+
+#[tokio::test]
+async fn a_transaction_left_open_is_reset_before_the_next() {
+    // The first message's only recipient is refused, so its DATA is
+    // refused too and the transaction stays open: the next message on the
+    // connection starts with RSET.
+    let s = sink().await;
+    s.set(|b| {
+        b.rcpt.insert("nobody@remote.test".into(), "550 5.1.1 no such user".into());
+    });
+    let mut h = Harness::new(config(&[("remote.test", s.addr)], &[("per_domain", "1")])).await;
+    h.queue(ANN, &["nobody@remote.test"], &message(ANN, "nobody@remote.test", "m0", "hi\n")).await;
+    h.queue(ANN, &["bob@remote.test"], &message(ANN, "bob@remote.test", "m1", "hi\n")).await;
+    h.start();
+    wait_for("an empty queue", || async { h.queue_rows().await.is_empty() }).await;
+    h.stop().await;
+    assert_eq!(s.connections(), 1);
+    assert_eq!(s.count("RSET"), 1, "RSET after the open transaction only");
+    assert_eq!(s.messages().len(), 1);
+    assert_eq!(s.messages()[0].rcpts, ["bob@remote.test"]);
 }
 
 #[tokio::test]
