@@ -5,9 +5,10 @@
 //! transaction (each in its own SAVEPOINT only when one of them fails), and
 //! commits once, so N concurrent deliveries cost one WAL fsync instead of N. `synchronous=FULL` makes that
 //! commit durable (WAL's NORMAL does not sync on commit). Readers use a small
-//! pool of connections on the blocking thread pool; WAL lets them read while
-//! the writer writes, and other processes (the CLI) write through SQLite's
-//! own locking with a busy timeout.
+//! pool of connections: indexed lookups of a few rows run on the caller's
+//! thread (`lookup`), anything longer on the blocking thread pool (`query`);
+//! WAL lets them read while the writer writes, and other processes (the
+//! CLI) write through SQLite's own locking with a busy timeout.
 
 use crate::db::{Row, Stmt, Val};
 use crate::schema;
