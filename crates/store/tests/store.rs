@@ -12,7 +12,9 @@ async fn sqlite() -> (Store, tempfile::TempDir) {
     (Store::open(&url).await.unwrap(), dir)
 }
 
-async fn pg(name: &str) -> Option<Store> {
+/// A store in a fresh schema, and the schema's name (dropped by
+/// `drop_schema` once the test passed).
+async fn pg(name: &str) -> Option<(Store, String)> {
     let Ok(base) = std::env::var("MAILHOST_TEST_PG") else {
         assert!(std::env::var("CI").is_err(), "MAILHOST_TEST_PG must be set under CI");
         eprintln!("MAILHOST_TEST_PG not set: skipping the PostgreSQL run of {name}");
@@ -26,7 +28,15 @@ async fn pg(name: &str) -> Option<Store> {
         .unwrap();
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-    Some(Store::open(&url).await.unwrap())
+    Some((Store::open(&url).await.unwrap(), schema))
+}
+
+/// Without this, every run would leave a schema per test behind.
+async fn drop_schema(schema: &str) {
+    let base = std::env::var("MAILHOST_TEST_PG").unwrap();
+    let (c, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.unwrap();
 }
 
 macro_rules! both {
@@ -37,7 +47,12 @@ macro_rules! both {
         )* }
         mod on_postgres { $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { if let Some(s) = super::pg(stringify!($name)).await { super::$name(s).await; } }
+            async fn $name() {
+                if let Some((s, schema)) = super::pg(stringify!($name)).await {
+                    super::$name(s).await;
+                    super::drop_schema(&schema).await;
+                }
+            }
         )* }
     };
 }
