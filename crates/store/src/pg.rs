@@ -1,7 +1,8 @@
 //! PostgreSQL backend: several nodes share one database.
 //!
 //! Writes go through one writer task per node that groups waiting batches
-//! into one transaction (a SAVEPOINT per batch), as the SQLite backend does:
+//! into one transaction (each batch in a SAVEPOINT only when one of them
+//! fails), as the SQLite backend does:
 //! one commit, one WAL flush on the server, for many deliveries. Reads use a
 //! few pipelined connections.
 
