@@ -107,15 +107,9 @@ impl Store {
         }
     }
 
-    /// The recipient was delivered: the row goes, and the body if nothing
-    /// else needs it.
-    pub async fn queue_done(&self, item: &QueueItem) -> Result<()> {
-        self.queue_done_many(&[item]).await
-    }
-
     /// Rows delivered, in one transaction (the recipients of one message
-    /// that one server accepted with one reply), and their bodies once no
-    /// row or mailbox needs them.
+    /// that one server accepted with one reply): the rows go, and their
+    /// bodies once no row or mailbox needs them.
     pub async fn queue_done_many(&self, items: &[&QueueItem]) -> Result<()> {
         let mut stmts: Vec<Stmt> =
             items.iter().map(|i| Stmt::new("DELETE FROM queue WHERE id = ?", vec![i.id.into()])).collect();

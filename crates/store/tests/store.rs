@@ -179,11 +179,16 @@ async fn deliver_list_read_delete(s: Store) {
     assert!(info.iter().all(|a| a.messages == 0 && a.bytes == 0));
 }
 
-async fn group_commit_concurrent(s: Store) {
+/// A domain with one mailbox; its id.
+async fn one_mailbox(s: &Store) -> i64 {
     s.domain_add("a.example", "c@a.example", None).await.unwrap();
     s.user_add("one@a.example", "pw", None, None).await.unwrap();
     let Resolved::Deliver(a) = s.resolve("one@a.example").await.unwrap() else { panic!() };
-    let id = a[0].id;
+    a[0].id
+}
+
+async fn group_commit_concurrent(s: Store) {
+    let id = one_mailbox(&s).await;
     let mut tasks = Vec::new();
     for i in 0..200 {
         let s = s.clone();
@@ -208,10 +213,7 @@ async fn group_commit_concurrent(s: Store) {
 /// nothing else, whichever group commit it lands in.
 async fn failed_batch_undoes_only_itself(s: Store) {
     use mailhost_store::db::Stmt;
-    s.domain_add("a.example", "c@a.example", None).await.unwrap();
-    s.user_add("one@a.example", "pw", None, None).await.unwrap();
-    let Resolved::Deliver(a) = s.resolve("one@a.example").await.unwrap() else { panic!() };
-    let id = a[0].id;
+    let id = one_mailbox(&s).await;
     let mut tasks = Vec::new();
     for i in 0..300 {
         let s = s.clone();
@@ -305,7 +307,7 @@ async fn queue_lifecycle(s: Store) {
     assert_eq!(s.queue_body(&c[0].blob_id).await.unwrap(), b"Subject: q\r\n\r\nx\r\n");
     // retry later: not due now
     s.queue_retry(&c[0], mailhost_store::now_ms() + 60_000, "451 try later", None).await.unwrap();
-    s.queue_done(&c[1]).await.unwrap();
+    s.queue_done_many(&[&c[1]]).await.unwrap();
     assert!(s.queue_claim("node2", lease, 10).await.unwrap().is_empty());
     let q = s.queue_list().await.unwrap();
     assert_eq!((q.len(), q[0].attempts, q[0].last_error.as_deref()), (1, 1, Some("451 try later")));

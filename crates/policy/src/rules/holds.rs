@@ -73,6 +73,10 @@ mod tests {
     use crate::testutil::{sent, session, store};
     use mailhost_store::Evidence;
 
+    fn not_on_hold(store: &mailhost_store::Store) -> NotOnHold {
+        NotOnHold { state: Arc::new(PolicyState::new(store.clone())) }
+    }
+
     fn mail<'a>(s: &'a crate::SessionInfo) -> MailCtx<'a> {
         MailCtx { session: s, sender: "u@a.example", declared_size: None }
     }
@@ -80,7 +84,7 @@ mod tests {
     #[tokio::test]
     async fn a_hold_refuses_submission_until_released() {
         let (store, _d) = store().await;
-        let rule = NotOnHold { state: Arc::new(PolicyState::new(store.clone())) };
+        let rule = not_on_hold(&store);
         let s = session(Service::Submission, Some("u@a.example"));
         store.hold_place("u@a.example", "R-OUT-8", "bulk mail", 60_000, &Evidence::default()).await.unwrap();
         let Verdict::Refuse(r) = rule.on_mail(&mail(&s)).await else { panic!("allowed") };
@@ -96,7 +100,7 @@ mod tests {
     #[tokio::test]
     async fn a_hold_ends_by_itself() {
         let (store, _d) = store().await;
-        let rule = NotOnHold { state: Arc::new(PolicyState::new(store.clone())) };
+        let rule = not_on_hold(&store);
         let s = session(Service::Submission, Some("u@a.example"));
         store.hold_place("u@a.example", "R-OUT-6", "limit", 50, &Evidence::default()).await.unwrap();
         assert!(matches!(rule.on_mail(&mail(&s)).await, Verdict::Refuse(_)));
