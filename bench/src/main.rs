@@ -20,7 +20,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufStream};
+use tokio::io::{
+    AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufStream,
+};
 use tokio::net::TcpStream;
 
 #[derive(Parser)]
@@ -251,7 +253,11 @@ async fn expect(r: &mut BufStream<Box<dyn Stream>>, line: &mut String, want: u16
 }
 
 /// Connects, says EHLO, does STARTTLS and AUTH PLAIN as asked.
-async fn smtp_connect(addr: SocketAddr, o: &SmtpOpts, cred: Option<(&str, &str)>) -> Res<BufStream<Box<dyn Stream>>> {
+async fn smtp_connect(
+    addr: SocketAddr,
+    o: &SmtpOpts,
+    cred: Option<(&str, &str)>,
+) -> Res<BufStream<Box<dyn Stream>>> {
     let s = TcpStream::connect(addr).await?;
     s.set_nodelay(true)?;
     let mut w: BufStream<Box<dyn Stream>> = BufStream::new(Box::new(s));
@@ -275,14 +281,21 @@ async fn smtp_connect(addr: SocketAddr, o: &SmtpOpts, cred: Option<(&str, &str)>
     if let Some((u, p)) = cred {
         use base64::Engine;
         let tok = base64::engine::general_purpose::STANDARD.encode(format!("\0{u}\0{p}"));
-        w.write_all(format!("AUTH PLAIN {tok}\r\n").as_bytes()).await?;
+        w.write_all(format!("AUTH PLAIN {tok}\r\n").as_bytes())
+            .await?;
         w.flush().await?;
         expect(&mut w, r, 235).await?;
     }
     Ok(w)
 }
 
-async fn smtp_session(addr: SocketAddr, id: usize, next: Arc<AtomicUsize>, total: usize, o: Arc<SmtpOpts>) -> Res<Vec<Duration>> {
+async fn smtp_session(
+    addr: SocketAddr,
+    id: usize,
+    next: Arc<AtomicUsize>,
+    total: usize,
+    o: Arc<SmtpOpts>,
+) -> Res<Vec<Duration>> {
     let mut lat = Vec::new();
     let mut line = String::new();
     let (domain, mailboxes, size) = (&o.domain, o.mailboxes, o.size);
@@ -294,7 +307,10 @@ async fn smtp_session(addr: SocketAddr, id: usize, next: Arc<AtomicUsize>, total
                 let (u, p) = &list[(id + login * o.sessions) % list.len()];
                 (u.as_str(), Some((u.as_str(), p.as_str())))
             }
-            (None, Some(c)) => (o.from.as_str(), Some(c.split_once(':').ok_or("--auth USER:PASSWORD")?)),
+            (None, Some(c)) => (
+                o.from.as_str(),
+                Some(c.split_once(':').ok_or("--auth USER:PASSWORD")?),
+            ),
             (None, None) => (o.from.as_str(), None),
         };
         let mut w = smtp_connect(addr, &o, cred).await?;
@@ -306,9 +322,16 @@ async fn smtp_session(addr: SocketAddr, id: usize, next: Arc<AtomicUsize>, total
                 done = true;
                 break;
             }
-            let body = if o.vary { varied_message(size, n, from) } else { message(size, n, from) };
+            let body = if o.vary {
+                varied_message(size, n, from)
+            } else {
+                message(size, n, from)
+            };
             let t0 = Instant::now();
-            let cmds = format!("MAIL FROM:<{from}>\r\nRCPT TO:<user{}@{domain}>\r\nDATA\r\n", n % mailboxes);
+            let cmds = format!(
+                "MAIL FROM:<{from}>\r\nRCPT TO:<user{}@{domain}>\r\nDATA\r\n",
+                n % mailboxes
+            );
             w.write_all(cmds.as_bytes()).await?;
             w.flush().await?;
             for want in [250, 250, 354] {
@@ -335,15 +358,104 @@ async fn smtp_session(addr: SocketAddr, id: usize, next: Arc<AtomicUsize>, total
 /// detection sees each as new content, as most real mail is).
 fn varied_message(size: usize, n: usize, from: &str) -> Vec<u8> {
     const WORDS: &[&str] = &[
-        "meeting", "budget", "report", "invoice", "project", "schedule", "customer", "delivery", "contract", "review",
-        "office", "team", "update", "question", "answer", "proposal", "draft", "final", "monday", "friday", "morning",
-        "afternoon", "please", "thanks", "attached", "document", "change", "request", "approval", "order", "payment",
-        "account", "support", "issue", "release", "version", "server", "network", "travel", "hotel", "flight",
-        "lunch", "dinner", "weekend", "holiday", "family", "garden", "house", "school", "book", "music", "film",
-        "price", "offer", "quote", "sample", "design", "colour", "paper", "print", "phone", "call", "email", "note",
-        "plan", "idea", "result", "test", "data", "figure", "table", "chart", "summary", "detail", "minute", "agenda",
-        "room", "floor", "building", "street", "city", "country", "market", "shop", "store", "product", "service",
-        "quality", "problem", "solution", "reason", "decision", "option", "choice", "week", "month", "year", "today",
+        "meeting",
+        "budget",
+        "report",
+        "invoice",
+        "project",
+        "schedule",
+        "customer",
+        "delivery",
+        "contract",
+        "review",
+        "office",
+        "team",
+        "update",
+        "question",
+        "answer",
+        "proposal",
+        "draft",
+        "final",
+        "monday",
+        "friday",
+        "morning",
+        "afternoon",
+        "please",
+        "thanks",
+        "attached",
+        "document",
+        "change",
+        "request",
+        "approval",
+        "order",
+        "payment",
+        "account",
+        "support",
+        "issue",
+        "release",
+        "version",
+        "server",
+        "network",
+        "travel",
+        "hotel",
+        "flight",
+        "lunch",
+        "dinner",
+        "weekend",
+        "holiday",
+        "family",
+        "garden",
+        "house",
+        "school",
+        "book",
+        "music",
+        "film",
+        "price",
+        "offer",
+        "quote",
+        "sample",
+        "design",
+        "colour",
+        "paper",
+        "print",
+        "phone",
+        "call",
+        "email",
+        "note",
+        "plan",
+        "idea",
+        "result",
+        "test",
+        "data",
+        "figure",
+        "table",
+        "chart",
+        "summary",
+        "detail",
+        "minute",
+        "agenda",
+        "room",
+        "floor",
+        "building",
+        "street",
+        "city",
+        "country",
+        "market",
+        "shop",
+        "store",
+        "product",
+        "service",
+        "quality",
+        "problem",
+        "solution",
+        "reason",
+        "decision",
+        "option",
+        "choice",
+        "week",
+        "month",
+        "year",
+        "today",
     ];
     let mut x = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut rnd = move || {
@@ -379,8 +491,9 @@ async fn smtp(addr: SocketAddr, sessions: usize, messages: usize, o: SmtpOpts) -
     );
     let o = Arc::new(o);
     let t0 = Instant::now();
-    let tasks: Vec<_> =
-        (0..sessions).map(|id| tokio::spawn(smtp_session(addr, id, next.clone(), messages, o.clone()))).collect();
+    let tasks: Vec<_> = (0..sessions)
+        .map(|id| tokio::spawn(smtp_session(addr, id, next.clone(), messages, o.clone())))
+        .collect();
     let mut lat = Vec::with_capacity(messages);
     for t in tasks {
         lat.extend(t.await??);
@@ -390,7 +503,11 @@ async fn smtp(addr: SocketAddr, sessions: usize, messages: usize, o: SmtpOpts) -
 }
 
 /// One sink connection: answers every command, counts every message.
-async fn sink_conn(s: TcpStream, count: Arc<AtomicUsize>, first: Arc<std::sync::OnceLock<Instant>>) -> Res<()> {
+async fn sink_conn(
+    s: TcpStream,
+    count: Arc<AtomicUsize>,
+    first: Arc<std::sync::OnceLock<Instant>>,
+) -> Res<()> {
     let mut s = BufStream::new(s);
     s.write_all(b"220 sink ESMTP\r\n").await?;
     s.flush().await?;
@@ -400,7 +517,10 @@ async fn sink_conn(s: TcpStream, count: Arc<AtomicUsize>, first: Arc<std::sync::
         if s.read_until(b'\n', &mut line).await? == 0 {
             return Ok(());
         }
-        let cmd = line.get(..4).map(|c| c.to_ascii_uppercase()).unwrap_or_default();
+        let cmd = line
+            .get(..4)
+            .map(|c| c.to_ascii_uppercase())
+            .unwrap_or_default();
         let reply: &[u8] = match cmd.as_slice() {
             b"EHLO" => b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 104857600\r\n",
             b"DATA" => {
@@ -449,13 +569,20 @@ async fn sink(listen: SocketAddr, expect: usize) -> Res<()> {
     let t0 = first.get().copied().unwrap_or_else(Instant::now);
     let n = count.load(Ordering::Relaxed);
     let el = t0.elapsed();
-    println!("sink: {n} messages in {:.2}s = {:.0} msg/s (first to last arrival)", el.as_secs_f64(), n as f64 / el.as_secs_f64());
+    println!(
+        "sink: {n} messages in {:.2}s = {:.0} msg/s (first to last arrival)",
+        el.as_secs_f64(),
+        n as f64 / el.as_secs_f64()
+    );
     Ok(())
 }
 
 /// Reads one multi-line POP3 response after its `+OK` line; returns the
 /// bytes of the body.
-async fn pop_multiline(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, buf: &mut Vec<u8>) -> Res<usize> {
+async fn pop_multiline(
+    r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    buf: &mut Vec<u8>,
+) -> Res<usize> {
     buf.clear();
     r.read_until(b'\n', buf).await?;
     if !buf.starts_with(b"+OK") {
@@ -474,14 +601,20 @@ async fn pop_multiline(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, buf: &
     }
 }
 
-async fn pop3_user(addr: SocketAddr, user: String, password: String, window: usize) -> Res<Vec<Duration>> {
+async fn pop3_user(
+    addr: SocketAddr,
+    user: String,
+    password: String,
+    window: usize,
+) -> Res<Vec<Duration>> {
     let s = TcpStream::connect(addr).await?;
     s.set_nodelay(true)?;
     let (r, mut w) = s.into_split();
     let mut r = BufReader::with_capacity(64 * 1024, r);
     let mut line = String::new();
     r.read_line(&mut line).await?;
-    w.write_all(format!("USER {user}\r\nPASS {password}\r\nSTAT\r\n").as_bytes()).await?;
+    w.write_all(format!("USER {user}\r\nPASS {password}\r\nSTAT\r\n").as_bytes())
+        .await?;
     for _ in 0..3 {
         line.clear();
         r.read_line(&mut line).await?;
@@ -524,7 +657,12 @@ async fn pop3(addr: SocketAddr, users: String, password: String, window: usize) 
     for t in tasks {
         lat.extend(t.await??);
     }
-    report(&format!("pop3 pipelined RETR (window {window})"), lat.len(), t0.elapsed(), lat);
+    report(
+        &format!("pop3 pipelined RETR (window {window})"),
+        lat.len(),
+        t0.elapsed(),
+        lat,
+    );
     Ok(())
 }
 
@@ -547,7 +685,13 @@ async fn idle(addr: SocketAddr, connections: usize, hold: u64) -> Res<()> {
 #[tokio::main]
 async fn main() -> Res<()> {
     let args = Args::parse();
-    if let Cmd::Fingerprint { dir, show, speed, size } = &args.cmd {
+    if let Cmd::Fingerprint {
+        dir,
+        show,
+        speed,
+        size,
+    } = &args.cmd
+    {
         return match (dir, speed) {
             (_, Some(n)) => fingerprint_speed(*n, *size),
             (Some(dir), None) => fingerprint_quality(dir, *show),
@@ -558,12 +702,28 @@ async fn main() -> Res<()> {
         Cmd::Fingerprint { .. } => unreachable!(),
         Cmd::Smtp { addr, deadline, .. } | Cmd::Pop3 { addr, deadline, .. } => (*addr, *deadline),
         Cmd::Idle { addr, hold, .. } => (*addr, hold + 120),
-        Cmd::Sink { listen, deadline, .. } => (*listen, *deadline),
+        Cmd::Sink {
+            listen, deadline, ..
+        } => (*listen, *deadline),
     };
     check_loopback(&addr)?;
     let run = async move {
         match args.cmd {
-            Cmd::Smtp { addr, sessions, messages, size, domain, mailboxes, from, starttls, auth, accounts, per_login, vary, .. } => {
+            Cmd::Smtp {
+                addr,
+                sessions,
+                messages,
+                size,
+                domain,
+                mailboxes,
+                from,
+                starttls,
+                auth,
+                accounts,
+                per_login,
+                vary,
+                ..
+            } => {
                 let accounts = match accounts {
                     Some(path) => Some(
                         std::fs::read_to_string(&path)?
@@ -578,12 +738,33 @@ async fn main() -> Res<()> {
                     return Err("--accounts: no \"ADDRESS PASSWORD\" lines".into());
                 }
                 let per_login = per_login.unwrap_or(usize::MAX);
-                let o = SmtpOpts { size, domain, mailboxes, from, starttls, auth, accounts, per_login, sessions, vary };
+                let o = SmtpOpts {
+                    size,
+                    domain,
+                    mailboxes,
+                    from,
+                    starttls,
+                    auth,
+                    accounts,
+                    per_login,
+                    sessions,
+                    vary,
+                };
                 smtp(addr, sessions, messages, o).await
             }
             Cmd::Sink { listen, expect, .. } => sink(listen, expect).await,
-            Cmd::Pop3 { addr, users, password, window, .. } => pop3(addr, users, password, window).await,
-            Cmd::Idle { addr, connections, hold } => idle(addr, connections, hold).await,
+            Cmd::Pop3 {
+                addr,
+                users,
+                password,
+                window,
+                ..
+            } => pop3(addr, users, password, window).await,
+            Cmd::Idle {
+                addr,
+                connections,
+                hold,
+            } => idle(addr, connections, hold).await,
             Cmd::Fingerprint { .. } => unreachable!(),
         }
     };
@@ -594,7 +775,9 @@ async fn main() -> Res<()> {
 
 fn fingerprint_speed(n: usize, size: usize) -> Res<()> {
     use mailhost_policy::fingerprint::Fingerprint;
-    let msgs: Vec<Vec<u8>> = (0..n).map(|i| varied_message(size, i, "bench@load.test")).collect();
+    let msgs: Vec<Vec<u8>> = (0..n)
+        .map(|i| varied_message(size, i, "bench@load.test"))
+        .collect();
     // Best of three passes: the figure is the code's cost, not the
     // machine's neighbours.
     let mut best = f64::MAX;
@@ -619,14 +802,21 @@ fn fingerprint_quality(dir: &std::path::Path, show: Option<f64>) -> Res<()> {
     let mut raw = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let p = e?.path();
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
         if name.rsplit_once('-').is_some() {
             raw.push((name, std::fs::read(&p)?));
         }
     }
     let bytes: usize = raw.iter().map(|r| r.1.len()).sum();
     let t0 = Instant::now();
-    let msgs: Vec<(String, Fingerprint)> = raw.iter().map(|(n, r)| (n.clone(), Fingerprint::of_message(r))).collect();
+    let msgs: Vec<(String, Fingerprint)> = raw
+        .iter()
+        .map(|(n, r)| (n.clone(), Fingerprint::of_message(r)))
+        .collect();
     let took = t0.elapsed();
     println!(
         "fingerprint: {} messages, {} KB in {:.1} ms = {:.1} us per message",
@@ -638,7 +828,10 @@ fn fingerprint_quality(dir: &std::path::Path, show: Option<f64>) -> Res<()> {
     // For each message: the highest similarity to another message of its
     // own group and of any other group.
     let n = msgs.len();
-    let groups: Vec<&str> = msgs.iter().map(|(name, _)| name.rsplit_once('-').map_or("", |g| g.0)).collect();
+    let groups: Vec<&str> = msgs
+        .iter()
+        .map(|(name, _)| name.rsplit_once('-').map_or("", |g| g.0))
+        .collect();
     let mut same_pairs = Vec::new();
     let mut best_other = vec![0f64; n];
     for i in 0..n {

@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
     let body = &out[..out.len() - 3];
     let mut unstuffed = Vec::with_capacity(body.len());
     for line in body.split_inclusive(|&b| b == b'\n') {
-        assert!(line != b".\r\n" && line != b".\n", "unstuffed terminator in output");
+        assert!(
+            line != b".\r\n" && line != b".\n",
+            "unstuffed terminator in output"
+        );
         unstuffed.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
     }
     assert!(unstuffed.starts_with(data));

@@ -12,7 +12,9 @@ fn run(chunks: &[&[u8]]) -> (Vec<u8>, Option<Outcome>, u64) {
         match r.feed(c, &mut out) {
             Outcome::NeedMore => consumed += c.len(),
             Outcome::Done(n) => return (out, Some(Outcome::Done(consumed + n)), r.size),
-            Outcome::BareNewline(n) => return (out, Some(Outcome::BareNewline(consumed + n)), r.size),
+            Outcome::BareNewline(n) => {
+                return (out, Some(Outcome::BareNewline(consumed + n)), r.size)
+            }
         }
     }
     (out, None, r.size)

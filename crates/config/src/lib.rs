@@ -22,7 +22,10 @@ pub use units::{Duration, Size};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config: {0}")]
     Invalid(String),
 }
@@ -202,7 +205,11 @@ pub struct Dkim {
 
 impl Default for Dkim {
     fn default() -> Self {
-        Dkim { selector: "mailhost".into(), rsa_bits: 2048, sign: true }
+        Dkim {
+            selector: "mailhost".into(),
+            rsa_bits: 2048,
+            sign: true,
+        }
     }
 }
 
@@ -381,8 +388,12 @@ impl Config {
             .parse()
             .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
         for (name, value) in env {
-            let Some(rest) = name.strip_prefix("MAILHOST_") else { continue };
-            let Some((section, key)) = rest.split_once("__") else { continue };
+            let Some(rest) = name.strip_prefix("MAILHOST_") else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once("__") else {
+                continue;
+            };
             if section.is_empty() || key.is_empty() {
                 continue;
             }
@@ -419,13 +430,19 @@ impl Config {
         }
         if !(1024..=4096).contains(&self.dkim.rsa_bits) {
             // RFC 8301 §3.2: at least 1024 bits; verifiers need not accept more than 4096.
-            return Err(ConfigError::Invalid("dkim.rsa_bits: must be from 1024 to 4096".into()));
+            return Err(ConfigError::Invalid(
+                "dkim.rsa_bits: must be from 1024 to 4096".into(),
+            ));
         }
         if self.policy.max_recipients == 0 {
-            return Err(ConfigError::Invalid("policy.max_recipients: must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "policy.max_recipients: must be at least 1".into(),
+            ));
         }
         if !(self.policy.bulk_similarity > 0.0 && self.policy.bulk_similarity <= 1.0) {
-            return Err(ConfigError::Invalid("policy.bulk_similarity: must be above 0 and at most 1".into()));
+            return Err(ConfigError::Invalid(
+                "policy.bulk_similarity: must be above 0 and at most 1".into(),
+            ));
         }
         Ok(())
     }
@@ -433,7 +450,10 @@ impl Config {
     /// The store URL with the embedded default filled in.
     pub fn store_url(&self) -> String {
         if self.store.url.is_empty() {
-            format!("sqlite://{}", self.server.data_dir.join("mailhost.db").display())
+            format!(
+                "sqlite://{}",
+                self.server.data_dir.join("mailhost.db").display()
+            )
         } else {
             self.store.url.clone()
         }
@@ -446,7 +466,9 @@ impl Config {
 fn parse_env_value(v: &str) -> toml::Value {
     let doc = format!("v = {v}");
     match doc.parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(v.into())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(v.into())),
         Err(_) => toml::Value::String(v.into()),
     }
 }
@@ -547,9 +569,18 @@ signatures = "./data/signatures"
     #[test]
     fn env_overrides_file() {
         let env = vec![
-            ("MAILHOST_POLICY__HOLD_DURATION".to_string(), "3s".to_string()),
-            ("MAILHOST_POLICY__MAX_RECIPIENTS".to_string(), "5".to_string()),
-            ("MAILHOST_SERVER__HOSTNAME".to_string(), "mx.test".to_string()),
+            (
+                "MAILHOST_POLICY__HOLD_DURATION".to_string(),
+                "3s".to_string(),
+            ),
+            (
+                "MAILHOST_POLICY__MAX_RECIPIENTS".to_string(),
+                "5".to_string(),
+            ),
+            (
+                "MAILHOST_SERVER__HOSTNAME".to_string(),
+                "mx.test".to_string(),
+            ),
             ("MAILHOST_LISTEN__HTTP".to_string(), "".to_string()),
             ("UNRELATED".to_string(), "x".to_string()),
         ];

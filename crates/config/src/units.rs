@@ -31,7 +31,11 @@ impl Duration {
     }
 
     pub fn parse(s: &str) -> Result<Self, String> {
-        let (n, unit) = number_and_unit(s, "duration", "a unit such as \"90s\", \"30m\", \"1h\", \"14d\"")?;
+        let (n, unit) = number_and_unit(
+            s,
+            "duration",
+            "a unit such as \"90s\", \"30m\", \"1h\", \"14d\"",
+        )?;
         let ms = match unit {
             "ms" => 1,
             "" | "s" => 1000,
@@ -93,13 +97,19 @@ impl<'de, T> de::Visitor<'de> for Visitor<T> {
 
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(Visitor(Duration::parse, "a duration such as \"90s\" or \"14d\""))
+        d.deserialize_any(Visitor(
+            Duration::parse,
+            "a duration such as \"90s\" or \"14d\"",
+        ))
     }
 }
 
 impl<'de> Deserialize<'de> for Size {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(Visitor(Size::parse, "a size such as \"25MB\" or a number of bytes"))
+        d.deserialize_any(Visitor(
+            Size::parse,
+            "a size such as \"25MB\" or a number of bytes",
+        ))
     }
 }
 

@@ -61,7 +61,15 @@ impl Extensions {
                 "8BITMIME" => e.eight_bit_mime = true,
                 "SMTPUTF8" => e.smtputf8 = true,
                 // RFC 1870 §4: an absent or unparsable number: no fixed limit.
-                "SIZE" => e.size = Some(params.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0)),
+                "SIZE" => {
+                    e.size = Some(
+                        params
+                            .split_whitespace()
+                            .next()
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or(0),
+                    )
+                }
                 _ => {}
             }
         }
@@ -89,12 +97,21 @@ impl SessionError {
     /// As a failure at `host` (RFC 3463 codes: X.4.1 no answer, X.4.2 bad
     /// connection, X.5.0 protocol error).
     pub fn failure(&self, host: &str, addr: SocketAddr) -> Failure {
-        let at = |status: &str, what: String| Failure::at(host, false, status, format!("{host}[{}]: {what}", addr.ip()));
+        let at = |status: &str, what: String| {
+            Failure::at(
+                host,
+                false,
+                status,
+                format!("{host}[{}]: {what}", addr.ip()),
+            )
+        };
         match self {
             SessionError::Connect(e) => at("4.4.1", format!("cannot connect: {e}")),
             SessionError::Timeout(stage) => at("4.4.2", format!("timed out {stage}")),
             SessionError::Io(stage, e) => at("4.4.2", format!("lost connection {stage}: {e}")),
-            SessionError::Closed(stage) => at("4.4.2", format!("connection closed by the server {stage}")),
+            SessionError::Closed(stage) => {
+                at("4.4.2", format!("connection closed by the server {stage}"))
+            }
             SessionError::Garbage(e) => at("4.5.0", format!("protocol error: {e}")),
             SessionError::Tls(e) => at("4.7.0", format!("TLS handshake failed: {e}")),
             SessionError::Refused(stage, r) => {
@@ -194,13 +211,25 @@ pub async fn connect(hop: &Hop, p: &Params) -> Result<Connection, Failure> {
             }
         }
     }
-    Err(last.unwrap_or_else(|| Failure::at(&hop.host, false, "4.4.4", format!("{}: no address to connect to", hop.host))))
+    Err(last.unwrap_or_else(|| {
+        Failure::at(
+            &hop.host,
+            false,
+            "4.4.4",
+            format!("{}: no address to connect to", hop.host),
+        )
+    }))
 }
 
 impl Connection {
     /// Connects, reads the greeting, says EHLO and, if `try_tls` and the
     /// server offers it, starts TLS.
-    pub async fn open(host: &str, addr: SocketAddr, p: &Params, try_tls: bool) -> Result<Connection, SessionError> {
+    pub async fn open(
+        host: &str,
+        addr: SocketAddr,
+        p: &Params,
+        try_tls: bool,
+    ) -> Result<Connection, SessionError> {
         let tcp = match timeout(p.connect_timeout, TcpStream::connect(addr)).await {
             Err(_) => return Err(SessionError::Timeout("connecting")),
             Ok(Err(e)) => return Err(SessionError::Connect(e)),
@@ -265,7 +294,9 @@ impl Connection {
         // handshake and could be an attacker's injection into the TLS
         // session (CVE-2011-0411): refuse it rather than read it later.
         if !self.rbuf.is_empty() {
-            return Err(SessionError::Garbage("data after the STARTTLS reply".into()));
+            return Err(SessionError::Garbage(
+                "data after the STARTTLS reply".into(),
+            ));
         }
         let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
             return Err(SessionError::Garbage("STARTTLS twice".into()));
@@ -277,7 +308,13 @@ impl Connection {
             Ok(Err(e)) => return Err(SessionError::Tls(e.to_string())),
             Ok(Ok(s)) => s,
         };
-        self.tls = Some(tls.get_ref().1.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default());
+        self.tls = Some(
+            tls.get_ref()
+                .1
+                .protocol_version()
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_default(),
+        );
         self.stream = Stream::Tls(Box::new(tls));
         // RFC 3207 §4.2: forget what was learnt before TLS, ask again.
         self.ext = Extensions::default();
@@ -333,7 +370,16 @@ impl Connection {
             // be missed, it is retried rather than taken as delivered.
             Ok(()) => results
                 .into_iter()
-                .map(|r| r.unwrap_or_else(|| Outcome::NoAnswer(Failure::at(&self.host, false, "4.5.0", "no reply for this recipient"))))
+                .map(|r| {
+                    r.unwrap_or_else(|| {
+                        Outcome::NoAnswer(Failure::at(
+                            &self.host,
+                            false,
+                            "4.5.0",
+                            "no reply for this recipient",
+                        ))
+                    })
+                })
                 .collect(),
             Err(e) => self.abandon(results, e),
         }
@@ -345,19 +391,29 @@ impl Connection {
         self.broken = true;
         let f = e.failure(&self.host, self.addr);
         tracing::debug!(host = %self.host, "session failed: {}", f.text);
-        results.into_iter().map(|r| r.unwrap_or_else(|| Outcome::NoAnswer(f.clone()))).collect()
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Outcome::NoAnswer(f.clone())))
+            .collect()
     }
 
     /// What this server cannot take, decided before sending anything.
     fn cannot_carry(&self, env: &Envelope<'_>) -> Option<Failure> {
         let h = &self.host;
-        if let Some(max) = self.ext.size.filter(|&m| m > 0 && env.body.len() as u64 > m) {
+        if let Some(max) = self
+            .ext
+            .size
+            .filter(|&m| m > 0 && env.body.len() as u64 > m)
+        {
             // RFC 1870 §6.1: do not send what the server said it refuses.
             return Some(Failure::at(
                 h,
                 true,
                 "5.3.4",
-                format!("the message ({} bytes) is larger than {h} accepts ({max} bytes, RFC 1870)", env.body.len()),
+                format!(
+                    "the message ({} bytes) is larger than {h} accepts ({max} bytes, RFC 1870)",
+                    env.body.len()
+                ),
             ));
         }
         if has_8bit(env.body) && !self.ext.eight_bit_mime {
@@ -372,13 +428,22 @@ impl Connection {
         }
         if needs_smtputf8(env) && !self.ext.smtputf8 {
             // RFC 6531 §3.2: non-ASCII addresses need SMTPUTF8.
-            return Some(Failure::at(h, true, "5.6.7", format!("the addresses are not ASCII and {h} does not support SMTPUTF8 (RFC 6531)")));
+            return Some(Failure::at(
+                h,
+                true,
+                "5.6.7",
+                format!("the addresses are not ASCII and {h} does not support SMTPUTF8 (RFC 6531)"),
+            ));
         }
         None
     }
 
     /// MAIL, RCPT…, DATA and the body; fills in `results` as replies come.
-    async fn transaction(&mut self, env: &Envelope<'_>, results: &mut [Option<Outcome>]) -> Result<(), SessionError> {
+    async fn transaction(
+        &mut self,
+        env: &Envelope<'_>,
+        results: &mut [Option<Outcome>],
+    ) -> Result<(), SessionError> {
         let mut mail = format!("MAIL FROM:<{}>", env.sender);
         if self.ext.size.is_some() {
             mail.push_str(&format!(" SIZE={}", env.body.len())); // RFC 1870 §5
@@ -390,7 +455,11 @@ impl Connection {
             mail.push_str(" SMTPUTF8"); // RFC 6531 §3.4
         }
         mail.push_str("\r\n");
-        let rcpts: Vec<String> = env.rcpts.iter().map(|r| format!("RCPT TO:<{r}>\r\n")).collect();
+        let rcpts: Vec<String> = env
+            .rcpts
+            .iter()
+            .map(|r| format!("RCPT TO:<{r}>\r\n"))
+            .collect();
         let host = self.host.clone();
         // As Postfix words it: which command the refusal answered.
         let fail = |r: &Reply, cmd: &str| {
@@ -403,7 +472,9 @@ impl Connection {
             // RFC 2920 §3.1: MAIL, every RCPT and DATA in one write; the
             // replies come in order.
             let mut batch = mail.into_bytes();
-            rcpts.iter().for_each(|r| batch.extend_from_slice(r.as_bytes()));
+            rcpts
+                .iter()
+                .for_each(|r| batch.extend_from_slice(r.as_bytes()));
             batch.extend_from_slice(b"DATA\r\n");
             self.write(&batch, "sending the envelope").await?;
             let m = self.reply("after MAIL FROM").await?;
@@ -435,7 +506,9 @@ impl Connection {
         } else {
             let m = self.command(mail.as_bytes(), "after MAIL FROM").await?;
             if !m.is_positive() {
-                results.iter_mut().for_each(|s| *s = Some(fail(&m, "MAIL FROM")));
+                results
+                    .iter_mut()
+                    .for_each(|s| *s = Some(fail(&m, "MAIL FROM")));
                 return Ok(());
             }
             for (i, cmd) in rcpts.iter().enumerate() {
@@ -466,7 +539,11 @@ impl Connection {
         // no RSET (one round trip less per message).
         self.needs_rset = false;
         for &i in &accepted {
-            results[i] = Some(if end.is_positive() { Outcome::Delivered } else { fail(&end, "the end of data") });
+            results[i] = Some(if end.is_positive() {
+                Outcome::Delivered
+            } else {
+                fail(&end, "the end of data")
+            });
         }
         Ok(())
     }
@@ -549,10 +626,31 @@ mod tests {
 
     #[test]
     fn extensions_from_ehlo() {
-        let Parsed::Done(r, _) = reply::parse(b"250-mx hi\r\n250-SIZE 1000\r\n250-STARTTLS\r\n250 SMTPUTF8\r\n") else { panic!() };
+        let Parsed::Done(r, _) =
+            reply::parse(b"250-mx hi\r\n250-SIZE 1000\r\n250-STARTTLS\r\n250 SMTPUTF8\r\n")
+        else {
+            panic!()
+        };
         let e = Extensions::from_ehlo(&r);
-        assert_eq!(e, Extensions { size: Some(1000), starttls: true, smtputf8: true, ..Default::default() });
-        let Parsed::Done(r, _) = reply::parse(b"250-mx\r\n250-size\r\n250 PIPELINING\r\n") else { panic!() };
-        assert_eq!(Extensions::from_ehlo(&r), Extensions { size: Some(0), pipelining: true, ..Default::default() });
+        assert_eq!(
+            e,
+            Extensions {
+                size: Some(1000),
+                starttls: true,
+                smtputf8: true,
+                ..Default::default()
+            }
+        );
+        let Parsed::Done(r, _) = reply::parse(b"250-mx\r\n250-size\r\n250 PIPELINING\r\n") else {
+            panic!()
+        };
+        assert_eq!(
+            Extensions::from_ehlo(&r),
+            Extensions {
+                size: Some(0),
+                pipelining: true,
+                ..Default::default()
+            }
+        );
     }
 }

@@ -18,7 +18,10 @@ pub struct DotStuffer {
 
 impl Default for DotStuffer {
     fn default() -> Self {
-        DotStuffer { line_start: true, pending_cr: false }
+        DotStuffer {
+            line_start: true,
+            pending_cr: false,
+        }
     }
 }
 
@@ -92,6 +95,9 @@ mod tests {
 
     #[test]
     fn bare_line_ends_become_crlf() {
-        assert_eq!(stuff(&[b"a\nb\rc\r", b"\n.d\r"]), b"a\r\nb\r\nc\r\n..d\r\n.\r\n");
+        assert_eq!(
+            stuff(&[b"a\nb\rc\r", b"\n.d\r"]),
+            b"a\r\nb\r\nc\r\n..d\r\n.\r\n"
+        );
     }
 }

@@ -55,7 +55,11 @@ fn date(ms: i64) -> String {
 
 /// The header section of a message: everything before the first empty line.
 pub fn header_section(msg: &[u8]) -> &[u8] {
-    let end = msg.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2).unwrap_or(msg.len());
+    let end = msg
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 2)
+        .unwrap_or(msg.len());
     &msg[..end.min(MAX_HEADERS)]
 }
 
@@ -63,7 +67,16 @@ pub fn header_section(msg: &[u8]) -> &[u8] {
 /// (the part is 7-bit, RFC 3464 §2.1), cut to keep lines under the limit
 /// of RFC 5322 §2.1.1.
 fn field(s: &str) -> String {
-    let mut out: String = s.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' }).collect();
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
     out.truncate(900);
     out
 }
@@ -74,15 +87,27 @@ fn address(a: &str) -> String {
     if a.is_ascii() {
         return format!("rfc822; {}", field(a));
     }
-    let esc: String =
-        a.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c.to_string() } else { format!("\\x{{{:X}}}", c as u32) }).collect();
+    let esc: String = a
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c.to_string()
+            } else {
+                format!("\\x{{{:X}}}", c as u32)
+            }
+        })
+        .collect();
     format!("utf-8; {esc}")
 }
 
 /// The message/delivery-status body (RFC 3464 §2.1): the per-message
 /// fields, then one block of per-recipient fields for each recipient.
 fn status_part(r: &Report<'_>) -> String {
-    let mut s = format!("Reporting-MTA: dns; {}\r\nArrival-Date: {}\r\n", field(r.hostname), date(r.arrival_ms));
+    let mut s = format!(
+        "Reporting-MTA: dns; {}\r\nArrival-Date: {}\r\n",
+        field(r.hostname),
+        date(r.arrival_ms)
+    );
     for rc in &r.rcpts {
         let f = rc.failure;
         s.push_str("\r\n");
@@ -102,7 +127,10 @@ fn status_part(r: &Report<'_>) -> String {
         if let Some(reply) = &f.reply {
             s.push_str(&format!("Diagnostic-Code: smtp; {}\r\n", field(reply)));
         }
-        s.push_str(&format!("Last-Attempt-Date: {}\r\n", date(r.last_attempt_ms)));
+        s.push_str(&format!(
+            "Last-Attempt-Date: {}\r\n",
+            date(r.last_attempt_ms)
+        ));
         if let Action::Delayed { until_ms } = r.action {
             s.push_str(&format!("Will-Retry-Until: {}\r\n", date(until_ms)));
         }
@@ -122,7 +150,8 @@ fn text_part(r: &Report<'_>) -> String {
                 .into(),
         ),
         Action::Delayed { until_ms } => {
-            paras.push("This is a warning only: you do not need to send your message again.".into());
+            paras
+                .push("This is a warning only: you do not need to send your message again.".into());
             paras.push(format!(
                 "Your message has not been delivered yet to the recipients below. We \
                  are still trying, until {}; if it cannot be delivered by then you will \
@@ -131,7 +160,11 @@ fn text_part(r: &Report<'_>) -> String {
             ));
         }
     }
-    let rcpts: Vec<String> = r.rcpts.iter().map(|rc| wrap(&format!("<{}>: {}", rc.addr, rc.failure.text), "    ")).collect();
+    let rcpts: Vec<String> = r
+        .rcpts
+        .iter()
+        .map(|rc| wrap(&format!("<{}>: {}", rc.addr, rc.failure.text), "    "))
+        .collect();
     paras.push(rcpts.join("\r\n"));
     if r.action == Action::Failed {
         paras.push(
@@ -142,7 +175,16 @@ fn text_part(r: &Report<'_>) -> String {
                 .into(),
         );
     }
-    let mut s: Vec<String> = paras.iter().map(|p| if p.contains("\r\n") { p.clone() } else { wrap(p, "") }).collect();
+    let mut s: Vec<String> = paras
+        .iter()
+        .map(|p| {
+            if p.contains("\r\n") {
+                p.clone()
+            } else {
+                wrap(p, "")
+            }
+        })
+        .collect();
     s.push(String::new());
     s.join("\r\n\r\n")
 }
@@ -176,15 +218,25 @@ pub fn build(r: &Report<'_>) -> Vec<u8> {
     let report = MimePart::new(
         ContentType::new("multipart/report").attribute("report-type", "delivery-status"),
         vec![
-            MimePart::new(ContentType::new("text/plain").attribute("charset", "utf-8"), text_part(r)),
+            MimePart::new(
+                ContentType::new("text/plain").attribute("charset", "utf-8"),
+                text_part(r),
+            ),
             // Its fields are plain ASCII already: sent as they are (7bit).
-            MimePart::new(ContentType::new("message/delivery-status"), status_part(r).into_bytes()).transfer_encoding("7bit"),
+            MimePart::new(
+                ContentType::new("message/delivery-status"),
+                status_part(r).into_bytes(),
+            )
+            .transfer_encoding("7bit"),
             MimePart::new(ContentType::new("text/rfc822-headers"), headers),
         ],
     );
     let id: u128 = rand::rng().random();
     MessageBuilder::new()
-        .from(("Mail Delivery System", format!("MAILER-DAEMON@{}", r.hostname).as_str()))
+        .from((
+            "Mail Delivery System",
+            format!("MAILER-DAEMON@{}", r.hostname).as_str(),
+        ))
         .to(r.to)
         .subject(subject)
         .date(Date::new(r.last_attempt_ms.div_euclid(1000)))
@@ -210,7 +262,16 @@ mod tests {
             action,
             arrival_ms: 1_700_000_000_000,
             last_attempt_ms: 1_700_000_100_000,
-            rcpts: vec![Recipient { addr: "bob@remote.example", failure: f }, Recipient { addr: "carol@remote.example", failure: f }],
+            rcpts: vec![
+                Recipient {
+                    addr: "bob@remote.example",
+                    failure: f,
+                },
+                Recipient {
+                    addr: "carol@remote.example",
+                    failure: f,
+                },
+            ],
             original: ORIGINAL,
         })
     }
@@ -231,19 +292,45 @@ mod tests {
         let m = MessageParser::default().parse(&raw).expect("parses");
         assert_eq!(m.subject(), Some("Undelivered Mail Returned to Sender"));
         let from = m.from().and_then(|a| a.first()).unwrap();
-        assert_eq!((from.name(), from.address()), (Some("Mail Delivery System"), Some("MAILER-DAEMON@mail.local.example")));
-        assert_eq!(m.header_raw("Auto-Submitted").map(str::trim), Some("auto-replied"));
+        assert_eq!(
+            (from.name(), from.address()),
+            (
+                Some("Mail Delivery System"),
+                Some("MAILER-DAEMON@mail.local.example")
+            )
+        );
+        assert_eq!(
+            m.header_raw("Auto-Submitted").map(str::trim),
+            Some("auto-replied")
+        );
         let ct = m.content_type().unwrap();
-        assert_eq!((ct.ctype(), ct.subtype(), ct.attribute("report-type")), ("multipart", Some("report"), Some("delivery-status")));
+        assert_eq!(
+            (ct.ctype(), ct.subtype(), ct.attribute("report-type")),
+            ("multipart", Some("report"), Some("delivery-status"))
+        );
 
         let kinds: Vec<String> = m.parts[1..]
             .iter()
-            .map(|p| p.content_type().map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or(""))).unwrap_or_default())
+            .map(|p| {
+                p.content_type()
+                    .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")))
+                    .unwrap_or_default()
+            })
             .collect();
-        assert_eq!(kinds, ["text/plain", "message/delivery-status", "text/rfc822-headers"]);
+        assert_eq!(
+            kinds,
+            [
+                "text/plain",
+                "message/delivery-status",
+                "text/rfc822-headers"
+            ]
+        );
 
         let text = m.body_text(0).unwrap();
-        assert!(text.contains("<bob@remote.example>: mx.remote.example said: 550 5.1.1 no such user"), "{text}");
+        assert!(
+            text.contains("<bob@remote.example>: mx.remote.example said: 550 5.1.1 no such user"),
+            "{text}"
+        );
 
         let status = String::from_utf8_lossy(m.parts[2].contents()).into_owned();
         for want in [
@@ -263,19 +350,38 @@ mod tests {
         assert_eq!(status.split("\r\n\r\n").count(), 3, "{status}");
 
         let headers = String::from_utf8_lossy(m.parts[3].contents()).into_owned();
-        assert!(headers.contains("Subject: Hello") && headers.contains("Message-ID: <1@local.example>"), "{headers}");
+        assert!(
+            headers.contains("Subject: Hello") && headers.contains("Message-ID: <1@local.example>"),
+            "{headers}"
+        );
         assert!(!headers.contains("Secret body"), "the body is not returned");
     }
 
     #[test]
     fn delay_warning_says_until_when() {
-        let f = Failure::at("mx.remote.example", false, "4.4.1", "mx.remote.example[127.0.0.1]: cannot connect");
-        let raw = report(Action::Delayed { until_ms: 1_700_400_000_000 }, &f);
+        let f = Failure::at(
+            "mx.remote.example",
+            false,
+            "4.4.1",
+            "mx.remote.example[127.0.0.1]: cannot connect",
+        );
+        let raw = report(
+            Action::Delayed {
+                until_ms: 1_700_400_000_000,
+            },
+            &f,
+        );
         let m = MessageParser::default().parse(&raw).expect("parses");
         assert_eq!(m.subject(), Some("Delayed Mail (still being retried)"));
         let status = String::from_utf8_lossy(m.parts[2].contents()).into_owned();
-        assert!(status.contains("Action: delayed") && status.contains("Status: 4.4.1"), "{status}");
-        assert!(status.contains("Will-Retry-Until: ") && !status.contains("Diagnostic-Code"), "{status}");
+        assert!(
+            status.contains("Action: delayed") && status.contains("Status: 4.4.1"),
+            "{status}"
+        );
+        assert!(
+            status.contains("Will-Retry-Until: ") && !status.contains("Diagnostic-Code"),
+            "{status}"
+        );
         let until = date(1_700_400_000_000);
         assert!(m.body_text(0).unwrap().contains(&until));
     }
@@ -286,30 +392,48 @@ mod tests {
         let raw = report(Action::Failed, &f);
         let m = MessageParser::default().parse(&raw).unwrap();
         let status = String::from_utf8_lossy(m.parts[2].contents()).into_owned();
-        assert!(status.contains("Action: failed") && status.contains("Status: 4.4.2"), "{status}");
+        assert!(
+            status.contains("Action: failed") && status.contains("Status: 4.4.2"),
+            "{status}"
+        );
         assert!(m.body_text(0).unwrap().contains("gave up after 5 days"));
     }
 
     #[test]
     fn non_ascii_recipient_and_reply_stay_7bit() {
-        assert_eq!(address("jos\u{e9}@example.org"), "utf-8; jos\\x{E9}@example.org");
+        assert_eq!(
+            address("jos\u{e9}@example.org"),
+            "utf-8; jos\\x{E9}@example.org"
+        );
         assert_eq!(field("550 caf\u{e9}\r\nX"), "550 caf???X");
     }
 
     #[test]
     fn the_text_part_is_wrapped_plain_text() {
         let raw = String::from_utf8(report(Action::Failed, &refused())).unwrap();
-        let text = raw.split("Content-Type: text/plain").nth(1).unwrap().split("\r\n--").next().unwrap();
+        let text = raw
+            .split("Content-Type: text/plain")
+            .nth(1)
+            .unwrap()
+            .split("\r\n--")
+            .next()
+            .unwrap();
         assert!(text.contains("Content-Transfer-Encoding: 7bit"), "{text}");
         assert!(text.lines().all(|l| l.len() <= 76), "{text}");
         assert_eq!(wrap("aaa bbb", "  "), "aaa bbb");
         let w = wrap(&"word ".repeat(30), "    ");
-        assert!(w.lines().skip(1).all(|l| l.starts_with("    word")) && w.lines().count() == 3, "{w}");
+        assert!(
+            w.lines().skip(1).all(|l| l.starts_with("    word")) && w.lines().count() == 3,
+            "{w}"
+        );
     }
 
     #[test]
     fn header_section_stops_at_the_blank_line() {
-        assert_eq!(header_section(b"A: 1\r\nB: 2\r\n\r\nbody"), b"A: 1\r\nB: 2\r\n");
+        assert_eq!(
+            header_section(b"A: 1\r\nB: 2\r\n\r\nbody"),
+            b"A: 1\r\nB: 2\r\n"
+        );
         assert_eq!(header_section(b"A: 1\r\n"), b"A: 1\r\n");
     }
 }

@@ -23,12 +23,24 @@ pub struct Failure {
 impl Failure {
     /// A failure decided here, not by a remote server.
     pub fn local(permanent: bool, status: &str, text: impl Into<String>) -> Self {
-        Failure { permanent, status: status.into(), remote: None, reply: None, text: text.into() }
+        Failure {
+            permanent,
+            status: status.into(),
+            remote: None,
+            reply: None,
+            text: text.into(),
+        }
     }
 
     /// A failure without a reply at `host` (connection, timeout, garbage).
     pub fn at(host: &str, permanent: bool, status: &str, text: impl Into<String>) -> Self {
-        Failure { permanent, status: status.into(), remote: Some(host.into()), reply: None, text: text.into() }
+        Failure {
+            permanent,
+            status: status.into(),
+            remote: Some(host.into()),
+            reply: None,
+            text: text.into(),
+        }
     }
 
     /// The remote's refusal.

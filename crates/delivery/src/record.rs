@@ -30,7 +30,12 @@ pub fn backoff(base: Duration, max: Duration, attempts: i64) -> Duration {
 
 /// Records the outcome of each of `rows` (one message, in order). On a
 /// store error the remaining rows keep their lease and are tried again.
-pub async fn record(ctx: &DeliveryCtx, rows: &[QueueItem], outcomes: Vec<Outcome>, body: &[u8]) -> Result<(), StoreError> {
+pub async fn record(
+    ctx: &DeliveryCtx,
+    rows: &[QueueItem],
+    outcomes: Vec<Outcome>,
+    body: &[u8],
+) -> Result<(), StoreError> {
     let d = &ctx.config.delivery;
     let now = now_ms();
     let mut failed = Vec::new();
@@ -66,7 +71,13 @@ pub async fn record(ctx: &DeliveryCtx, rows: &[QueueItem], outcomes: Vec<Outcome
         let mut bounce = if sender.is_empty() {
             None
         } else {
-            let rcpts = failed.iter().map(|(r, f)| Recipient { addr: &r.rcpt, failure: f }).collect();
+            let rcpts = failed
+                .iter()
+                .map(|(r, f)| Recipient {
+                    addr: &r.rcpt,
+                    failure: f,
+                })
+                .collect();
             notice(ctx, sender, Action::Failed, created, now, rcpts, body).await?
         };
         for (row, f) in &failed {
@@ -79,14 +90,33 @@ pub async fn record(ctx: &DeliveryCtx, rows: &[QueueItem], outcomes: Vec<Outcome
     if !deferred.is_empty() {
         let warn_after = d.delay_warning.std().as_millis() as i64;
         let due: Vec<usize> = (0..deferred.len())
-            .filter(|&i| !sender.is_empty() && !deferred[i].0.warned && now - deferred[i].0.created_at > warn_after)
+            .filter(|&i| {
+                !sender.is_empty()
+                    && !deferred[i].0.warned
+                    && now - deferred[i].0.created_at > warn_after
+            })
             .collect();
         let mut warning = if due.is_empty() {
             None
         } else {
             let until_ms = created + d.max_queue_time.std().as_millis() as i64;
-            let rcpts = due.iter().map(|&i| Recipient { addr: &deferred[i].0.rcpt, failure: &deferred[i].1 }).collect();
-            notice(ctx, sender, Action::Delayed { until_ms }, created, now, rcpts, body).await?
+            let rcpts = due
+                .iter()
+                .map(|&i| Recipient {
+                    addr: &deferred[i].0.rcpt,
+                    failure: &deferred[i].1,
+                })
+                .collect();
+            notice(
+                ctx,
+                sender,
+                Action::Delayed { until_ms },
+                created,
+                now,
+                rcpts,
+                body,
+            )
+            .await?
         };
         // One transaction for every deferred recipient and the one notice
         // that covers the newly warned ones.
@@ -119,20 +149,37 @@ async fn notice(
     original: &[u8],
 ) -> Result<Option<NewMessage>, StoreError> {
     let hostname = &ctx.config.server.hostname;
-    let body = dsn::build(&Report { hostname, to: sender, action, arrival_ms, last_attempt_ms: now, rcpts, original });
+    let body = dsn::build(&Report {
+        hostname,
+        to: sender,
+        action,
+        arrival_ms,
+        last_attempt_ms: now,
+        rcpts,
+        original,
+    });
     Ok(match ctx.store.resolve(sender).await? {
         Resolved::Deliver(accounts) => Some(NewMessage {
             body,
             deliveries: accounts
                 .into_iter()
-                .map(|a| (a.id, format!("Return-Path: <>\r\nDelivered-To: {}\r\n", a.address).into_bytes()))
+                .map(|a| {
+                    (
+                        a.id,
+                        format!("Return-Path: <>\r\nDelivered-To: {}\r\n", a.address).into_bytes(),
+                    )
+                })
                 .collect(),
             ..Default::default()
         }),
         Resolved::NotHosted => Some(NewMessage {
             body,
             deliveries: vec![],
-            outbound: vec![Outbound { sender: String::new(), rcpt: sender.to_string(), account: None }],
+            outbound: vec![Outbound {
+                sender: String::new(),
+                rcpt: sender.to_string(),
+                account: None,
+            }],
             ..Default::default()
         }),
         Resolved::Unknown | Resolved::Suspended | Resolved::Quarantined(_) => {
@@ -159,13 +206,24 @@ pub fn local_checks(body: &[u8], cfg: &mailhost_config::Config) -> Option<Failur
     let max = cfg.server.max_message_size.0;
     if body.len() as u64 > max {
         // R-IN-2: the size limit holds for mail sent as well as received.
-        return Some(Failure::local(true, "5.3.4", format!("the message ({} bytes) is larger than the limit ({max} bytes)", body.len())));
+        return Some(Failure::local(
+            true,
+            "5.3.4",
+            format!(
+                "the message ({} bytes) is larger than the limit ({max} bytes)",
+                body.len()
+            ),
+        ));
     }
     let received = received_count(body);
     if received > cfg.delivery.max_received as usize {
         // RFC 5321 §6.3: a message that has passed too many relays is
         // looping.
-        return Some(Failure::local(true, "5.4.6", format!("mail loop: the message has {received} Received headers")));
+        return Some(Failure::local(
+            true,
+            "5.4.6",
+            format!("mail loop: the message has {received} Received headers"),
+        ));
     }
     None
 }

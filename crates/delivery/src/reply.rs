@@ -80,7 +80,11 @@ impl fmt::Display for Reply {
             if !l.is_empty() {
                 f.write_str(" ")?;
                 for ch in l.chars() {
-                    let ch = if ch.is_ascii() && !ch.is_ascii_control() { ch } else { '?' };
+                    let ch = if ch.is_ascii() && !ch.is_ascii_control() {
+                        ch
+                    } else {
+                        '?'
+                    };
                     fmt::Write::write_char(f, ch)?;
                 }
             }
@@ -102,7 +106,11 @@ pub fn parse(buf: &[u8]) -> Parsed {
     let mut pos = 0;
     loop {
         let Some(nl) = buf[pos..].iter().position(|&b| b == b'\n') else {
-            return if buf.len() > MAX_REPLY { Parsed::Invalid("reply too long".into()) } else { Parsed::NeedMore };
+            return if buf.len() > MAX_REPLY {
+                Parsed::Invalid("reply too long".into())
+            } else {
+                Parsed::NeedMore
+            };
         };
         let end = pos + nl + 1;
         if end > MAX_REPLY {
@@ -116,12 +124,16 @@ pub fn parse(buf: &[u8]) -> Parsed {
         if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
             return Parsed::Invalid(format!("not an SMTP reply: {:?}", preview(line)));
         }
-        let c = (line[0] - b'0') as u16 * 100 + (line[1] - b'0') as u16 * 10 + (line[2] - b'0') as u16;
+        let c =
+            (line[0] - b'0') as u16 * 100 + (line[1] - b'0') as u16 * 10 + (line[2] - b'0') as u16;
         if !(200..600).contains(&c) {
             return Parsed::Invalid(format!("reply code {c} out of range"));
         }
         if *code.get_or_insert(c) != c {
-            return Parsed::Invalid(format!("reply code changed within a reply: {:?}", preview(line)));
+            return Parsed::Invalid(format!(
+                "reply code changed within a reply: {:?}",
+                preview(line)
+            ));
         }
         let last = match line.get(3) {
             None | Some(b' ') => true,
@@ -139,12 +151,22 @@ pub fn parse(buf: &[u8]) -> Parsed {
         // RFC 2034 §4: continuation lines repeat the code; keep it once.
         let prefix = format!("{c}.{s}.{d}");
         for l in &mut lines[1..] {
-            if let Some(rest) = l.strip_prefix(&prefix).filter(|r| r.is_empty() || r.starts_with(' ')) {
+            if let Some(rest) = l
+                .strip_prefix(&prefix)
+                .filter(|r| r.is_empty() || r.starts_with(' '))
+            {
                 *l = rest.trim_start().to_string();
             }
         }
     }
-    Parsed::Done(Reply { code, enhanced, lines }, pos)
+    Parsed::Done(
+        Reply {
+            code,
+            enhanced,
+            lines,
+        },
+        pos,
+    )
 }
 
 /// Takes an enhanced status code off the front of the first line, if it
@@ -152,10 +174,14 @@ pub fn parse(buf: &[u8]) -> Parsed {
 fn split_enhanced(code: u16, first: &mut String) -> Option<(u8, u16, u16)> {
     let (word, rest) = first.split_once(' ').unwrap_or((first.as_str(), ""));
     let mut parts = word.split('.');
-    let (Some(c), Some(s), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(c), Some(s), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return None;
     };
-    let ok = |p: &str, max: usize| !p.is_empty() && p.len() <= max && p.bytes().all(|b| b.is_ascii_digit());
+    let ok = |p: &str, max: usize| {
+        !p.is_empty() && p.len() <= max && p.bytes().all(|b| b.is_ascii_digit())
+    };
     if !(ok(c, 1) && ok(s, 3) && ok(d, 3)) {
         return None;
     }
@@ -185,7 +211,10 @@ mod tests {
     #[test]
     fn single_line_with_and_without_enhanced_code() {
         let (r, n) = done("250 2.1.0 Sender ok\r\nNEXT");
-        assert_eq!((r.code, r.enhanced, r.lines.clone(), n), (250, Some((2, 1, 0)), vec!["Sender ok".to_string()], 21));
+        assert_eq!(
+            (r.code, r.enhanced, r.lines.clone(), n),
+            (250, Some((2, 1, 0)), vec!["Sender ok".to_string()], 21)
+        );
         assert_eq!(r.to_string(), "250 2.1.0 Sender ok");
         let (r, _) = done("220 mx.example ESMTP\r\n");
         assert_eq!((r.enhanced, r.status()), (None, "2.0.0".to_string()));
@@ -202,7 +231,14 @@ mod tests {
         let (r, n) = done(s);
         assert_eq!(n, s.len());
         let k: Vec<_> = r.ehlo_keywords().collect();
-        assert_eq!(k, vec![("PIPELINING".into(), ""), ("SIZE".into(), "1000"), ("8BITMIME".into(), "")]);
+        assert_eq!(
+            k,
+            vec![
+                ("PIPELINING".into(), ""),
+                ("SIZE".into(), "1000"),
+                ("8BITMIME".into(), "")
+            ]
+        );
     }
 
     #[test]
@@ -217,10 +253,20 @@ mod tests {
 
     #[test]
     fn garbage_is_invalid() {
-        for s in ["HELLO\r\n", "25\r\n", "250x\r\n", "250-a\r\n251 b\r\n", "999 x\r\n", "\r\n"] {
+        for s in [
+            "HELLO\r\n",
+            "25\r\n",
+            "250x\r\n",
+            "250-a\r\n251 b\r\n",
+            "999 x\r\n",
+            "\r\n",
+        ] {
             assert!(matches!(parse(s.as_bytes()), Parsed::Invalid(_)), "{s:?}");
         }
-        assert!(matches!(parse(&vec![b'2'; MAX_REPLY + 1]), Parsed::Invalid(_)));
+        assert!(matches!(
+            parse(&vec![b'2'; MAX_REPLY + 1]),
+            Parsed::Invalid(_)
+        ));
     }
 
     #[test]

@@ -53,7 +53,8 @@ pub enum DnsError {
 pub trait Dns: Send + Sync {
     /// MX records: (preference, exchange without the trailing dot; "" for
     /// the root, i.e. a null MX).
-    fn mx(&self, domain: &str) -> impl Future<Output = Result<Vec<(u16, String)>, DnsError>> + Send;
+    fn mx(&self, domain: &str)
+        -> impl Future<Output = Result<Vec<(u16, String)>, DnsError>> + Send;
     /// A and AAAA records.
     fn ips(&self, host: &str) -> impl Future<Output = Result<Vec<IpAddr>, DnsError>> + Send;
 }
@@ -61,7 +62,12 @@ pub trait Dns: Send + Sync {
 /// The next hops for `domain`, best first. `myself` is this server's host
 /// name (MX loop detection). Errors are failures for every recipient of the
 /// domain.
-pub async fn next_hops(domain: &str, cfg: &Delivery, myself: &str, dns: &impl Dns) -> Result<Vec<Hop>, Failure> {
+pub async fn next_hops(
+    domain: &str,
+    cfg: &Delivery,
+    myself: &str,
+    dns: &impl Dns,
+) -> Result<Vec<Hop>, Failure> {
     let domain = domain.trim_end_matches('.').to_ascii_lowercase();
     if let Some(route) = cfg.routes.get(&domain).or_else(|| cfg.routes.get("*")) {
         return static_route(route, dns).await.map(|h| vec![h]);
@@ -72,18 +78,30 @@ pub async fn next_hops(domain: &str, cfg: &Delivery, myself: &str, dns: &impl Dn
         Ok(_) | Err(DnsError::NoRecords) => return implicit_mx(&domain, cfg.mx_port, dns).await,
         Err(DnsError::NxDomain) => {
             // RFC 3463 X.1.2: the destination system does not exist.
-            return Err(Failure::local(true, "5.1.2", format!("domain {domain} does not exist (DNS: NXDOMAIN)")));
+            return Err(Failure::local(
+                true,
+                "5.1.2",
+                format!("domain {domain} does not exist (DNS: NXDOMAIN)"),
+            ));
         }
         Err(DnsError::Temporary(e)) => {
             // RFC 3463 X.4.3: routing server (DNS) failure.
-            return Err(Failure::local(false, "4.4.3", format!("DNS lookup of MX for {domain} failed: {e}")));
+            return Err(Failure::local(
+                false,
+                "4.4.3",
+                format!("DNS lookup of MX for {domain} failed: {e}"),
+            ));
         }
     };
     // RFC 7505 §3: "." as the only MX says the domain accepts no mail.
     // Mixed with real MX records it is a misconfiguration (§3.3); the
     // other records are used.
     if mxs.iter().all(|(_, h)| h.is_empty()) {
-        return Err(Failure::local(true, "5.1.10", format!("domain {domain} does not accept mail (null MX, RFC 7505)")));
+        return Err(Failure::local(
+            true,
+            "5.1.10",
+            format!("domain {domain} does not accept mail (null MX, RFC 7505)"),
+        ));
     }
     mxs.retain(|(_, h)| !h.is_empty());
     // §5.1: equal preferences in random order: shuffle, then a stable sort.
@@ -120,7 +138,9 @@ pub async fn next_hops(domain: &str, cfg: &Delivery, myself: &str, dns: &impl Dn
                     hops.push(Hop { host, addrs });
                 }
             }
-            Err(DnsError::Temporary(e)) => temporary = Some(format!("DNS lookup of {host} failed: {e}")),
+            Err(DnsError::Temporary(e)) => {
+                temporary = Some(format!("DNS lookup of {host} failed: {e}"))
+            }
             Err(_) => {}
         }
     }
@@ -128,7 +148,11 @@ pub async fn next_hops(domain: &str, cfg: &Delivery, myself: &str, dns: &impl Dn
         return Err(match temporary {
             Some(e) => Failure::local(false, "4.4.3", e),
             // RFC 3463 X.4.4: unable to route.
-            None => Failure::local(true, "5.4.4", format!("none of the MX hosts of {domain} has an address")),
+            None => Failure::local(
+                true,
+                "5.4.4",
+                format!("none of the MX hosts of {domain} has an address"),
+            ),
         });
     }
     Ok(hops)
@@ -136,11 +160,20 @@ pub async fn next_hops(domain: &str, cfg: &Delivery, myself: &str, dns: &impl Dn
 
 async fn implicit_mx(domain: &str, port: u16, dns: &impl Dns) -> Result<Vec<Hop>, Failure> {
     match dns.ips(domain).await {
-        Ok(ips) if !ips.is_empty() => Ok(vec![Hop { host: domain.to_string(), addrs: addresses(ips, port, MAX_ADDRESSES) }]),
-        Ok(_) | Err(DnsError::NoRecords) | Err(DnsError::NxDomain) => {
-            Err(Failure::local(true, "5.4.4", format!("domain {domain} has no MX and no address record")))
-        }
-        Err(DnsError::Temporary(e)) => Err(Failure::local(false, "4.4.3", format!("DNS lookup of {domain} failed: {e}"))),
+        Ok(ips) if !ips.is_empty() => Ok(vec![Hop {
+            host: domain.to_string(),
+            addrs: addresses(ips, port, MAX_ADDRESSES),
+        }]),
+        Ok(_) | Err(DnsError::NoRecords) | Err(DnsError::NxDomain) => Err(Failure::local(
+            true,
+            "5.4.4",
+            format!("domain {domain} has no MX and no address record"),
+        )),
+        Err(DnsError::Temporary(e)) => Err(Failure::local(
+            false,
+            "4.4.3",
+            format!("DNS lookup of {domain} failed: {e}"),
+        )),
     }
 }
 
@@ -150,24 +183,45 @@ async fn implicit_mx(domain: &str, port: u16, dns: &impl Dns) -> Result<Vec<Hop>
 async fn static_route(route: &str, dns: &impl Dns) -> Result<Hop, Failure> {
     let route = route.trim();
     if let Ok(sa) = route.parse::<SocketAddr>() {
-        return Ok(Hop { host: sa.ip().to_string(), addrs: vec![sa] });
+        return Ok(Hop {
+            host: sa.ip().to_string(),
+            addrs: vec![sa],
+        });
     }
     let (host, port) = match route.rsplit_once(':') {
         Some((h, p)) if !h.contains(':') => match p.parse::<u16>() {
             Ok(p) => (h.trim_start_matches('[').trim_end_matches(']'), p),
-            Err(_) => return Err(Failure::local(false, "4.3.5", format!("invalid delivery route {route:?}: bad port"))),
+            Err(_) => {
+                return Err(Failure::local(
+                    false,
+                    "4.3.5",
+                    format!("invalid delivery route {route:?}: bad port"),
+                ))
+            }
         },
         _ => (route.trim_start_matches('[').trim_end_matches(']'), 25),
     };
     if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(Hop { host: ip.to_string(), addrs: vec![SocketAddr::new(ip, port)] });
+        return Ok(Hop {
+            host: ip.to_string(),
+            addrs: vec![SocketAddr::new(ip, port)],
+        });
     }
     match dns.ips(host).await {
-        Ok(ips) if !ips.is_empty() => Ok(Hop { host: host.to_string(), addrs: addresses(ips, port, MAX_ADDRESSES) }),
-        Ok(_) | Err(DnsError::NoRecords) | Err(DnsError::NxDomain) => {
-            Err(Failure::local(false, "4.4.3", format!("delivery route host {host} has no address")))
-        }
-        Err(DnsError::Temporary(e)) => Err(Failure::local(false, "4.4.3", format!("DNS lookup of route host {host} failed: {e}"))),
+        Ok(ips) if !ips.is_empty() => Ok(Hop {
+            host: host.to_string(),
+            addrs: addresses(ips, port, MAX_ADDRESSES),
+        }),
+        Ok(_) | Err(DnsError::NoRecords) | Err(DnsError::NxDomain) => Err(Failure::local(
+            false,
+            "4.4.3",
+            format!("delivery route host {host} has no address"),
+        )),
+        Err(DnsError::Temporary(e)) => Err(Failure::local(
+            false,
+            "4.4.3",
+            format!("DNS lookup of route host {host} failed: {e}"),
+        )),
     }
 }
 
@@ -190,7 +244,9 @@ pub struct HickoryDns {
 
 impl HickoryDns {
     pub fn new(cfg: &Delivery) -> Self {
-        HickoryDns { resolver: build_resolver(cfg) }
+        HickoryDns {
+            resolver: build_resolver(cfg),
+        }
     }
 }
 
@@ -211,11 +267,17 @@ fn build_resolver(cfg: &Delivery) -> Result<TokioResolver, String> {
             })
             .collect();
         let ns = NameServerConfig::new(sa.ip(), true, conns);
-        TokioResolver::builder_with_config(ResolverConfig::from_parts(None, vec![], vec![ns]), TokioRuntimeProvider::default())
+        TokioResolver::builder_with_config(
+            ResolverConfig::from_parts(None, vec![], vec![ns]),
+            TokioRuntimeProvider::default(),
+        )
     };
     let opts = builder.options_mut();
     // A lookup must not outlast a connection attempt by much.
-    opts.timeout = cfg.connect_timeout.std().clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(10));
+    opts.timeout = cfg.connect_timeout.std().clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(10),
+    );
     opts.attempts = 2;
     builder.build().map_err(|e| format!("DNS resolver: {e}"))
 }
@@ -237,7 +299,10 @@ fn fqdn(name: &str) -> String {
 
 impl Dns for HickoryDns {
     async fn mx(&self, domain: &str) -> Result<Vec<(u16, String)>, DnsError> {
-        let r = self.resolver.as_ref().map_err(|e| DnsError::Temporary(e.clone()))?;
+        let r = self
+            .resolver
+            .as_ref()
+            .map_err(|e| DnsError::Temporary(e.clone()))?;
         let lookup = r.mx_lookup(fqdn(domain).as_str()).await.map_err(classify)?;
         Ok(lookup
             .answers()
@@ -245,7 +310,11 @@ impl Dns for HickoryDns {
             .filter_map(|rec| match &rec.data {
                 RData::MX(mx) => Some((
                     mx.preference,
-                    if mx.exchange.is_root() { String::new() } else { mx.exchange.to_ascii().trim_end_matches('.').to_string() },
+                    if mx.exchange.is_root() {
+                        String::new()
+                    } else {
+                        mx.exchange.to_ascii().trim_end_matches('.').to_string()
+                    },
                 )),
                 _ => None,
             })
@@ -253,7 +322,10 @@ impl Dns for HickoryDns {
     }
 
     async fn ips(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
-        let r = self.resolver.as_ref().map_err(|e| DnsError::Temporary(e.clone()))?;
+        let r = self
+            .resolver
+            .as_ref()
+            .map_err(|e| DnsError::Temporary(e.clone()))?;
         let lookup = r.lookup_ip(fqdn(host).as_str()).await.map_err(classify)?;
         Ok(lookup.iter().collect())
     }
@@ -281,7 +353,10 @@ mod tests {
     }
 
     fn cfg() -> Delivery {
-        Delivery { mx_port: 2525, ..Delivery::default() }
+        Delivery {
+            mx_port: 2525,
+            ..Delivery::default()
+        }
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -299,20 +374,43 @@ mod tests {
     #[tokio::test]
     async fn mx_by_preference_with_addresses_and_port() {
         let mut d = FakeDns::default();
-        d.mx.insert("a.example".into(), mx(&[(20, "mx2.a.example"), (10, "mx1.a.example")]));
-        d.ips.insert("mx1.a.example".into(), Ok(vec![ip("127.0.0.1"), ip("::1")]));
-        d.ips.insert("mx2.a.example".into(), Ok(vec![ip("127.0.0.2")]));
+        d.mx.insert(
+            "a.example".into(),
+            mx(&[(20, "mx2.a.example"), (10, "mx1.a.example")]),
+        );
+        d.ips
+            .insert("mx1.a.example".into(), Ok(vec![ip("127.0.0.1"), ip("::1")]));
+        d.ips
+            .insert("mx2.a.example".into(), Ok(vec![ip("127.0.0.2")]));
         let h = hops(&d, "A.example.").await.unwrap();
-        assert_eq!(h.iter().map(|h| h.host.as_str()).collect::<Vec<_>>(), ["mx1.a.example", "mx2.a.example"]);
-        assert_eq!(h[0].addrs, vec!["127.0.0.1:2525".parse().unwrap(), "[::1]:2525".parse().unwrap()]);
+        assert_eq!(
+            h.iter().map(|h| h.host.as_str()).collect::<Vec<_>>(),
+            ["mx1.a.example", "mx2.a.example"]
+        );
+        assert_eq!(
+            h[0].addrs,
+            vec![
+                "127.0.0.1:2525".parse().unwrap(),
+                "[::1]:2525".parse().unwrap()
+            ]
+        );
     }
 
     #[tokio::test]
     async fn equal_preferences_are_randomised() {
         let mut d = FakeDns::default();
-        d.mx.insert("a.example".into(), mx(&[(10, "x.example"), (10, "y.example"), (5, "best.example")]));
-        for (i, h) in ["x.example", "y.example", "best.example"].iter().enumerate() {
-            d.ips.insert(h.to_string(), Ok(vec![IpAddr::from([127, 0, 0, i as u8 + 1])]));
+        d.mx.insert(
+            "a.example".into(),
+            mx(&[(10, "x.example"), (10, "y.example"), (5, "best.example")]),
+        );
+        for (i, h) in ["x.example", "y.example", "best.example"]
+            .iter()
+            .enumerate()
+        {
+            d.ips.insert(
+                h.to_string(),
+                Ok(vec![IpAddr::from([127, 0, 0, i as u8 + 1])]),
+            );
         }
         let mut seconds = std::collections::HashSet::new();
         for _ in 0..64 {
@@ -330,9 +428,16 @@ mod tests {
         let mut d = FakeDns::default();
         // No MX: the domain's own address (RFC 5321 §5.1).
         d.mx.insert("implicit.example".into(), Err(DnsError::NoRecords));
-        d.ips.insert("implicit.example".into(), Ok(vec![ip("127.0.0.9")]));
+        d.ips
+            .insert("implicit.example".into(), Ok(vec![ip("127.0.0.9")]));
         let h = hops(&d, "implicit.example").await.unwrap();
-        assert_eq!(h, vec![Hop { host: "implicit.example".into(), addrs: vec!["127.0.0.9:2525".parse().unwrap()] }]);
+        assert_eq!(
+            h,
+            vec![Hop {
+                host: "implicit.example".into(),
+                addrs: vec!["127.0.0.9:2525".parse().unwrap()]
+            }]
+        );
         // Null MX (RFC 7505).
         d.mx.insert("null.example".into(), mx(&[(0, "")]));
         let f = hops(&d, "null.example").await.unwrap_err();
@@ -341,14 +446,23 @@ mod tests {
         let f = hops(&d, "nowhere.example").await.unwrap_err();
         assert!(f.permanent && f.status == "5.1.2", "{f:?}");
         // SERVFAIL: temporary.
-        d.mx.insert("broken.example".into(), Err(DnsError::Temporary("SERVFAIL".into())));
+        d.mx.insert(
+            "broken.example".into(),
+            Err(DnsError::Temporary("SERVFAIL".into())),
+        );
         let f = hops(&d, "broken.example").await.unwrap_err();
         assert!(!f.permanent && f.status == "4.4.3", "{f:?}");
         // MX hosts that do not resolve, one of them temporarily.
         d.mx.insert("dangling.example".into(), mx(&[(10, "gone.example")]));
         assert!(hops(&d, "dangling.example").await.unwrap_err().permanent);
-        d.ips.insert("flaky.example".into(), Err(DnsError::Temporary("timeout".into())));
-        d.mx.insert("dangling.example".into(), mx(&[(10, "gone.example"), (20, "flaky.example")]));
+        d.ips.insert(
+            "flaky.example".into(),
+            Err(DnsError::Temporary("timeout".into())),
+        );
+        d.mx.insert(
+            "dangling.example".into(),
+            mx(&[(10, "gone.example"), (20, "flaky.example")]),
+        );
         assert!(!hops(&d, "dangling.example").await.unwrap_err().permanent);
         // No MX and no address.
         d.mx.insert("bare.example".into(), Ok(vec![]));
@@ -358,12 +472,27 @@ mod tests {
     #[tokio::test]
     async fn never_route_to_myself_or_worse() {
         let mut d = FakeDns::default();
-        d.ips.insert("mx1.example".into(), Ok(vec![ip("127.0.0.1")]));
-        d.ips.insert("mx3.example".into(), Ok(vec![ip("127.0.0.3")]));
-        d.mx.insert("b.example".into(), mx(&[(10, "mx1.example"), (20, "mail.self.example"), (30, "mx3.example")]));
+        d.ips
+            .insert("mx1.example".into(), Ok(vec![ip("127.0.0.1")]));
+        d.ips
+            .insert("mx3.example".into(), Ok(vec![ip("127.0.0.3")]));
+        d.mx.insert(
+            "b.example".into(),
+            mx(&[
+                (10, "mx1.example"),
+                (20, "mail.self.example"),
+                (30, "mx3.example"),
+            ]),
+        );
         let h = hops(&d, "b.example").await.unwrap();
-        assert_eq!(h.iter().map(|h| h.host.as_str()).collect::<Vec<_>>(), ["mx1.example"]);
-        d.mx.insert("c.example".into(), mx(&[(10, "MAIL.self.example"), (30, "mx3.example")]));
+        assert_eq!(
+            h.iter().map(|h| h.host.as_str()).collect::<Vec<_>>(),
+            ["mx1.example"]
+        );
+        d.mx.insert(
+            "c.example".into(),
+            mx(&[(10, "MAIL.self.example"), (30, "mx3.example")]),
+        );
         let f = hops(&d, "c.example").await.unwrap_err();
         assert!(f.permanent && f.status == "5.4.6", "{f:?}");
     }
@@ -375,10 +504,24 @@ mod tests {
         c.routes.insert("a.example".into(), "127.0.0.1:2600".into());
         c.routes.insert("v6.example".into(), "[::1]:2601".into());
         c.routes.insert("*".into(), "127.0.0.5".into());
-        let one = |h: &str, a: &str| vec![Hop { host: h.into(), addrs: vec![a.parse().unwrap()] }];
-        assert_eq!(next_hops("a.example", &c, "me", &d).await.unwrap(), one("127.0.0.1", "127.0.0.1:2600"));
-        assert_eq!(next_hops("v6.example", &c, "me", &d).await.unwrap(), one("::1", "[::1]:2601"));
-        assert_eq!(next_hops("other.example", &c, "me", &d).await.unwrap(), one("127.0.0.5", "127.0.0.5:25"));
+        let one = |h: &str, a: &str| {
+            vec![Hop {
+                host: h.into(),
+                addrs: vec![a.parse().unwrap()],
+            }]
+        };
+        assert_eq!(
+            next_hops("a.example", &c, "me", &d).await.unwrap(),
+            one("127.0.0.1", "127.0.0.1:2600")
+        );
+        assert_eq!(
+            next_hops("v6.example", &c, "me", &d).await.unwrap(),
+            one("::1", "[::1]:2601")
+        );
+        assert_eq!(
+            next_hops("other.example", &c, "me", &d).await.unwrap(),
+            one("127.0.0.5", "127.0.0.5:25")
+        );
         c.routes.insert("*".into(), "smarthost.invalid:587".into());
         let f = next_hops("other.example", &c, "me", &d).await.unwrap_err();
         assert!(!f.permanent, "{f:?}");
@@ -391,7 +534,11 @@ mod tests {
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = sock.local_addr().unwrap().port();
         drop(sock);
-        let c = Delivery { dns_server: format!("127.0.0.1:{port}"), connect_timeout: mailhost_config::Duration::from_secs(1), ..cfg() };
+        let c = Delivery {
+            dns_server: format!("127.0.0.1:{port}"),
+            connect_timeout: mailhost_config::Duration::from_secs(1),
+            ..cfg()
+        };
         let dns = HickoryDns::new(&c);
         let f = next_hops("example.com", &c, "me", &dns).await.unwrap_err();
         assert!(!f.permanent && f.status == "4.4.3", "{f:?}");

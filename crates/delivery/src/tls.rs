@@ -51,7 +51,12 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -60,7 +65,12 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -71,5 +81,6 @@ impl ServerCertVerifier for AnyCertificate {
 /// The name to present in SNI and to the verifier: the MX host name, or
 /// its address for a static route given as an IP literal.
 pub fn server_name(host: &str, addr: std::net::IpAddr) -> ServerName<'static> {
-    ServerName::try_from(host.trim_end_matches('.').to_string()).unwrap_or(ServerName::IpAddress(addr.into()))
+    ServerName::try_from(host.trim_end_matches('.').to_string())
+        .unwrap_or(ServerName::IpAddress(addr.into()))
 }

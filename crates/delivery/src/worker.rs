@@ -84,11 +84,16 @@ impl Shared {
             let parked = {
                 let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
                 let list = idle.get_mut(&hop.host)?;
-                let i = list.iter().rposition(|p| hop.addrs.contains(&p.conn.addr))?;
+                let i = list
+                    .iter()
+                    .rposition(|p| hop.addrs.contains(&p.conn.addr))?;
                 list.remove(i)
             };
             let mut c = parked.conn;
-            if parked.since.elapsed() <= keep && c.probe(PROBE_TIMEOUT.min(self.params.command_timeout)).await {
+            if parked.since.elapsed() <= keep
+                && c.probe(PROBE_TIMEOUT.min(self.params.command_timeout))
+                    .await
+            {
                 return Some(c);
             }
             close(c);
@@ -100,17 +105,24 @@ impl Shared {
     /// already has `per_domain` connections waiting.
     fn park(&self, conn: Connection) {
         let d = &self.ctx.config.delivery;
-        if !conn.usable() || d.connection_cache_time.std().is_zero() || self.ctx.shutdown.is_cancelled() {
+        if !conn.usable()
+            || d.connection_cache_time.std().is_zero()
+            || self.ctx.shutdown.is_cancelled()
+        {
             return close(conn);
         }
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let total: usize = idle.values().map(Vec::len).sum();
         let list = idle.entry(conn.host.clone()).or_default();
-        if list.len() >= d.per_domain.max(1) as usize || total >= d.max_connections.max(1) as usize {
+        if list.len() >= d.per_domain.max(1) as usize || total >= d.max_connections.max(1) as usize
+        {
             drop(idle);
             return close(conn);
         }
-        list.push(Parked { conn, since: Instant::now() });
+        list.push(Parked {
+            conn,
+            since: Instant::now(),
+        });
     }
 
     /// Closes the cached connections that waited longer than
@@ -122,7 +134,11 @@ impl Shared {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             for list in idle.values_mut() {
                 // Oldest first: the expired ones are a prefix.
-                let n = if all { list.len() } else { list.iter().take_while(|p| p.since.elapsed() > keep).count() };
+                let n = if all {
+                    list.len()
+                } else {
+                    list.iter().take_while(|p| p.since.elapsed() > keep).count()
+                };
                 old.extend(list.drain(..n));
             }
             idle.retain(|_, l| !l.is_empty());
@@ -165,16 +181,28 @@ pub async fn run(ctx: Arc<DeliveryCtx>, wake: Arc<Notify>) {
     let d = &cfg.delivery;
     match ctx.store.queue_release(&ctx.node).await {
         Ok(0) => {}
-        Ok(n) => tracing::info!(rows = n, "released this node's queue leases from an earlier run"),
+        Ok(n) => tracing::info!(
+            rows = n,
+            "released this node's queue leases from an earlier run"
+        ),
         Err(e) => tracing::warn!("cannot release old queue leases: {e}"),
     }
     let tls = crate::tls::client_config()
         .map_err(|e| tracing::warn!("outbound TLS disabled: {e}"))
         .ok();
-    let helo = if d.helo.is_empty() { cfg.server.hostname.clone() } else { d.helo.clone() };
+    let helo = if d.helo.is_empty() {
+        cfg.server.hostname.clone()
+    } else {
+        d.helo.clone()
+    };
     let sh = Arc::new(Shared {
         dns: HickoryDns::new(d),
-        params: client::Params { helo, connect_timeout: d.connect_timeout.std(), command_timeout: d.command_timeout.std(), tls },
+        params: client::Params {
+            helo,
+            connect_timeout: d.connect_timeout.std(),
+            command_timeout: d.command_timeout.std(),
+            tls,
+        },
         all: Arc::new(Semaphore::new(d.max_connections.max(1) as usize)),
         domains: Mutex::new(HashMap::new()),
         in_flight: Mutex::new(HashSet::new()),
@@ -225,8 +253,14 @@ pub async fn run(ctx: Arc<DeliveryCtx>, wake: Arc<Notify>) {
     // message after shutdown. What is still running then is dropped with
     // its rows leased.
     let wait = cfg.server.shutdown_grace.std().min(MAX_SHUTDOWN_WAIT);
-    if tokio::time::timeout(wait, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
-        tracing::info!(tasks = tasks.len(), "abandoning deliveries in flight; their rows are retried on restart");
+    if tokio::time::timeout(wait, async { while tasks.join_next().await.is_some() {} })
+        .await
+        .is_err()
+    {
+        tracing::info!(
+            tasks = tasks.len(),
+            "abandoning deliveries in flight; their rows are retried on restart"
+        );
         tasks.shutdown().await;
     }
     if let Some(r) = reaper {
@@ -267,7 +301,10 @@ async fn claim(sh: &Arc<Shared>, lease: Duration, tasks: &mut JoinSet<()>) -> bo
             }
         }
     }
-    sh.domains.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, s| Arc::strong_count(s) > 1);
+    sh.domains
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|_, s| Arc::strong_count(s) > 1);
     for (domain, rows) in by_domain {
         tasks.spawn(deliver_domain(sh.clone(), domain, rows));
     }
@@ -278,7 +315,10 @@ async fn claim(sh: &Arc<Shared>, lease: Duration, tasks: &mut JoinSet<()>) -> bo
 type Message = Vec<QueueItem>;
 
 async fn deliver_domain(sh: Arc<Shared>, domain: String, rows: Vec<QueueItem>) {
-    let _guard = InFlight(&sh, rows.iter().map(|r| (r.id, r.blob_id.clone())).collect());
+    let _guard = InFlight(
+        &sh,
+        rows.iter().map(|r| (r.id, r.blob_id.clone())).collect(),
+    );
     // Each stage of a row's way out is traced, so that a row that stays
     // leased without an attempt shows where it waits (RUST_LOG=mailhost_delivery=trace).
     tracing::trace!(%domain, ids = ?rows.iter().map(|r| r.id).collect::<Vec<_>>(), "claimed");
@@ -304,12 +344,17 @@ async fn deliver_domain(sh: Arc<Shared>, domain: String, rows: Vec<QueueItem>) {
             let mut send = Vec::with_capacity(m.len());
             let mut refused: Vec<(mailhost_policy::Refusal, Message)> = Vec::new();
             for row in m {
-                match policy.before_delivery(&mailhost_policy::QueuedCtx { item: &row }).await {
+                match policy
+                    .before_delivery(&mailhost_policy::QueuedCtx { item: &row })
+                    .await
+                {
                     mailhost_policy::Verdict::Allow => send.push(row),
-                    mailhost_policy::Verdict::Refuse(r) => match refused.iter_mut().find(|(q, _)| q.text() == r.text()) {
-                        Some((_, rows)) => rows.push(row),
-                        None => refused.push((r, vec![row])),
-                    },
+                    mailhost_policy::Verdict::Refuse(r) => {
+                        match refused.iter_mut().find(|(q, _)| q.text() == r.text()) {
+                            Some((_, rows)) => rows.push(row),
+                            None => refused.push((r, vec![row])),
+                        }
+                    }
                 }
             }
             for (r, rows) in refused {
@@ -330,7 +375,11 @@ async fn deliver_domain(sh: Arc<Shared>, domain: String, rows: Vec<QueueItem>) {
     let cfg = &sh.ctx.config;
     let hops = if domain.is_empty() {
         // RFC 3463 X.1.3: bad destination address syntax.
-        Err(Failure::local(true, "5.1.3", "the recipient address has no domain"))
+        Err(Failure::local(
+            true,
+            "5.1.3",
+            "the recipient address has no domain",
+        ))
     } else {
         route::next_hops(&domain, &cfg.delivery, &cfg.server.hostname, &sh.dns).await
     };
@@ -374,16 +423,31 @@ async fn deliver_domain(sh: Arc<Shared>, domain: String, rows: Vec<QueueItem>) {
 /// A bounce is also a decision for the evidence log (R-ABUSE-3), with the
 /// message's headers for an abuse report and its Message-ID, which ties it
 /// to the record of the message's acceptance.
-async fn policy_refusal(sh: &Shared, rows: &[QueueItem], r: &mailhost_policy::Refusal) -> Result<(), StoreError> {
+async fn policy_refusal(
+    sh: &Shared,
+    rows: &[QueueItem],
+    r: &mailhost_policy::Refusal,
+) -> Result<(), StoreError> {
     let body = body_of(sh, rows).await?;
     if r.code >= 500 {
         let headers = crate::dsn::header_section(&body);
-        let message_id = mail_parser::MessageParser::default().parse_headers(headers).and_then(|m| m.message_id().map(|id| format!("<{id}>")));
+        let message_id = mail_parser::MessageParser::default()
+            .parse_headers(headers)
+            .and_then(|m| m.message_id().map(|id| format!("<{id}>")));
         let e = mailhost_store::Evidence {
             account: rows[0].account.clone(),
             rule: r.rule.to_string(),
             decision: "bounce".into(),
-            reply: format!("{} {} {} (to {})", r.code, r.enhanced, r.text(), rows.iter().map(|q| q.rcpt.as_str()).collect::<Vec<_>>().join(", ")),
+            reply: format!(
+                "{} {} {} (to {})",
+                r.code,
+                r.enhanced,
+                r.text(),
+                rows.iter()
+                    .map(|q| q.rcpt.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             service: "delivery".into(),
             message_id,
             headers: (!headers.is_empty()).then(|| headers.to_vec()),
@@ -409,19 +473,36 @@ async fn body_of(sh: &Shared, rows: &[QueueItem]) -> Result<Vec<u8>, StoreError>
 
 /// A routing or loop failure before any connection: recorded for every row
 /// of the message (it needs the body for the notice's headers).
-async fn finish_without_sending(sh: &Shared, rows: &[QueueItem], f: &Failure) -> Result<(), StoreError> {
+async fn finish_without_sending(
+    sh: &Shared,
+    rows: &[QueueItem],
+    f: &Failure,
+) -> Result<(), StoreError> {
     let body = body_of(sh, rows).await?;
-    record(&sh.ctx, rows, vec![Outcome::Failed(f.clone()); rows.len()], &body).await
+    record(
+        &sh.ctx,
+        rows,
+        vec![Outcome::Failed(f.clone()); rows.len()],
+        &body,
+    )
+    .await
 }
 
 /// Sends `msgs` one after another over one connection per host.
-async fn lane(sh: Arc<Shared>, hops: Arc<Vec<Hop>>, per_domain: Arc<Semaphore>, msgs: Vec<Message>) {
+async fn lane(
+    sh: Arc<Shared>,
+    hops: Arc<Vec<Hop>>,
+    per_domain: Arc<Semaphore>,
+    msgs: Vec<Message>,
+) {
     let shutdown = &sh.ctx.shutdown;
     let permits = tokio::select! {
         _ = shutdown.cancelled() => return,
         p = async { (per_domain.acquire_owned().await, sh.all.clone().acquire_owned().await) } => p,
     };
-    let (Ok(_domain_permit), Ok(_permit)) = permits else { return };
+    let (Ok(_domain_permit), Ok(_permit)) = permits else {
+        return;
+    };
     tracing::trace!(ids = ?msgs.iter().flatten().map(|r| r.id).collect::<Vec<_>>(), "lane started");
     let mut conn: Option<(usize, Connection)> = None;
     let mut dead: Vec<Option<Failure>> = vec![None; hops.len()];
@@ -497,10 +578,10 @@ async fn send_message(
                 *conn = Some((i, c));
             } else {
                 match client::connect(hop, &sh.params).await {
-                Ok(c) => {
-                    tracing::debug!(host = %hop.host, addr = %c.addr, tls = ?c.tls, "connected");
-                    *conn = Some((i, c));
-                }
+                    Ok(c) => {
+                        tracing::debug!(host = %hop.host, addr = %c.addr, tls = ?c.tls, "connected");
+                        *conn = Some((i, c));
+                    }
                     Err(f) => {
                         dead[i] = Some(f.clone());
                         all_permanent &= f.permanent;
@@ -510,9 +591,17 @@ async fn send_message(
                 }
             }
         }
-        let Some((_, c)) = conn.as_mut() else { continue };
+        let Some((_, c)) = conn.as_mut() else {
+            continue;
+        };
         let these: Vec<String> = pending.iter().map(|&k| rcpts[k].clone()).collect();
-        let out = c.send(&Envelope { sender: &rows[0].sender, rcpts: &these, body }).await;
+        let out = c
+            .send(&Envelope {
+                sender: &rows[0].sender,
+                rcpts: &these,
+                body,
+            })
+            .await;
         let mut still = Vec::new();
         for (&k, o) in pending.iter().zip(out) {
             match o {
@@ -541,7 +630,12 @@ async fn send_message(
         f
     });
     for k in pending {
-        results[k] = Some(Outcome::Failed(final_failure.clone().unwrap_or_else(fallback)));
+        results[k] = Some(Outcome::Failed(
+            final_failure.clone().unwrap_or_else(fallback),
+        ));
     }
-    results.into_iter().map(|r| r.unwrap_or_else(|| Outcome::Failed(fallback()))).collect()
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Outcome::Failed(fallback())))
+        .collect()
 }

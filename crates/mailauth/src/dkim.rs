@@ -66,11 +66,14 @@ pub fn generate_key(domain: &str, selector: &str, bits: u32) -> Result<DkimKey, 
     }
     let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits as usize)
         .map_err(|e| format!("generating an RSA key: {e}"))?;
-    let private_pem = private.to_pkcs8_pem(LineEnding::LF).map_err(|e| format!("encoding the private key: {e}"))?;
+    let private_pem = private
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| format!("encoding the private key: {e}"))?;
     // RFC 6376 §3.6.1: p= is the base64 of the DER SubjectPublicKeyInfo
     // (what `openssl rsa -pubout` prints), which every verifier accepts.
-    let public_der =
-        rsa::RsaPublicKey::from(&private).to_public_key_der().map_err(|e| format!("encoding the public key: {e}"))?;
+    let public_der = rsa::RsaPublicKey::from(&private)
+        .to_public_key_der()
+        .map_err(|e| format!("encoding the public key: {e}"))?;
     Ok(DkimKey {
         domain,
         selector: selector.to_string(),
@@ -94,7 +97,9 @@ fn check_selector(selector: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("invalid DKIM selector {selector:?}: letters, digits and '-' in dot-separated labels"))
+        Err(format!(
+            "invalid DKIM selector {selector:?}: letters, digits and '-' in dot-separated labels"
+        ))
     }
 }
 
@@ -133,8 +138,17 @@ impl SigningKey for SharedKey {
                 let mut data = Vec::with_capacity(1024);
                 input.write(&mut data);
                 let mut sig = vec![0; k.public_modulus_len()];
-                k.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), &data, &mut sig)
-                    .map_err(|e| mail_auth::Error::Crypto(mail_auth::common::crypto::CryptoError::Library(format!("RSA signing: {e}"))))?;
+                k.sign(
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &aws_lc_rs::rand::SystemRandom::new(),
+                    &data,
+                    &mut sig,
+                )
+                .map_err(|e| {
+                    mail_auth::Error::Crypto(mail_auth::common::crypto::CryptoError::Library(
+                        format!("RSA signing: {e}"),
+                    ))
+                })?;
                 Ok(sig)
             }
         }
@@ -164,7 +178,10 @@ pub struct Signer {
 
 impl Signer {
     pub fn new(store: Store) -> Self {
-        Signer { store, cache: Mutex::new(HashMap::new()) }
+        Signer {
+            store,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The DKIM-Signature header field (with its trailing CRLF) to prepend to
@@ -177,7 +194,9 @@ impl Signer {
         };
         let headers = headers_to_sign(message);
         if headers.is_empty() {
-            return Err(format!("DKIM signing for {domain}: the message has no From header field"));
+            return Err(format!(
+                "DKIM signing for {domain}: the message has no From header field"
+            ));
         }
         let signer = DkimSigner::from_key(SharedKey(key.key.clone()))
             .domain(key.domain.clone())
@@ -191,15 +210,21 @@ impl Signer {
         // on the blocking pool it does not stall the sessions sharing this
         // async worker thread (measured: running it inline gains nothing).
         let message = message.to_vec();
-        let signature = tokio::task::spawn_blocking(move || signer.sign(&message).map(|s| s.to_header()))
-            .await
-            .map_err(|e| format!("DKIM signing for {domain}: {e}"))?
-            .map_err(|e| format!("DKIM signing for {domain}: {e}"))?;
+        let signature =
+            tokio::task::spawn_blocking(move || signer.sign(&message).map(|s| s.to_header()))
+                .await
+                .map_err(|e| format!("DKIM signing for {domain}: {e}"))?
+                .map_err(|e| format!("DKIM signing for {domain}: {e}"))?;
         Ok(Some(signature.into_bytes()))
     }
 
     async fn key_for(&self, domain: &str) -> Result<Option<Arc<LoadedKey>>, String> {
-        if let Some(entry) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(domain) {
+        if let Some(entry) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(domain)
+        {
             if entry.fetched.elapsed() < KEY_CACHE_TTL {
                 return Ok(entry.key.clone());
             }
@@ -207,34 +232,50 @@ impl Signer {
         // Two messages for one domain may both miss and both query; the
         // second insert wins and both are right, so no lock is held across
         // the await.
-        let key = self.store.dkim_key(domain).await.map_err(|e| format!("reading the DKIM key of {domain}: {e}"))?;
+        let key = self
+            .store
+            .dkim_key(domain)
+            .await
+            .map_err(|e| format!("reading the DKIM key of {domain}: {e}"))?;
         let key = match key {
             Some(key) => Some(Arc::new(load_key(&key)?)),
             None => None,
         };
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(domain.to_string(), CacheEntry { fetched: Instant::now(), key: key.clone() });
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            domain.to_string(),
+            CacheEntry {
+                fetched: Instant::now(),
+                key: key.clone(),
+            },
+        );
         Ok(key)
     }
 }
 
 /// Parses a stored key.
 fn load_key(key: &DkimKey) -> Result<LoadedKey, String> {
-    let bad = |e: &dyn std::fmt::Display| format!("the DKIM key of {} is unusable: {e}", key.domain);
+    let bad =
+        |e: &dyn std::fmt::Display| format!("the DKIM key of {} is unusable: {e}", key.domain);
     let der = PrivateKeyDer::from_pem_slice(key.private_key.as_bytes()).map_err(|e| bad(&e))?;
     let signing_key = match key.algorithm.as_str() {
         "rsa-sha256" => match aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der.secret_der()) {
             Ok(k) => Key::Rsa(k),
             // Keys under 2048 bits are refused; RFC 8301 still allows 1024.
-            Err(_) => Key::Other(AnyKey::Rsa(RsaKey::<Sha256>::from_key_der(der).map_err(|e| bad(&e))?)),
+            Err(_) => Key::Other(AnyKey::Rsa(
+                RsaKey::<Sha256>::from_key_der(der).map_err(|e| bad(&e))?,
+            )),
         },
         // RFC 8463; the store allows it though generate_key makes RSA only.
-        "ed25519-sha256" => Key::Other(AnyKey::Ed25519(Ed25519Key::from_pkcs8_der(der.secret_der()).map_err(|e| bad(&e))?)),
+        "ed25519-sha256" => Key::Other(AnyKey::Ed25519(
+            Ed25519Key::from_pkcs8_der(der.secret_der()).map_err(|e| bad(&e))?,
+        )),
         other => return Err(bad(&format!("unknown algorithm {other:?}"))),
     };
-    Ok(LoadedKey { domain: key.domain.clone(), selector: key.selector.clone(), key: Arc::new(signing_key) })
+    Ok(LoadedKey {
+        domain: key.domain.clone(),
+        selector: key.selector.clone(),
+        key: Arc::new(signing_key),
+    })
 }
 
 /// The names from [`SIGNED_HEADERS`] the message's header section has,
@@ -252,17 +293,26 @@ fn headers_to_sign(message: &[u8]) -> Vec<&'static str> {
         if line[0] == b' ' || line[0] == b'\t' {
             continue; // folded continuation (RFC 5322 §2.2.3)
         }
-        let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
         let name = line[..colon].trim_ascii_end();
-        if let Some(i) = SIGNED_HEADERS.iter().position(|h| h.as_bytes().eq_ignore_ascii_case(name)) {
+        if let Some(i) = SIGNED_HEADERS
+            .iter()
+            .position(|h| h.as_bytes().eq_ignore_ascii_case(name))
+        {
             present[i] = true;
         }
     }
     if !present[0] {
         return Vec::new();
     }
-    let mut names: Vec<&'static str> =
-        SIGNED_HEADERS.iter().zip(present).filter(|(_, p)| *p).map(|(h, _)| *h).collect();
+    let mut names: Vec<&'static str> = SIGNED_HEADERS
+        .iter()
+        .zip(present)
+        .filter(|(_, p)| *p)
+        .map(|(h, _)| *h)
+        .collect();
     names.push("From");
     names
 }
@@ -276,7 +326,10 @@ mod tests {
         let msg = b"from: a@example.test\r\nX-Other: 1\r\nSubject: hi\r\n\tthere\r\nTo : b@example.net\r\n\r\nCc: not a header\r\n";
         assert_eq!(headers_to_sign(msg), ["From", "To", "Subject", "From"]);
         // Bare LF line ends too.
-        assert_eq!(headers_to_sign(b"From: a@x.test\nDate: now\n\nbody"), ["From", "Date", "From"]);
+        assert_eq!(
+            headers_to_sign(b"From: a@x.test\nDate: now\n\nbody"),
+            ["From", "Date", "From"]
+        );
         assert!(headers_to_sign(b"Subject: no author\r\n\r\n").is_empty());
     }
 }

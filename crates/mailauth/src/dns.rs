@@ -31,15 +31,31 @@ pub fn dns_records(domain: &str, hostname: &str, key: Option<&DkimKey>) -> Strin
     line(&mut out, &domain, "MX", &format!("10 {hostname}."));
     // RFC 7208: this server (by its name) and the domain's MX hosts may
     // send for it; anything else fails (the domain sends only through us).
-    line(&mut out, &domain, "TXT", &txt(&format!("v=spf1 a:{hostname} mx -all")));
+    line(
+        &mut out,
+        &domain,
+        "TXT",
+        &txt(&format!("v=spf1 a:{hostname} mx -all")),
+    );
     match key {
         Some(key) => {
             // RFC 6376 §3.6.1, RFC 8463 §4.2 for k=ed25519.
-            let k = if key.algorithm.starts_with("ed25519") { "ed25519" } else { "rsa" };
+            let k = if key.algorithm.starts_with("ed25519") {
+                "ed25519"
+            } else {
+                "rsa"
+            };
             let owner = format!("{}._domainkey.{domain}", key.selector);
-            line(&mut out, &owner, "TXT", &txt(&format!("v=DKIM1; k={k}; p={}", key.public_key)));
+            line(
+                &mut out,
+                &owner,
+                "TXT",
+                &txt(&format!("v=DKIM1; k={k}; p={}", key.public_key)),
+            );
         }
-        None => out.push_str(&format!("; no DKIM key for {domain} yet: none to publish\n")),
+        None => out.push_str(&format!(
+            "; no DKIM key for {domain} yet: none to publish\n"
+        )),
     }
     // RFC 7489 §6.3: aggregate reports go to the domain's postmaster, which
     // every hosted domain has (RFC 5321 §4.5.1).
@@ -47,7 +63,9 @@ pub fn dns_records(domain: &str, hostname: &str, key: Option<&DkimKey>) -> Strin
         &mut out,
         &format!("_dmarc.{domain}"),
         "TXT",
-        &txt(&format!("v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}")),
+        &txt(&format!(
+            "v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}"
+        )),
     );
     out
 }

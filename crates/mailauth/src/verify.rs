@@ -17,12 +17,14 @@ use std::time::Duration;
 
 use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::verify::DmarcParameters;
-use mail_auth::hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts};
+use mail_auth::hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts,
+};
 use mail_auth::hickory_resolver::system_conf::read_system_conf;
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
-    AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcOutput, DmarcResult, DnsError, Error,
-    MessageAuthenticator, SpfOutput, SpfResult,
+    AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcOutput, DmarcResult,
+    DnsError, Error, MessageAuthenticator, SpfOutput, SpfResult,
 };
 use tokio::time::{timeout_at, Instant};
 
@@ -47,20 +49,23 @@ impl Verifier {
         let (config, mut opts) = if dns_server.trim().is_empty() {
             read_system_conf().map_err(|e| format!("reading the system DNS configuration: {e}"))?
         } else {
-            let addr: SocketAddr = dns_server
-                .trim()
-                .parse()
-                .map_err(|_| format!("invalid DNS server {dns_server:?}: expected IP:PORT, e.g. 127.0.0.1:53"))?;
+            let addr: SocketAddr = dns_server.trim().parse().map_err(|_| {
+                format!("invalid DNS server {dns_server:?}: expected IP:PORT, e.g. 127.0.0.1:53")
+            })?;
             let mut udp = ConnectionConfig::udp();
             udp.port = addr.port();
             let mut tcp = ConnectionConfig::tcp();
             tcp.port = addr.port();
             let server = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
-            (ResolverConfig::from_name_servers(vec![server]), ResolverOpts::default())
+            (
+                ResolverConfig::from_name_servers(vec![server]),
+                ResolverOpts::default(),
+            )
         };
         opts.timeout = LOOKUP_TIMEOUT;
         opts.attempts = 1;
-        let auth = MessageAuthenticator::new(config, opts).map_err(|e| format!("setting up the DNS resolver: {e}"))?;
+        let auth = MessageAuthenticator::new(config, opts)
+            .map_err(|e| format!("setting up the DNS resolver: {e}"))?;
         Ok(Verifier { auth })
     }
 
@@ -87,7 +92,10 @@ impl Verifier {
         let deadline = start + BUDGET;
 
         let helo_domain = spf_domain(helo);
-        let mail_from = mail_from.trim().trim_start_matches('<').trim_end_matches('>');
+        let mail_from = mail_from
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>');
         // RFC 7208 §2.4: with a null reverse-path, the MAIL FROM identity is
         // postmaster@HELO.
         let mail_from_domain = match mail_from.rsplit_once('@') {
@@ -102,7 +110,12 @@ impl Verifier {
             // domain name (not an address literal).
             let d = helo_domain?;
             let params = SpfParameters::verify_ehlo(ip, d, hostname);
-            Some(bounded(checks_deadline, self.auth.verify_spf(params), || spf_temperror(d)).await)
+            Some(
+                bounded(checks_deadline, self.auth.verify_spf(params), || {
+                    spf_temperror(d)
+                })
+                .await,
+            )
         };
         let spf_mail_from = async {
             match mail_from_domain {
@@ -112,16 +125,24 @@ impl Verifier {
                     } else {
                         SpfParameters::verify_mail_from(ip, helo.trim(), hostname, mail_from)
                     };
-                    bounded(checks_deadline, self.auth.verify_spf(params), || spf_temperror(d)).await
+                    bounded(checks_deadline, self.auth.verify_spf(params), || {
+                        spf_temperror(d)
+                    })
+                    .await
                 }
                 // RFC 7208 §4.3: no usable domain, no SPF verdict.
                 None => SpfOutput::new(String::new()).with_result(SpfResult::None),
             }
         };
         let dkim = async {
-            let Some(msg) = parsed.as_ref() else { return Vec::new() };
+            let Some(msg) = parsed.as_ref() else {
+                return Vec::new();
+            };
             bounded(checks_deadline, self.auth.verify_dkim(msg), || {
-                msg.dkim_headers.iter().map(|h| DkimOutput::temp_err(timed_out()).with_signature(&h.header)).collect()
+                msg.dkim_headers
+                    .iter()
+                    .map(|h| DkimOutput::temp_err(timed_out()).with_signature(&h.header))
+                    .collect()
             })
             .await
         };
@@ -142,7 +163,12 @@ impl Verifier {
                     .and_then(|f| f.rsplit_once('@'))
                     .map(|(_, d)| d.to_ascii_lowercase())
                     .unwrap_or_default();
-                let params = DmarcParameters::new(msg, &dkim, mail_from_domain.unwrap_or(""), &spf_mail_from);
+                let params = DmarcParameters::new(
+                    msg,
+                    &dkim,
+                    mail_from_domain.unwrap_or(""),
+                    &spf_mail_from,
+                );
                 Some(
                     bounded(deadline, self.auth.verify_dmarc(params), || {
                         DmarcOutput::new(from_domain)
@@ -162,16 +188,28 @@ impl Verifier {
         let piece = |ar: AuthenticationResults<'_>| ar.to_string()[hostname.len()..].to_string();
         let mut header = format!("Authentication-Results: {hostname}");
         if let Some(spf) = &spf_helo {
-            header += &piece(AuthenticationResults::new(hostname).with_spf_ehlo_result(spf, ip, helo));
+            header +=
+                &piece(AuthenticationResults::new(hostname).with_spf_ehlo_result(spf, ip, helo));
         }
-        header +=
-            &piece(AuthenticationResults::new(hostname).with_spf_mailfrom_result(&spf_mail_from, ip, mail_from, helo));
+        header += &piece(
+            AuthenticationResults::new(hostname).with_spf_mailfrom_result(
+                &spf_mail_from,
+                ip,
+                mail_from,
+                helo,
+            ),
+        );
         if dkim.is_empty() {
             // RFC 8601 §2.7.1: "none": the message was not signed.
             header += ";\r\n\tdkim=none";
         } else {
-            let header_from = parsed.as_ref().and_then(|m| m.from.first()).map(String::as_str).unwrap_or("");
-            header += &piece(AuthenticationResults::new(hostname).with_dkim_results(&dkim, header_from));
+            let header_from = parsed
+                .as_ref()
+                .and_then(|m| m.from.first())
+                .map(String::as_str)
+                .unwrap_or("");
+            header +=
+                &piece(AuthenticationResults::new(hostname).with_dkim_results(&dkim, header_from));
         }
         match &dmarc {
             Some(d) if !d.domain().is_empty() => {
@@ -197,12 +235,17 @@ fn body_hash_mismatch_is_fail<'x>(
     outputs
         .into_iter()
         .map(|out| {
-            let DkimResult::Neutral(err @ Error::Dkim(DkimError::FailedBodyHashMatch)) = out.result() else {
+            let DkimResult::Neutral(err @ Error::Dkim(DkimError::FailedBodyHashMatch)) =
+                out.result()
+            else {
                 return out;
             };
             // The output's signature is one of the message's; find it again
             // to borrow it for the message's lifetime.
-            match out.signature().and_then(|s| msg.dkim_headers.iter().find(|h| std::ptr::eq(&h.header, s))) {
+            match out
+                .signature()
+                .and_then(|s| msg.dkim_headers.iter().find(|h| std::ptr::eq(&h.header, s)))
+            {
                 Some(h) => DkimOutput::fail(err.clone()).with_signature(&h.header),
                 None => out,
             }
@@ -241,6 +284,7 @@ fn spf_domain(s: &str) -> Option<&str> {
     let ok = d.contains('.')
         && !d.starts_with('[')
         && d.parse::<IpAddr>().is_err()
-        && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+        && d.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
     ok.then_some(d)
 }

@@ -14,7 +14,9 @@ use hickory_proto::rr::{Name, RData, Record};
 use mail_auth::common::parse::TxtRecordParser as _;
 use mail_auth::common::verify::DomainKey;
 use mail_auth::hickory_resolver::config::{ResolverConfig, ResolverOpts};
-use mail_auth::{AuthenticatedMessage, DkimResult, MessageAuthenticator, Parameters, ResolverCache, Txt};
+use mail_auth::{
+    AuthenticatedMessage, DkimResult, MessageAuthenticator, Parameters, ResolverCache, Txt,
+};
 use mailhost_mailauth::{dns_records, generate_key, Signer, Verifier};
 use mailhost_store::{DkimKey, Store};
 use rsa::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _};
@@ -46,7 +48,9 @@ fn message(body: &str) -> Vec<u8> {
 
 async fn store_with_key() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
     store.dkim_key_set(key()).await.unwrap();
     (store, dir)
 }
@@ -54,7 +58,11 @@ async fn store_with_key() -> (Store, tempfile::TempDir) {
 async fn signed(body: &str) -> Vec<u8> {
     let (store, _dir) = store_with_key().await;
     let msg = message(body);
-    let header = Signer::new(store).sign(DOMAIN, &msg).await.unwrap().expect("the domain has a key");
+    let header = Signer::new(store)
+        .sign(DOMAIN, &msg)
+        .await
+        .unwrap()
+        .expect("the domain has a key");
     [header, msg].concat()
 }
 
@@ -65,11 +73,20 @@ fn dkim_record(key: &DkimKey) -> String {
 #[test]
 fn generated_key_parses_back() {
     let k = key();
-    assert_eq!((k.domain.as_str(), k.selector.as_str(), k.algorithm.as_str()), (DOMAIN, SELECTOR, "rsa-sha256"));
-    assert!(k.private_key.starts_with("-----BEGIN PRIVATE KEY-----"), "PKCS#8 PEM: {}", &k.private_key[..40]);
+    assert_eq!(
+        (k.domain.as_str(), k.selector.as_str(), k.algorithm.as_str()),
+        (DOMAIN, SELECTOR, "rsa-sha256")
+    );
+    assert!(
+        k.private_key.starts_with("-----BEGIN PRIVATE KEY-----"),
+        "PKCS#8 PEM: {}",
+        &k.private_key[..40]
+    );
     let private = rsa::RsaPrivateKey::from_pkcs8_pem(&k.private_key).expect("PKCS#8 PEM parses");
     // p= is the base64 of the DER SubjectPublicKeyInfo of the same key.
-    let spki = base64::engine::general_purpose::STANDARD.decode(&k.public_key).unwrap();
+    let spki = base64::engine::general_purpose::STANDARD
+        .decode(&k.public_key)
+        .unwrap();
     let public = rsa::RsaPublicKey::from_public_key_der(&spki).expect("SubjectPublicKeyInfo");
     assert_eq!(public, rsa::RsaPublicKey::from(&private));
     assert_eq!(rsa::traits::PublicKeyParts::n(&public).bits(), 2048);
@@ -112,11 +129,21 @@ impl ResolverCache<Box<str>, Txt> for TxtCache {
 async fn verify_offline(raw: &[u8]) -> Vec<DkimResult> {
     let cache = TxtCache::default();
     let record = DomainKey::parse(dkim_record(key()).as_bytes()).unwrap();
-    cache.insert(format!("{SELECTOR}._domainkey.{DOMAIN}.").into(), record.into(), std::time::Instant::now());
+    cache.insert(
+        format!("{SELECTOR}._domainkey.{DOMAIN}.").into(),
+        record.into(),
+        std::time::Instant::now(),
+    );
     // No name servers: a lookup that missed the cache would fail.
-    let auth = MessageAuthenticator::new(ResolverConfig::from_name_servers(vec![]), ResolverOpts::default()).unwrap();
+    let auth = MessageAuthenticator::new(
+        ResolverConfig::from_name_servers(vec![]),
+        ResolverOpts::default(),
+    )
+    .unwrap();
     let msg = AuthenticatedMessage::parse(raw).unwrap();
-    let out = auth.verify_dkim(Parameters::new(&msg).with_txt_cache(&cache)).await;
+    let out = auth
+        .verify_dkim(Parameters::new(&msg).with_txt_cache(&cache))
+        .await;
     out.iter().map(|o| o.result().clone()).collect()
 }
 
@@ -126,48 +153,109 @@ async fn sign_then_verify_offline() {
     let text = String::from_utf8(raw.clone()).unwrap();
     let header = text.split("\r\nFrom:").next().unwrap();
     assert!(
-        header.starts_with("DKIM-Signature: v=1; a=rsa-sha256; s=mailhost; d=example.test; c=relaxed/relaxed;"),
+        header.starts_with(
+            "DKIM-Signature: v=1; a=rsa-sha256; s=mailhost; d=example.test; c=relaxed/relaxed;"
+        ),
         "{header}"
     );
-    for h in ["from", "to", "subject", "date", "message-id", "mime-version", "content-type"] {
-        assert!(header.to_ascii_lowercase().contains(h), "{h} signed: {header}");
+    for h in [
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+    ] {
+        assert!(
+            header.to_ascii_lowercase().contains(h),
+            "{h} signed: {header}"
+        );
     }
     // Only present fields are signed, plus From once more (so a second From
     // cannot be added).
-    let h = header.split("h=").nth(1).unwrap().split(';').next().unwrap().replace(['\r', '\n', '\t', ' '], "");
+    let h = header
+        .split("h=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .replace(['\r', '\n', '\t', ' '], "");
     let mut h: Vec<String> = h.split(':').map(str::to_ascii_lowercase).collect();
     h.sort();
-    assert_eq!(h, ["content-type", "date", "from", "from", "message-id", "mime-version", "subject", "to"]);
+    assert_eq!(
+        h,
+        [
+            "content-type",
+            "date",
+            "from",
+            "from",
+            "message-id",
+            "mime-version",
+            "subject",
+            "to"
+        ]
+    );
     assert_eq!(verify_offline(&raw).await, vec![DkimResult::Pass]);
 
     // Relaxed body canonicalisation: trailing whitespace changes still pass.
     let reflowed = text.replace("the figures are in.\r\n", "the figures are in.   \r\n");
-    assert_eq!(verify_offline(reflowed.as_bytes()).await, vec![DkimResult::Pass]);
+    assert_eq!(
+        verify_offline(reflowed.as_bytes()).await,
+        vec![DkimResult::Pass]
+    );
 
     // A changed signed header fails the signature.
-    let tampered = text.replace("Subject: Quarterly figures", "Subject: Quarterly figures (revised)");
+    let tampered = text.replace(
+        "Subject: Quarterly figures",
+        "Subject: Quarterly figures (revised)",
+    );
     let results = verify_offline(tampered.as_bytes()).await;
-    assert!(matches!(results.as_slice(), [DkimResult::Fail(_)]), "{results:?}");
+    assert!(
+        matches!(results.as_slice(), [DkimResult::Fail(_)]),
+        "{results:?}"
+    );
     // A changed body: mail-auth itself calls a body hash mismatch "neutral";
     // the Verifier reports it as fail (see verifier_against_loopback_dns).
     let tampered = text.replace("the figures are in.", "the figures are out.");
     let results = verify_offline(tampered.as_bytes()).await;
-    assert!(matches!(results.as_slice(), [DkimResult::Neutral(_)]), "{results:?}");
+    assert!(
+        matches!(results.as_slice(), [DkimResult::Neutral(_)]),
+        "{results:?}"
+    );
     // A second From added after signing fails too: From is signed once more
     // than present.
     let tampered = text.replace("To: bob@", "From: ceo@example.test\r\nTo: bob@");
     let results = verify_offline(tampered.as_bytes()).await;
-    assert!(matches!(results.as_slice(), [DkimResult::Fail(_)]), "{results:?}");
+    assert!(
+        matches!(results.as_slice(), [DkimResult::Fail(_)]),
+        "{results:?}"
+    );
 }
 
 #[tokio::test]
 async fn domain_without_key_is_not_signed() {
     let (store, _dir) = store_with_key().await;
     let signer = Signer::new(store);
-    assert_eq!(signer.sign("example.org", &message("hi\r\n")).await.unwrap(), None);
+    assert_eq!(
+        signer
+            .sign("example.org", &message("hi\r\n"))
+            .await
+            .unwrap(),
+        None
+    );
     // Case and a trailing dot do not matter; the cache answers the second time.
-    assert!(signer.sign("Example.TEST.", &message("hi\r\n")).await.unwrap().is_some());
-    assert!(signer.sign("example.test", &message("hi\r\n")).await.unwrap().is_some());
+    assert!(signer
+        .sign("Example.TEST.", &message("hi\r\n"))
+        .await
+        .unwrap()
+        .is_some());
+    assert!(signer
+        .sign("example.test", &message("hi\r\n"))
+        .await
+        .unwrap()
+        .is_some());
 }
 
 // ---- a tiny authoritative DNS server ----
@@ -176,7 +264,11 @@ type Zone = HashMap<String, Vec<RData>>;
 
 fn txt(value: &str) -> RData {
     // RFC 1035 §3.3.14: strings of at most 255 octets.
-    let parts = value.as_bytes().chunks(255).map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
+    let parts = value
+        .as_bytes()
+        .chunks(255)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
     RData::TXT(TXT::new(parts))
 }
 
@@ -184,11 +276,25 @@ fn test_zone() -> Zone {
     let mut z = Zone::new();
     z.insert(
         DOMAIN.into(),
-        vec![txt("v=spf1 ip4:127.0.0.1 -all"), RData::MX(MX::new(10, Name::from_ascii("mail.example.test.").unwrap()))],
+        vec![
+            txt("v=spf1 ip4:127.0.0.1 -all"),
+            RData::MX(MX::new(10, Name::from_ascii("mail.example.test.").unwrap())),
+        ],
     );
-    z.insert("mail.example.test".into(), vec![RData::A(A(Ipv4Addr::LOCALHOST))]);
-    z.insert(format!("{SELECTOR}._domainkey.{DOMAIN}"), vec![txt(&dkim_record(key()))]);
-    z.insert(format!("_dmarc.{DOMAIN}"), vec![txt("v=DMARC1; p=reject; rua=mailto:postmaster@example.test")]);
+    z.insert(
+        "mail.example.test".into(),
+        vec![RData::A(A(Ipv4Addr::LOCALHOST))],
+    );
+    z.insert(
+        format!("{SELECTOR}._domainkey.{DOMAIN}"),
+        vec![txt(&dkim_record(key()))],
+    );
+    z.insert(
+        format!("_dmarc.{DOMAIN}"),
+        vec![txt(
+            "v=DMARC1; p=reject; rua=mailto:postmaster@example.test",
+        )],
+    );
     z
 }
 
@@ -200,14 +306,22 @@ async fn dns_server(zone: Zone) -> String {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         loop {
-            let Ok((n, peer)) = sock.recv_from(&mut buf).await else { return };
-            let Ok(req) = Message::from_vec(&buf[..n]) else { continue };
+            let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+                return;
+            };
+            let Ok(req) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
             let mut resp = Message::response(req.metadata.id, req.metadata.op_code);
             resp.metadata.authoritative = true;
             resp.metadata.recursion_desired = req.metadata.recursion_desired;
             for q in &req.queries {
                 resp.add_query(q.clone());
-                let name = q.name().to_ascii().trim_end_matches('.').to_ascii_lowercase();
+                let name = q
+                    .name()
+                    .to_ascii()
+                    .trim_end_matches('.')
+                    .to_ascii_lowercase();
                 match zone.get(&name) {
                     None => resp.metadata.response_code = ResponseCode::NXDomain,
                     Some(rrs) => {
@@ -241,15 +355,35 @@ async fn verifier_against_loopback_dns() {
 
     let raw = signed("Hello Bob\r\n").await;
     let ar = verifier
-        .authentication_results("mx.example.net", &raw, localhost, "mail.example.test", "alice@example.test")
+        .authentication_results(
+            "mx.example.net",
+            &raw,
+            localhost,
+            "mail.example.test",
+            "alice@example.test",
+        )
         .await;
-    assert!(ar.starts_with("Authentication-Results: mx.example.net;\r\n"), "{ar}");
-    assert!(ar.ends_with("\r\n") && !ar[..ar.len() - 2].contains("\r\n\r\n"), "{ar:?}");
+    assert!(
+        ar.starts_with("Authentication-Results: mx.example.net;\r\n"),
+        "{ar}"
+    );
+    assert!(
+        ar.ends_with("\r\n") && !ar[..ar.len() - 2].contains("\r\n\r\n"),
+        "{ar:?}"
+    );
     assert_eq!(result_of(&ar, "spf", "smtp.mailfrom"), "pass", "{ar}");
     // The HELO name has no SPF record.
     assert_eq!(result_of(&ar, "spf", "smtp.helo"), "none", "{ar}");
-    assert_eq!(result_of(&ar, "dkim", "header.d=example.test"), "pass", "{ar}");
-    assert_eq!(result_of(&ar, "dmarc", "header.from=example.test"), "pass", "{ar}");
+    assert_eq!(
+        result_of(&ar, "dkim", "header.d=example.test"),
+        "pass",
+        "{ar}"
+    );
+    assert_eq!(
+        result_of(&ar, "dmarc", "header.from=example.test"),
+        "pass",
+        "{ar}"
+    );
     assert!(ar.contains("policy.dmarc=reject"), "{ar}");
 
     // A forger elsewhere, unsigned.
@@ -265,17 +399,26 @@ async fn verifier_against_loopback_dns() {
         .await;
     assert_eq!(result_of(&ar, "spf", "smtp.mailfrom"), "fail", "{ar}");
     assert_eq!(result_of(&ar, "dkim", ""), "none", "{ar}");
-    assert_eq!(result_of(&ar, "dmarc", "header.from=example.test"), "fail", "{ar}");
+    assert_eq!(
+        result_of(&ar, "dmarc", "header.from=example.test"),
+        "fail",
+        "{ar}"
+    );
     // RFC 8601 §2.2 layout: authserv-id, then one folded line per method,
     // in the order spf, dkim, dmarc.
     let lines: Vec<&str> = ar.trim_end().split("\r\n").collect();
     assert_eq!(lines[0], "Authentication-Results: mx.example.net;");
     assert!(lines[1..].iter().all(|l| l.starts_with('\t')), "{ar:?}");
-    let methods: Vec<&str> = lines[1..].iter().map(|l| l.trim().split('=').next().unwrap()).collect();
+    let methods: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.trim().split('=').next().unwrap())
+        .collect();
     assert_eq!(methods, ["spf", "spf", "dkim", "dmarc"], "{ar}");
 
     // Signed but tampered, from the right IP: DKIM fails, SPF alone carries DMARC.
-    let tampered = String::from_utf8(signed("Hello Bob\r\n").await).unwrap().replace("Hello Bob", "Hello Eve");
+    let tampered = String::from_utf8(signed("Hello Bob\r\n").await)
+        .unwrap()
+        .replace("Hello Bob", "Hello Eve");
     let ar = verifier
         .authentication_results(
             "mx.example.net",
@@ -285,23 +428,42 @@ async fn verifier_against_loopback_dns() {
             "alice@example.test",
         )
         .await;
-    assert_eq!(result_of(&ar, "dkim", "header.d=example.test"), "fail", "{ar}");
+    assert_eq!(
+        result_of(&ar, "dkim", "header.d=example.test"),
+        "fail",
+        "{ar}"
+    );
     assert_eq!(result_of(&ar, "dmarc", ""), "pass", "{ar}");
 
     // Null reverse-path: the MAIL FROM identity is postmaster@HELO (RFC 7208 §2.4).
-    let ar = verifier.authentication_results("mx.example.net", &raw, localhost, "example.test", "").await;
+    let ar = verifier
+        .authentication_results("mx.example.net", &raw, localhost, "example.test", "")
+        .await;
     assert_eq!(result_of(&ar, "spf", "smtp.mailfrom=<>"), "pass", "{ar}");
     assert_eq!(result_of(&ar, "dmarc", ""), "pass", "{ar}");
 
     // An address-literal HELO gets no HELO check.
-    let ar =
-        verifier.authentication_results("mx.example.net", &raw, localhost, "[127.0.0.1]", "alice@example.test").await;
+    let ar = verifier
+        .authentication_results(
+            "mx.example.net",
+            &raw,
+            localhost,
+            "[127.0.0.1]",
+            "alice@example.test",
+        )
+        .await;
     assert!(!ar.contains("smtp.helo"), "{ar}");
     assert_eq!(result_of(&ar, "spf", "smtp.mailfrom"), "pass", "{ar}");
 
     // Not a message at all: SPF still reported, the rest none, no panic.
     let ar = verifier
-        .authentication_results("mx.example.net", b"", localhost, "mail.example.test", "alice@example.test")
+        .authentication_results(
+            "mx.example.net",
+            b"",
+            localhost,
+            "mail.example.test",
+            "alice@example.test",
+        )
         .await;
     assert_eq!(result_of(&ar, "spf", "smtp.mailfrom"), "pass", "{ar}");
     assert_eq!(result_of(&ar, "dmarc", ""), "none", "{ar}");
@@ -324,9 +486,16 @@ async fn silent_dns_server_gives_temperror_in_bounded_time() {
         )
         .await;
     let took = started.elapsed();
-    assert!(took < mailhost_mailauth::verify::BUDGET + Duration::from_secs(1), "took {took:?}");
+    assert!(
+        took < mailhost_mailauth::verify::BUDGET + Duration::from_secs(1),
+        "took {took:?}"
+    );
     assert_eq!(result_of(&ar, "spf", "smtp.mailfrom"), "temperror", "{ar}");
-    assert_eq!(result_of(&ar, "dkim", "header.d=example.test"), "temperror", "{ar}");
+    assert_eq!(
+        result_of(&ar, "dkim", "header.d=example.test"),
+        "temperror",
+        "{ar}"
+    );
     assert_eq!(result_of(&ar, "dmarc", ""), "temperror", "{ar}");
     drop(silent);
 }
@@ -334,7 +503,12 @@ async fn silent_dns_server_gives_temperror_in_bounded_time() {
 #[tokio::test]
 async fn closed_dns_port_gives_temperror() {
     // Bind and drop: nothing listens there (ICMP port unreachable).
-    let port = UdpSocket::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let verifier = Verifier::new(&format!("127.0.0.1:{port}")).unwrap();
     let started = Instant::now();
     let ar = verifier
@@ -363,13 +537,23 @@ fn records_to_publish() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out}");
     assert_eq!(lines[0], "example.test. 3600 IN MX 10 mail.example.net.");
-    assert_eq!(lines[1], "example.test. 3600 IN TXT \"v=spf1 a:mail.example.net mx -all\"");
-    assert!(lines[2].starts_with("mailhost._domainkey.example.test. 3600 IN TXT \"v=DKIM1; k=rsa; p="), "{}", lines[2]);
+    assert_eq!(
+        lines[1],
+        "example.test. 3600 IN TXT \"v=spf1 a:mail.example.net mx -all\""
+    );
+    assert!(
+        lines[2].starts_with("mailhost._domainkey.example.test. 3600 IN TXT \"v=DKIM1; k=rsa; p="),
+        "{}",
+        lines[2]
+    );
     // The DKIM value is split into strings of at most 255 octets that join
     // back to the record.
     let rdata = lines[2].split_once(" IN TXT ").unwrap().1;
     let strings: Vec<&str> = rdata.split("\" \"").map(|s| s.trim_matches('"')).collect();
-    assert!(strings.len() >= 2 && strings.iter().all(|s| s.len() <= 255), "{rdata}");
+    assert!(
+        strings.len() >= 2 && strings.iter().all(|s| s.len() <= 255),
+        "{rdata}"
+    );
     assert_eq!(strings.concat(), dkim_record(k));
     assert_eq!(
         lines[3],
@@ -378,5 +562,8 @@ fn records_to_publish() {
 
     let out = dns_records("example.test", "mail.example.net", None);
     assert_eq!(out.lines().count(), 4);
-    assert!(out.lines().nth(2).unwrap().starts_with("; no DKIM key"), "{out}");
+    assert!(
+        out.lines().nth(2).unwrap().starts_with("; no DKIM key"),
+        "{out}"
+    );
 }

@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "mailhost", version, about = "Mail hosting server with the provider's acceptable-use policy built in")]
+#[command(
+    name = "mailhost",
+    version,
+    about = "Mail hosting server with the provider's acceptable-use policy built in"
+)]
 pub struct Args {
     /// TOML configuration file; without it the defaults apply.
     #[arg(long, global = true)]
@@ -127,10 +131,14 @@ pub enum DomainCmd {
         package: Option<String>,
     },
     List,
-    Remove { domain: String },
+    Remove {
+        domain: String,
+    },
     /// The DNS records to publish: MX, SPF, DKIM, DMARC. Makes the DKIM key
     /// if the domain has none yet.
-    Dns { domain: String },
+    Dns {
+        domain: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -150,10 +158,18 @@ pub enum UserCmd {
         #[command(flatten)]
         password: PasswordArg,
     },
-    Suspend { address: String },
-    Resume { address: String },
-    Delete { address: String },
-    List { domain: String },
+    Suspend {
+        address: String,
+    },
+    Resume {
+        address: String,
+    },
+    Delete {
+        address: String,
+    },
+    List {
+        domain: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -173,7 +189,9 @@ pub enum AliasCmd {
         #[arg(required = true)]
         targets: Vec<String>,
     },
-    Remove { alias: String },
+    Remove {
+        alias: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -197,7 +215,10 @@ fn password(p: PasswordArg) -> Result<String, String> {
 }
 
 pub fn run(config: Config, cmd: Command) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("mailhost: {e}");
@@ -240,10 +261,13 @@ fn parse_time(flag: &str, s: &str) -> Result<i64, String> {
     if let Ok(d) = mailhost_config::Duration::parse(s) {
         return Ok(mailhost_store::now_ms() - d.std().as_millis() as i64);
     }
-    let bad = || format!("{flag} {s:?}: expected an age (\"2h\") or a time like 2026-11-22T18:00:00+00:00");
+    let bad = || {
+        format!("{flag} {s:?}: expected an age (\"2h\") or a time like 2026-11-22T18:00:00+00:00")
+    };
     let (date, time) = s.split_once(['T', ' ']).ok_or_else(bad)?;
     let mut d = date.split('-').map(|x| x.parse::<i64>());
-    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(day)), None) = (d.next(), d.next(), d.next(), d.next()) else {
+    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(day)), None) = (d.next(), d.next(), d.next(), d.next())
+    else {
         return Err(bad());
     };
     let (clock, offset) = if let Some(c) = time.strip_suffix('Z') {
@@ -253,10 +277,16 @@ fn parse_time(flag: &str, s: &str) -> Result<i64, String> {
         let (c, off) = time.split_at(p);
         let sign = if off.starts_with('-') { -1 } else { 1 };
         let (oh, om) = off[1..].split_once(':').ok_or_else(bad)?;
-        (c, sign * (oh.parse::<i64>().map_err(|_| bad())? * 3600 + om.parse::<i64>().map_err(|_| bad())? * 60))
+        (
+            c,
+            sign * (oh.parse::<i64>().map_err(|_| bad())? * 3600
+                + om.parse::<i64>().map_err(|_| bad())? * 60),
+        )
     };
     let mut t = clock.split(':').map(|x| x.parse::<i64>());
-    let (Some(Ok(hh)), Some(Ok(mm)), ss) = (t.next(), t.next(), t.next()) else { return Err(bad()) };
+    let (Some(Ok(hh)), Some(Ok(mm)), ss) = (t.next(), t.next(), t.next()) else {
+        return Err(bad());
+    };
     let ss = ss.map(|r| r.map_err(|_| bad())).transpose()?.unwrap_or(0);
     if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
         return Err(bad());
@@ -275,11 +305,25 @@ fn parse_time(flag: &str, s: &str) -> Result<i64, String> {
 mod tests {
     #[test]
     fn since_parses_times_and_ages() {
-        assert_eq!(super::parse_since("2026-11-22T17:07:41+00:00").unwrap(), 1_795_367_261_000);
-        assert_eq!(super::parse_since("2026-11-22T19:07:41+02:00").unwrap(), 1_795_367_261_000);
-        assert_eq!(super::parse_since("2026-11-22T17:07:41Z").unwrap(), 1_795_367_261_000);
+        assert_eq!(
+            super::parse_since("2026-11-22T17:07:41+00:00").unwrap(),
+            1_795_367_261_000
+        );
+        assert_eq!(
+            super::parse_since("2026-11-22T19:07:41+02:00").unwrap(),
+            1_795_367_261_000
+        );
+        assert_eq!(
+            super::parse_since("2026-11-22T17:07:41Z").unwrap(),
+            1_795_367_261_000
+        );
         assert!(super::parse_since("1h").unwrap() <= mailhost_store::now_ms() - 3_600_000);
-        for bad in ["yesterday", "2026-13-01T00:00:00Z", "2026-11-22", "2026-11-22T25:00:00Z"] {
+        for bad in [
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-11-22",
+            "2026-11-22T25:00:00Z",
+        ] {
             assert!(super::parse_since(bad).is_err(), "{bad}");
         }
     }
@@ -291,7 +335,11 @@ mod tests {
 }
 
 /// The domain's DKIM key, made (RFC 6376, `dkim.rsa_bits`) if it has none.
-async fn dkim_key(config: &Config, store: &Store, domain: &str) -> Result<mailhost_store::DkimKey, String> {
+async fn dkim_key(
+    config: &Config,
+    store: &Store,
+    domain: &str,
+) -> Result<mailhost_store::DkimKey, String> {
     if let Some(k) = store.dkim_key(domain).await.map_err(|e| e.to_string())? {
         return Ok(k);
     }
@@ -301,7 +349,11 @@ async fn dkim_key(config: &Config, store: &Store, domain: &str) -> Result<mailho
 }
 
 async fn new_dkim_key(config: &Config, domain: &str) -> Result<mailhost_store::DkimKey, String> {
-    let (d, sel, bits) = (domain.to_string(), config.dkim.selector.clone(), config.dkim.rsa_bits);
+    let (d, sel, bits) = (
+        domain.to_string(),
+        config.dkim.selector.clone(),
+        config.dkim.rsa_bits,
+    );
     tokio::task::spawn_blocking(move || mailhost_mailauth::generate_key(&d, &sel, bits))
         .await
         .map_err(|e| e.to_string())?
@@ -309,7 +361,9 @@ async fn new_dkim_key(config: &Config, domain: &str) -> Result<mailhost_store::D
 }
 
 async fn open(config: &Config) -> Result<Store, String> {
-    Store::open(&config.store_url()).await.map_err(|e| e.to_string())
+    Store::open(&config.store_url())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn exec(config: Config, cmd: Command) -> Result<(), String> {
@@ -356,7 +410,10 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
                     }
                 }
                 HoldCmd::Release { address } => {
-                    let n = store.hold_release(&address.to_ascii_lowercase()).await.map_err(e)?;
+                    let n = store
+                        .hold_release(&address.to_ascii_lowercase())
+                        .await
+                        .map_err(e)?;
                     if n == 0 {
                         return Err(format!("{address} is not on hold"));
                     }
@@ -368,13 +425,23 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
             let store = open(&config).await?;
             let show = |v: Option<i64>| v.map_or("-".to_string(), |v| v.to_string());
             match p {
-                PackageCmd::Set { name, hourly_limit, quota, max_forwards } => {
+                PackageCmd::Set {
+                    name,
+                    hourly_limit,
+                    quota,
+                    max_forwards,
+                } => {
                     let quota = quota
                         .map(|q| Size::parse(&q).map(|s| s.0 as i64))
                         .transpose()
                         .map_err(|m| format!("--quota: {m}"))?;
                     let p = store
-                        .package_set(&name, hourly_limit.map(i64::from), quota, max_forwards.map(i64::from))
+                        .package_set(
+                            &name,
+                            hourly_limit.map(i64::from),
+                            quota,
+                            max_forwards.map(i64::from),
+                        )
                         .await
                         .map_err(e)?;
                     println!(
@@ -387,7 +454,13 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
                 }
                 PackageCmd::List => {
                     for p in store.package_list().await.map_err(e)? {
-                        println!("{}\t{}\t{}\t{}", p.name, show(p.hourly_limit), show(p.quota), show(p.max_forwards));
+                        println!(
+                            "{}\t{}\t{}\t{}",
+                            p.name,
+                            show(p.hourly_limit),
+                            show(p.quota),
+                            show(p.max_forwards)
+                        );
                     }
                 }
             }
@@ -406,7 +479,11 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
                 return Ok(());
             }
             let since = a.since.as_deref().map(parse_since).transpose()?;
-            let until = a.until.as_deref().map(|u| parse_time("--until", u)).transpose()?;
+            let until = a
+                .until
+                .as_deref()
+                .map(|u| parse_time("--until", u))
+                .transpose()?;
             let q = mailhost_store::EvidenceQuery {
                 account: a.account.map(|s| s.to_ascii_lowercase()),
                 ip: a.ip,
@@ -451,14 +528,23 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
         Command::Domain(d) => {
             let store = open(&config).await?;
             match d {
-                DomainCmd::Add { domain, contact, package } => {
+                DomainCmd::Add {
+                    domain,
+                    contact,
+                    package,
+                } => {
                     // The key is made first (the slow, fallible step), so a
                     // failure leaves no domain behind.
                     let name = mailhost_store::address::normalize_domain(&domain).map_err(e)?;
                     let key = new_dkim_key(&config, &name).await?;
-                    let name = store.domain_add(&name, &contact, package.as_deref()).await.map_err(e)?;
+                    let name = store
+                        .domain_add(&name, &contact, package.as_deref())
+                        .await
+                        .map_err(e)?;
                     store.dkim_key_set(&key).await.map_err(e)?;
-                    println!("domain {name} added; publish its records: mailhost domain dns {name}");
+                    println!(
+                        "domain {name} added; publish its records: mailhost domain dns {name}"
+                    );
                 }
                 DomainCmd::Dns { domain } => {
                     let name = mailhost_store::address::normalize_domain(&domain).map_err(e)?;
@@ -466,11 +552,20 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
                         return Err(format!("no such domain: {name}"));
                     }
                     let key = dkim_key(&config, &store, &name).await?;
-                    print!("{}", mailhost_mailauth::dns_records(&name, &config.server.hostname, Some(&key)));
+                    print!(
+                        "{}",
+                        mailhost_mailauth::dns_records(&name, &config.server.hostname, Some(&key))
+                    );
                 }
                 DomainCmd::List => {
                     for d in store.domain_list().await.map_err(e)? {
-                        println!("{}\t{}\t{}\t{}", d.name, d.contact, d.package.as_deref().unwrap_or("-"), d.addresses);
+                        println!(
+                            "{}\t{}\t{}\t{}",
+                            d.name,
+                            d.contact,
+                            d.package.as_deref().unwrap_or("-"),
+                            d.addresses
+                        );
                     }
                 }
                 DomainCmd::Remove { domain } => {
@@ -484,31 +579,58 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
             // touches nothing.
             let store_needed = open(&config);
             match u {
-                UserCmd::Add { address, password: p, quota, package } => {
+                UserCmd::Add {
+                    address,
+                    password: p,
+                    quota,
+                    package,
+                } => {
                     let quota = quota
                         .map(|q| Size::parse(&q).map(|s| s.0))
                         .transpose()
                         .map_err(|m| format!("--quota: {m}"))?;
                     let pw = password(p)?;
                     let store = store_needed.await?;
-                    let a = store.user_add(&address, &pw, quota, package.as_deref()).await.map_err(e)?;
+                    let a = store
+                        .user_add(&address, &pw, quota, package.as_deref())
+                        .await
+                        .map_err(e)?;
                     println!("mailbox {a} added");
                 }
-                UserCmd::Passwd { address, password: p } => {
+                UserCmd::Passwd {
+                    address,
+                    password: p,
+                } => {
                     let pw = password(p)?;
-                    store_needed.await?.user_passwd(&address, &pw).await.map_err(e)?;
+                    store_needed
+                        .await?
+                        .user_passwd(&address, &pw)
+                        .await
+                        .map_err(e)?;
                     println!("password changed");
                 }
                 UserCmd::Suspend { address } => {
-                    store_needed.await?.user_set_suspended(&address, true).await.map_err(e)?;
+                    store_needed
+                        .await?
+                        .user_set_suspended(&address, true)
+                        .await
+                        .map_err(e)?;
                     println!("{address} suspended");
                 }
                 UserCmd::Resume { address } => {
-                    store_needed.await?.user_set_suspended(&address, false).await.map_err(e)?;
+                    store_needed
+                        .await?
+                        .user_set_suspended(&address, false)
+                        .await
+                        .map_err(e)?;
                     println!("{address} resumed");
                 }
                 UserCmd::Delete { address } => {
-                    store_needed.await?.user_delete(&address, config.policy.quarantine.std()).await.map_err(e)?;
+                    store_needed
+                        .await?
+                        .user_delete(&address, config.policy.quarantine.std())
+                        .await
+                        .map_err(e)?;
                     println!("{address} deleted");
                 }
                 UserCmd::List { domain } => {
@@ -532,7 +654,10 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
                     println!("alias {a} added");
                 }
                 AliasCmd::Remove { alias } => {
-                    store.alias_remove(&alias, config.policy.quarantine.std()).await.map_err(e)?;
+                    store
+                        .alias_remove(&alias, config.policy.quarantine.std())
+                        .await
+                        .map_err(e)?;
                     println!("alias {alias} removed");
                 }
             }

@@ -19,8 +19,14 @@ pub fn run(config: Config) -> ExitCode {
         .ok()
         .and_then(|v| v.parse::<tracing::Level>().ok())
         .unwrap_or(tracing::Level::INFO);
-    tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).init();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("mailhost: {e}");
@@ -40,9 +46,14 @@ async fn bind(name: &str, addr: &str) -> Result<Option<TcpListener>, String> {
     if addr.is_empty() {
         return Ok(None);
     }
-    let l = TcpListener::bind(addr).await.map_err(|e| format!("listen.{name} = {addr:?}: {e}"))?;
+    let l = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("listen.{name} = {addr:?}: {e}"))?;
     // Tests and scripts read this line to find ephemeral ports.
-    println!("mailhost: {name} listening on {}", l.local_addr().map_err(|e| e.to_string())?);
+    println!(
+        "mailhost: {name} listening on {}",
+        l.local_addr().map_err(|e| e.to_string())?
+    );
     Ok(Some(l))
 }
 
@@ -50,13 +61,26 @@ async fn serve(config: Config) -> Result<(), String> {
     let config = Arc::new(config);
     std::fs::create_dir_all(&config.server.data_dir)
         .map_err(|e| format!("server.data_dir {}: {e}", config.server.data_dir.display()))?;
-    let store = Store::open(&config.store_url()).await.map_err(|e| e.to_string())?;
-    let node = if config.server.node.is_empty() { config.server.hostname.clone() } else { config.server.node.clone() };
-    let released = store.release_node_locks(&node).await.map_err(|e| e.to_string())?;
+    let store = Store::open(&config.store_url())
+        .await
+        .map_err(|e| e.to_string())?;
+    let node = if config.server.node.is_empty() {
+        config.server.hostname.clone()
+    } else {
+        config.server.node.clone()
+    };
+    let released = store
+        .release_node_locks(&node)
+        .await
+        .map_err(|e| e.to_string())?;
     if released > 0 {
         tracing::info!(node, released, "released locks held before restart");
     }
-    let tls_cfg = mailhost_net::tls::server_config(&config.tls, &config.server.data_dir, &config.server.hostname)?;
+    let tls_cfg = mailhost_net::tls::server_config(
+        &config.tls,
+        &config.server.data_dir,
+        &config.server.hostname,
+    )?;
     let tls = TlsAcceptor::from(tls_cfg);
     let policy = Arc::new(Engine::new(config.clone(), store.clone()));
     // R-OUT-8: the bulk window is in memory before the first session
@@ -64,14 +88,26 @@ async fn serve(config: Config) -> Result<(), String> {
     let track_bulk = config.policy.enforce;
     if track_bulk {
         let t0 = std::time::Instant::now();
-        policy.bulk.load(&store, mailhost_store::now_ms()).await.map_err(|e| format!("loading the bulk window: {e}"))?;
+        policy
+            .bulk
+            .load(&store, mailhost_store::now_ms())
+            .await
+            .map_err(|e| format!("loading the bulk window: {e}"))?;
         let (clusters, rcpts) = policy.bulk.size();
-        tracing::info!(clusters, rcpts, ms = t0.elapsed().as_millis() as u64, "bulk window loaded");
+        tracing::info!(
+            clusters,
+            rcpts,
+            ms = t0.elapsed().as_millis() as u64,
+            "bulk window loaded"
+        );
     } else {
         tracing::info!("policy.enforce = false: the bulk window is not kept in memory");
     }
     let shutdown = Shutdown::new();
-    let limits = ConnLimits::new(config.limits.connections_per_ip, config.limits.max_connections);
+    let limits = ConnLimits::new(
+        config.limits.connections_per_ip,
+        config.limits.max_connections,
+    );
     let hs = Duration::from_secs(30);
 
     let mk = |name, socket, implicit_tls: Option<TlsAcceptor>, busy: &'static [u8]| Listener {
@@ -82,19 +118,34 @@ async fn serve(config: Config) -> Result<(), String> {
         limits: limits.clone(),
         handshake_timeout: hs,
     };
-    const SMTP_BUSY: &[u8] = b"421 4.7.0 too many connections from your address; try again later\r\n";
-    const POP_BUSY: &[u8] = b"-ERR [SYS/TEMP] too many connections from your address; try again later\r\n";
+    const SMTP_BUSY: &[u8] =
+        b"421 4.7.0 too many connections from your address; try again later\r\n";
+    const POP_BUSY: &[u8] =
+        b"-ERR [SYS/TEMP] too many connections from your address; try again later\r\n";
 
     let wake = Arc::new(tokio::sync::Notify::new());
     let signer = Arc::new(mailhost_mailauth::Signer::new(store.clone()));
-    let verifier = Arc::new(mailhost_mailauth::Verifier::new(&config.delivery.dns_server).map_err(|e| format!("delivery.dns_server: {e}"))?);
+    let verifier = Arc::new(
+        mailhost_mailauth::Verifier::new(&config.delivery.dns_server)
+            .map_err(|e| format!("delivery.dns_server: {e}"))?,
+    );
     let mut running = 0;
     // Port 25 (MX), 587 (submission, STARTTLS) and 465 (submissions,
     // implicit TLS, RFC 8314) run the same SMTP server in two roles.
     for (name, addr, service, implicit) in [
         ("smtp", &config.listen.smtp, Service::Mx, false),
-        ("submission", &config.listen.submission, Service::Submission, false),
-        ("submissions", &config.listen.submissions, Service::Submission, true),
+        (
+            "submission",
+            &config.listen.submission,
+            Service::Submission,
+            false,
+        ),
+        (
+            "submissions",
+            &config.listen.submissions,
+            Service::Submission,
+            true,
+        ),
     ] {
         if let Some(sock) = bind(name, addr).await? {
             let ctx = Arc::new(mailhost_smtp::SmtpCtx {
@@ -106,15 +157,21 @@ async fn serve(config: Config) -> Result<(), String> {
                 service,
                 shutdown: shutdown.token.clone(),
                 wake: Some(wake.clone()),
-                signer: (service == Service::Submission && config.dkim.sign).then(|| signer.clone()),
+                signer: (service == Service::Submission && config.dkim.sign)
+                    .then(|| signer.clone()),
                 verifier: (service == Service::Mx).then(|| verifier.clone()),
             });
             let l = mk(name, sock, implicit.then(|| tls.clone()), SMTP_BUSY);
-            tokio::spawn(l.run(shutdown.clone(), move |c| mailhost_smtp::session(c, ctx.clone())));
+            tokio::spawn(l.run(shutdown.clone(), move |c| {
+                mailhost_smtp::session(c, ctx.clone())
+            }));
             running += 1;
         }
     }
-    for (name, addr, implicit) in [("pop3", &config.listen.pop3, false), ("pop3s", &config.listen.pop3s, true)] {
+    for (name, addr, implicit) in [
+        ("pop3", &config.listen.pop3, false),
+        ("pop3s", &config.listen.pop3s, true),
+    ] {
         if let Some(sock) = bind(name, addr).await? {
             let ctx = Arc::new(mailhost_pop3::Pop3Ctx {
                 store: store.clone(),
@@ -127,7 +184,9 @@ async fn serve(config: Config) -> Result<(), String> {
                 guard: Some(policy.auth.clone()),
             });
             let l = mk(name, sock, implicit.then(|| tls.clone()), POP_BUSY);
-            tokio::spawn(l.run(shutdown.clone(), move |c| mailhost_pop3::session(c, ctx.clone())));
+            tokio::spawn(l.run(shutdown.clone(), move |c| {
+                mailhost_pop3::session(c, ctx.clone())
+            }));
             running += 1;
         }
     }
@@ -171,7 +230,10 @@ async fn serve(config: Config) -> Result<(), String> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         // Without signal handlers, run until killed.
         std::future::pending::<()>().await;
         return;

@@ -30,7 +30,9 @@ impl Shutdown {
     pub async fn shutdown(&self, grace: Duration) -> bool {
         self.token.cancel();
         self.tracker.close();
-        tokio::time::timeout(grace, self.tracker.wait()).await.is_ok()
+        tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_ok()
     }
 }
 
@@ -62,7 +64,11 @@ impl Drop for ConnSlot {
 
 impl ConnLimits {
     pub fn new(per_ip: u32, max: u32) -> Arc<Self> {
-        Arc::new(ConnLimits { per_ip, max, open: Mutex::new((0, HashMap::new())) })
+        Arc::new(ConnLimits {
+            per_ip,
+            max,
+            open: Mutex::new((0, HashMap::new())),
+        })
     }
 
     pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Option<ConnSlot> {
@@ -73,7 +79,10 @@ impl ConnLimits {
         }
         g.0 += 1;
         g.1.insert(ip, n + 1);
-        Some(ConnSlot { limits: self.clone(), ip })
+        Some(ConnSlot {
+            limits: self.clone(),
+            ip,
+        })
     }
 
     pub fn open(&self) -> u32 {
@@ -122,7 +131,8 @@ impl Listener {
                 tracing::info!(service = self.name, %peer, "connection refused: connection limit");
                 let reply = self.busy_reply;
                 shutdown.tracker.spawn(async move {
-                    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.write_all(reply)).await;
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(5), tcp.write_all(reply)).await;
                 });
                 continue;
             };

@@ -11,7 +11,11 @@ use rustls::ServerConfig;
 use std::path::Path;
 use std::sync::Arc;
 
-pub fn server_config(tls: &mailhost_config::Tls, data_dir: &Path, hostname: &str) -> Result<Arc<ServerConfig>, String> {
+pub fn server_config(
+    tls: &mailhost_config::Tls,
+    data_dir: &Path,
+    hostname: &str,
+) -> Result<Arc<ServerConfig>, String> {
     let (cert, key) = match (&tls.cert, &tls.key) {
         (Some(c), Some(k)) => (c.clone(), k.clone()),
         (None, None) => {
@@ -31,7 +35,8 @@ pub fn server_config(tls: &mailhost_config::Tls, data_dir: &Path, hostname: &str
     if certs.is_empty() {
         return Err(format!("tls.cert {}: no certificate found", cert.display()));
     }
-    let key = PrivateKeyDer::from_pem_file(&key).map_err(|e| format!("tls.key {}: {e}", key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&key)
+        .map_err(|e| format!("tls.key {}: {e}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -44,11 +49,19 @@ pub fn server_config(tls: &mailhost_config::Tls, data_dir: &Path, hostname: &str
 
 fn create_self_signed(dir: &Path, hostname: &str) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let ck = rcgen::generate_simple_self_signed(vec![hostname.to_string(), "localhost".to_string()])
-        .map_err(|e| format!("creating a self-signed certificate: {e}"))?;
-    write_private(&dir.join("key.pem"), ck.signing_key.serialize_pem().as_bytes())?;
-    std::fs::write(dir.join("cert.pem"), ck.cert.pem()).map_err(|e| format!("writing cert.pem: {e}"))?;
-    tracing::info!("created a self-signed TLS certificate for {hostname} in {}", dir.display());
+    let ck =
+        rcgen::generate_simple_self_signed(vec![hostname.to_string(), "localhost".to_string()])
+            .map_err(|e| format!("creating a self-signed certificate: {e}"))?;
+    write_private(
+        &dir.join("key.pem"),
+        ck.signing_key.serialize_pem().as_bytes(),
+    )?;
+    std::fs::write(dir.join("cert.pem"), ck.cert.pem())
+        .map_err(|e| format!("writing cert.pem: {e}"))?;
+    tracing::info!(
+        "created a self-signed TLS certificate for {hostname} in {}",
+        dir.display()
+    );
     Ok(())
 }
 
@@ -62,5 +75,6 @@ fn write_private(path: &Path, data: &[u8]) -> Result<(), String> {
         .mode(0o600)
         .open(path)
         .map_err(|e| format!("writing {}: {e}", path.display()))?;
-    f.write_all(data).map_err(|e| format!("writing {}: {e}", path.display()))
+    f.write_all(data)
+        .map_err(|e| format!("writing {}: {e}", path.display()))
 }

@@ -115,16 +115,26 @@ impl Cluster {
     }
 
     fn rcpts(&self) -> impl Iterator<Item = &Stamp> {
-        std::iter::once(&self.rcpt).filter(|s| s.at != 0).chain(self.more.iter().flat_map(|m| m.rcpts.iter()))
+        std::iter::once(&self.rcpt)
+            .filter(|s| s.at != 0)
+            .chain(self.more.iter().flat_map(|m| m.rcpts.iter()))
     }
 
     fn senders(&self) -> impl Iterator<Item = &Stamp> {
-        std::iter::once(&self.sender).filter(|s| s.at != 0).chain(self.more.iter().flat_map(|m| m.senders.iter()))
+        std::iter::once(&self.sender)
+            .filter(|s| s.at != 0)
+            .chain(self.more.iter().flat_map(|m| m.senders.iter()))
     }
 
     /// Records `id` at `at` in the inline stamp or in `more`'s list: one
     /// stamp per id, keeping its latest time.
-    fn stamp(inline: &mut Stamp, more: &mut Option<Box<More>>, list: fn(&mut More) -> &mut Vec<Stamp>, id: u32, at: u32) {
+    fn stamp(
+        inline: &mut Stamp,
+        more: &mut Option<Box<More>>,
+        list: fn(&mut More) -> &mut Vec<Stamp>,
+        id: u32,
+        at: u32,
+    ) {
         if inline.at == 0 || inline.id == id {
             if inline.at < at {
                 *inline = Stamp { id, at };
@@ -184,7 +194,12 @@ fn sig_from_log(b: &[u8]) -> Option<[u8; K]> {
 
 /// The LSH keys of a signature within one customer's mail.
 fn band_hashes(customer: u64, sig: &[u8; K]) -> [u64; BANDS] {
-    std::array::from_fn(|b| mix(mix(customer ^ (b as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) ^ (sig[2 * b] as u64 | (sig[2 * b + 1] as u64) << 8)))
+    std::array::from_fn(|b| {
+        mix(
+            mix(customer ^ (b as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                ^ (sig[2 * b] as u64 | (sig[2 * b + 1] as u64) << 8),
+        )
+    })
 }
 
 fn key_hash(key: i64) -> u64 {
@@ -218,7 +233,11 @@ impl SlotTable {
         // growth before the next. Linear probing stays fast up to 0.9
         // here: a lookup reads every cell of its run anyway (about 50 at
         // 0.9, in a few cache lines), and the tag skips most foreign ones.
-        SlotTable { cells: vec![EMPTY; (entries * 10 / 7).max(64)], live: 0, dead: 0 }
+        SlotTable {
+            cells: vec![EMPTY; (entries * 10 / 7).max(64)],
+            live: 0,
+            dead: 0,
+        }
     }
 
     fn cell(h: u64, slot: u32) -> u32 {
@@ -297,7 +316,9 @@ impl Inner {
     /// The first tick at or after `ms` (0 before the base: everything).
     fn since(&self, ms: i64) -> u32 {
         match self.base_ms {
-            Some(base) if ms > base => (((ms - base) + TICK_MS - 1) / TICK_MS + 1).min(u32::MAX as i64) as u32,
+            Some(base) if ms > base => {
+                (((ms - base) + TICK_MS - 1) / TICK_MS + 1).min(u32::MAX as i64) as u32
+            }
             _ => 0,
         }
     }
@@ -305,7 +326,10 @@ impl Inner {
     fn find(&self, key: i64) -> Option<u32> {
         let mut found = None;
         self.by_key.candidates(key_hash(key), |s| {
-            if found.is_none() && self.clusters[s as usize].flags & IN_USE != 0 && self.clusters[s as usize].key == key {
+            if found.is_none()
+                && self.clusters[s as usize].flags & IN_USE != 0
+                && self.clusters[s as usize].key == key
+            {
                 found = Some(s);
             }
         });
@@ -393,14 +417,20 @@ impl Inner {
             }
         }
         self.by_key.remove(key_hash(key), slot);
-        self.clusters[slot as usize] = Cluster { flags: 0, ..Cluster::empty(0) };
+        self.clusters[slot as usize] = Cluster {
+            flags: 0,
+            ..Cluster::empty(0)
+        };
         self.free.push(slot);
     }
 }
 
 impl BulkIndex {
     pub fn new(window: Duration) -> BulkIndex {
-        BulkIndex { window_ms: window.as_millis() as i64, inner: Mutex::new(Inner::default()) }
+        BulkIndex {
+            window_ms: window.as_millis() as i64,
+            inner: Mutex::new(Inner::default()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -409,10 +439,18 @@ impl BulkIndex {
 
     /// The customer's clusters active since `since` whose content is at
     /// least `similarity` alike, best first (their keys).
-    pub fn matches(&self, customer: &str, fp: &Fingerprint, similarity: f64, since: i64) -> Vec<i64> {
+    pub fn matches(
+        &self,
+        customer: &str,
+        fp: &Fingerprint,
+        similarity: f64,
+        since: i64,
+    ) -> Vec<i64> {
         let g = self.lock();
         let ckey = customer_key(customer);
-        let Some(&cust) = g.customer_ids.get(&ckey) else { return Vec::new() };
+        let Some(&cust) = g.customer_ids.get(&ckey) else {
+            return Vec::new();
+        };
         let sig = sig_of(fp);
         let since = g.since(since);
         let mut seen = Vec::new();
@@ -424,7 +462,10 @@ impl BulkIndex {
                 }
                 seen.push(slot);
                 let cl = &g.clusters[slot as usize];
-                if cl.flags & (IN_USE | SIGNED) != IN_USE | SIGNED || cl.customer != cust || cl.last_at < since {
+                if cl.flags & (IN_USE | SIGNED) != IN_USE | SIGNED
+                    || cl.customer != cust
+                    || cl.last_at < since
+                {
                     return;
                 }
                 let s = cl.similarity(&sig);
@@ -457,7 +498,11 @@ impl BulkIndex {
         let mut out: Vec<String> = ids
             .iter()
             .filter_map(|id| g.cluster(*id))
-            .flat_map(|cl| cl.senders().filter(|s| s.at >= since).map(|s| g.accounts[s.id as usize].clone()))
+            .flat_map(|cl| {
+                cl.senders()
+                    .filter(|s| s.at >= since)
+                    .map(|s| g.accounts[s.id as usize].clone())
+            })
             .collect();
         out.sort();
         out.dedup();
@@ -484,7 +529,9 @@ impl BulkIndex {
         let g = &mut *guard;
         let at = g.tick(at, self.window_ms);
         let cust = g.intern_customer(ckey);
-        let Some(slot) = g.slot_of(cluster) else { return };
+        let Some(slot) = g.slot_of(cluster) else {
+            return;
+        };
         let cl = &mut g.clusters[slot as usize];
         cl.row_at = cl.row_at.max(at);
         cl.last_at = cl.last_at.max(at);
@@ -509,7 +556,9 @@ impl BulkIndex {
         let mut g = self.lock();
         let at = g.tick(at, self.window_ms);
         let acct = g.account_id(account);
-        let Some(slot) = g.slot_of(cluster) else { return };
+        let Some(slot) = g.slot_of(cluster) else {
+            return;
+        };
         let cl = &mut g.clusters[slot as usize];
         cl.last_at = cl.last_at.max(at);
         for r in rcpts {
@@ -578,7 +627,10 @@ impl BulkIndex {
     /// clusters it introduces (growing the tables one step at a time
     /// would file every band several times over).
     pub async fn load(&self, store: &Store, now: i64) -> mailhost_store::Result<usize> {
-        let intros = store.bulk_intros(now - self.window_ms * 3 / 2).await?.max(0) as usize;
+        let intros = store
+            .bulk_intros(now - self.window_ms * 3 / 2)
+            .await?
+            .max(0) as usize;
         {
             let mut g = self.lock();
             let g = &mut *g;
@@ -598,12 +650,19 @@ impl BulkIndex {
     /// out of order when several nodes write). Rows up to 1.5 windows old
     /// are read for the clusters they introduce; recipients older than the
     /// window are then pruned. Returns the rows applied.
-    pub async fn follow(&self, store: &Store, lookback: i64, now: i64) -> mailhost_store::Result<usize> {
+    pub async fn follow(
+        &self,
+        store: &Store,
+        lookback: i64,
+        now: i64,
+    ) -> mailhost_store::Result<usize> {
         const PAGE: i64 = 10_000;
         let mut applied = 0;
         let mut after = (self.lock().cursor - lookback).max(0);
         loop {
-            let rows = store.bulk_log_after(after, now - self.window_ms * 3 / 2, PAGE).await?;
+            let rows = store
+                .bulk_log_after(after, now - self.window_ms * 3 / 2, PAGE)
+                .await?;
             for r in &rows {
                 self.apply(r);
             }
@@ -621,9 +680,18 @@ impl BulkIndex {
 /// memory and the log a few times per window. Without `track` (the rules
 /// are off on this node) it only prunes the log, which other nodes may
 /// still write. Runs inside `serve` until `stop`.
-pub async fn follow_bulk_window(store: Store, index: std::sync::Arc<BulkIndex>, track: bool, stop: tokio_util::sync::CancellationToken) {
+pub async fn follow_bulk_window(
+    store: Store,
+    index: std::sync::Arc<BulkIndex>,
+    track: bool,
+    stop: tokio_util::sync::CancellationToken,
+) {
     let window = Duration::from_millis(index.window_ms as u64);
-    let lookback = if store.backend_name() == "postgres" { 1000 } else { 0 };
+    let lookback = if store.backend_name() == "postgres" {
+        1000
+    } else {
+        0
+    };
     let poll = (window / 8).clamp(Duration::from_millis(100), Duration::from_secs(1));
     let prune_every = (window / 8).clamp(Duration::from_secs(1), Duration::from_secs(600));
     let mut last_prune = std::time::Instant::now();
@@ -657,8 +725,10 @@ mod tests {
         Fingerprint::of_text("s", t)
     }
 
-    const A: &str = "the quick brown fox jumps over the lazy dog near the river bank on a sunny day";
-    const B: &str = "completely unrelated words about invoices payments and the quarterly tax report";
+    const A: &str =
+        "the quick brown fox jumps over the lazy dog near the river bank on a sunny day";
+    const B: &str =
+        "completely unrelated words about invoices payments and the quarterly tax report";
 
     #[test]
     fn match_reach_senders() {
@@ -670,14 +740,23 @@ mod tests {
         assert_eq!(ix.matches("cust", &f, 0.5, 0), [1]);
         assert!(ix.matches("other", &f, 0.5, 0).is_empty(), "per customer");
         let g = fp(B);
-        assert!(ix.matches("cust", &g, 0.5, 0).is_empty(), "different content");
-        assert!(ix.matches("cust", &f, 0.5, 3000).is_empty(), "outside the window");
+        assert!(
+            ix.matches("cust", &g, 0.5, 0).is_empty(),
+            "different content"
+        );
+        assert!(
+            ix.matches("cust", &f, 0.5, 3000).is_empty(),
+            "outside the window"
+        );
         assert_eq!(ix.reach(&[1], 0, &[12, 13]), 4);
         assert_eq!(ix.reach(&[1], 1500, &[]), 2, "only recent recipients");
         assert_eq!(ix.senders(&[1], 0), ["a@x", "b@x"]);
         assert_eq!(ix.senders(&[1], 1500), ["b@x"]);
         assert!(!ix.needs_intro(1, 1000));
-        assert!(ix.needs_intro(1, 1000 + 50_001), "introduced again after half a window");
+        assert!(
+            ix.needs_intro(1, 1000 + 50_001),
+            "introduced again after half a window"
+        );
         assert!(ix.needs_intro(2, 1000));
     }
 
@@ -714,9 +793,17 @@ mod tests {
     #[test]
     fn many_clusters_grow_and_shrink_the_tables() {
         let ix = BulkIndex::new(Duration::from_secs(10));
-        const WORDS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+        const WORDS: [&str; 10] = [
+            "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+        ];
         // Words, not digits (those fold into one token), make texts differ.
-        let text = |i: usize| -> String { format!("{i:05}").chars().map(|c| WORDS[c as usize - '0' as usize]).collect::<Vec<_>>().join(" ") };
+        let text = |i: usize| -> String {
+            format!("{i:05}")
+                .chars()
+                .map(|c| WORDS[c as usize - '0' as usize])
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         let n = 3000;
         for i in 0..n {
             let f = Fingerprint::of_text(&text(i), &format!("{} {}", text(i * 7), text(i * 13)));
@@ -727,7 +814,11 @@ mod tests {
         {
             let g = ix.lock();
             assert_eq!(g.by_key.live, n);
-            assert_eq!(g.bands.live, n * BANDS, "every band filed once, through every rebuild");
+            assert_eq!(
+                g.bands.live,
+                n * BANDS,
+                "every band filed once, through every rebuild"
+            );
             assert!(g.bands.live * 10 <= g.bands.cells.len() * 9);
         }
         assert_eq!(ix.size(), (n, 2 * n));
@@ -739,25 +830,49 @@ mod tests {
         let g = ix.lock();
         assert_eq!(g.bands.live, kept * BANDS);
         assert_eq!(g.by_key.live, kept);
-        for (i, c) in g.clusters.iter().enumerate().filter(|(_, c)| c.flags & IN_USE != 0) {
+        for (i, c) in g
+            .clusters
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.flags & IN_USE != 0)
+        {
             assert_eq!(g.find(c.key), Some(i as u32));
         }
     }
 
     #[test]
     fn bands_depend_on_customer_and_content() {
-        let (a, b) = (sig_of(&fp("one two three four five six")), sig_of(&fp("seven eight nine ten eleven twelve")));
+        let (a, b) = (
+            sig_of(&fp("one two three four five six")),
+            sig_of(&fp("seven eight nine ten eleven twelve")),
+        );
         let (c1, c2) = (customer_key("c1"), customer_key("c2"));
         assert_eq!(band_hashes(c1, &a), band_hashes(c1, &a));
-        assert!(band_hashes(c1, &a).iter().zip(band_hashes(c2, &a).iter()).all(|(x, y)| x != y), "per customer");
-        assert!(band_hashes(c1, &a).iter().zip(band_hashes(c1, &b).iter()).all(|(x, y)| x != y), "per content");
+        assert!(
+            band_hashes(c1, &a)
+                .iter()
+                .zip(band_hashes(c2, &a).iter())
+                .all(|(x, y)| x != y),
+            "per customer"
+        );
+        assert!(
+            band_hashes(c1, &a)
+                .iter()
+                .zip(band_hashes(c1, &b).iter())
+                .all(|(x, y)| x != y),
+            "per content"
+        );
     }
 
     #[test]
     fn log_signatures_old_and_new() {
         let f = fp(A);
         assert_eq!(sig_from_log(&log_signature(&f)), Some(sig_of(&f)));
-        assert_eq!(sig_from_log(&f.to_bytes()), Some(sig_of(&f)), "a row logged with the whole fingerprint");
+        assert_eq!(
+            sig_from_log(&f.to_bytes()),
+            Some(sig_of(&f)),
+            "a row logged with the whole fingerprint"
+        );
         assert_eq!(sig_from_log(b"short"), None);
     }
 
@@ -772,10 +887,20 @@ mod tests {
     async fn follows_the_store() {
         use mailhost_store::{BulkTrack, NewMessage, Resolved};
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
-        store.domain_add("a.example", "c@a.example", None).await.unwrap();
-        store.user_add("u@a.example", "pw-123456", None, None).await.unwrap();
-        let Resolved::Deliver(m) = store.resolve("u@a.example").await.unwrap() else { panic!() };
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+        store
+            .domain_add("a.example", "c@a.example", None)
+            .await
+            .unwrap();
+        store
+            .user_add("u@a.example", "pw-123456", None, None)
+            .await
+            .unwrap();
+        let Resolved::Deliver(m) = store.resolve("u@a.example").await.unwrap() else {
+            panic!()
+        };
         let now = mailhost_store::now_ms();
         let f = fp(A);
         for (row, rcpts) in [(true, vec![1, 2]), (false, vec![3])] {
@@ -786,7 +911,12 @@ mod tests {
                 rcpts,
                 at: now,
             };
-            let msg = NewMessage { body: b"x".to_vec(), deliveries: vec![(m[0].id, vec![])], bulk: Some(track), ..Default::default() };
+            let msg = NewMessage {
+                body: b"x".to_vec(),
+                deliveries: vec![(m[0].id, vec![])],
+                bulk: Some(track),
+                ..Default::default()
+            };
             store.deliver(msg).await.unwrap();
         }
         // Another node: starts empty, loads the window from the logs.
@@ -795,7 +925,11 @@ mod tests {
         assert_eq!(ix.matches("c@a.example", &f, 0.5, 0), [42]);
         assert_eq!(ix.reach(&[42], 0, &[]), 3);
         assert_eq!(ix.follow(&store, 0, now).await.unwrap(), 0, "nothing new");
-        assert_eq!(ix.follow(&store, 10, now).await.unwrap(), 2, "a lookback re-reads, harmlessly");
+        assert_eq!(
+            ix.follow(&store, 10, now).await.unwrap(),
+            2,
+            "a lookback re-reads, harmlessly"
+        );
         assert_eq!(ix.reach(&[42], 0, &[]), 3);
     }
 }

@@ -52,7 +52,10 @@ impl Fingerprint {
     pub fn of_parsed(raw: &[u8]) -> Fingerprint {
         let parsed = MessageParser::default().parse(raw);
         let Some(m) = parsed else {
-            return Fingerprint::of_text("", &String::from_utf8_lossy(&raw[..raw.len().min(MAX_TEXT)]));
+            return Fingerprint::of_text(
+                "",
+                &String::from_utf8_lossy(&raw[..raw.len().min(MAX_TEXT)]),
+            );
         };
         let subject = m.subject().unwrap_or("");
         let mut text = String::new();
@@ -91,7 +94,12 @@ impl Fingerprint {
 
     /// The estimated Jaccard similarity of the two shingle sets, 0..=1.
     pub fn similarity(&self, other: &Fingerprint) -> f64 {
-        let same = self.mins.iter().zip(other.mins.iter()).filter(|(a, b)| a == b).count();
+        let same = self
+            .mins
+            .iter()
+            .zip(other.mins.iter())
+            .filter(|(a, b)| a == b)
+            .count();
         same as f64 / K as f64
     }
 
@@ -186,7 +194,10 @@ fn plain_text(raw: &[u8]) -> Option<(String, &str)> {
                 }
             }
         } else if name.eq_ignore_ascii_case("content-transfer-encoding")
-            && !matches!(value.trim().to_ascii_lowercase().as_str(), "7bit" | "8bit" | "binary")
+            && !matches!(
+                value.trim().to_ascii_lowercase().as_str(),
+                "7bit" | "8bit" | "binary"
+            )
         {
             return None;
         }
@@ -261,7 +272,11 @@ fn tokenize(line: &str, out: &mut Vec<u64>) {
             break;
         }
         let raw = &line[start..i];
-        let tok = if ascii || raw.is_ascii() { ascii_token(raw.as_bytes()) } else { unicode_token(raw, &mut buf) };
+        let tok = if ascii || raw.is_ascii() {
+            ascii_token(raw.as_bytes())
+        } else {
+            unicode_token(raw, &mut buf)
+        };
         let Some(tok) = tok else { continue };
         // Runs of placeholders ("# # #" for a date and amount) are one.
         if (tok == NUMBER || tok == LONG) && out.last() == Some(&tok) {
@@ -407,7 +422,10 @@ fn unicode_token(raw: &str, buf: &mut String) -> Option<u64> {
 /// Whether [`link_host`] may find a link here: decided without copying
 /// the word, since most words are not links.
 fn looks_like_link(w: &[u8]) -> bool {
-    let start = w.iter().position(|b| !matches!(b, b'<' | b'(' | b'[' | b'"' | b'\'')).unwrap_or(w.len());
+    let start = w
+        .iter()
+        .position(|b| !matches!(b, b'<' | b'(' | b'[' | b'"' | b'\''))
+        .unwrap_or(w.len());
     let w = &w[start..];
     let has = |p: &[u8]| w.len() >= p.len() && w[..p.len()].eq_ignore_ascii_case(p);
     has(b"http://") || has(b"https://") || has(b"www.")
@@ -416,8 +434,13 @@ fn looks_like_link(w: &[u8]) -> bool {
 /// The host of a link (its path and query carry tracking tokens).
 fn link_host(w: &str) -> Option<&str> {
     let w = w.trim_start_matches(['<', '(', '[', '"', '\'']);
-    let rest = w.strip_prefix("https://").or_else(|| w.strip_prefix("http://")).or_else(|| w.strip_prefix("www.").map(|_| w))?;
-    let end = rest.find(['/', '?', '#', '>', ')', ']', '"', '\'']).unwrap_or(rest.len());
+    let rest = w
+        .strip_prefix("https://")
+        .or_else(|| w.strip_prefix("http://"))
+        .or_else(|| w.strip_prefix("www.").map(|_| w))?;
+    let end = rest
+        .find(['/', '?', '#', '>', ')', ']', '"', '\''])
+        .unwrap_or(rest.len());
     Some(rest[..end].trim_end_matches('.'))
 }
 
@@ -457,7 +480,10 @@ unsafe fn minhash_avx2(shingles: &[u64], mins: &mut [u32; K]) {
 fn minhash_portable(shingles: &[u64], mins: &mut [u32; K]) {
     for (i, m) in mins.iter_mut().enumerate() {
         let (seed, mult) = (SEEDS[i], MULTS[i]);
-        *m = shingles.iter().map(|h| ((h ^ seed).wrapping_mul(mult) >> 32) as u32).fold(*m, u32::min);
+        *m = shingles
+            .iter()
+            .map(|h| ((h ^ seed).wrapping_mul(mult) >> 32) as u32)
+            .fold(*m, u32::min);
     }
 }
 
@@ -469,7 +495,9 @@ const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// FNV-1a, 64 bits.
 fn fnv(b: &[u8]) -> u64 {
-    b.iter().fold(FNV_OFFSET, |h, &c| (h ^ c as u64).wrapping_mul(0x0000_0100_0000_01b3))
+    b.iter().fold(FNV_OFFSET, |h, &c| {
+        (h ^ c as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// The splitmix64 finaliser: a bijection that spreads every input bit.
@@ -529,8 +557,14 @@ mod tests {
     #[test]
     fn personalised_copies_are_similar() {
         let a = Fingerprint::of_text("Winter collection for Anna", &personalised("Anna", 1));
-        for (i, name) in ["Bob Smith", "Dr. Chen", "Maria José", "x"].iter().enumerate() {
-            let b = Fingerprint::of_text(&format!("Winter collection for {name}"), &personalised(name, i as u32 * 37 + 5));
+        for (i, name) in ["Bob Smith", "Dr. Chen", "Maria José", "x"]
+            .iter()
+            .enumerate()
+        {
+            let b = Fingerprint::of_text(
+                &format!("Winter collection for {name}"),
+                &personalised(name, i as u32 * 37 + 5),
+            );
             assert!(a.similarity(&b) >= 0.7, "{name}: {}", a.similarity(&b));
         }
     }
@@ -550,8 +584,14 @@ mod tests {
         // is a schema change.
         let f = Fingerprint::of_text("Hello", "the quick brown fox jumps over the lazy dog");
         assert_eq!(Fingerprint::from_bytes(&f.to_bytes()), Some(f.clone()));
-        assert_eq!(recipient_key("Bob@Example.org"), recipient_key("bob@example.org"));
-        assert_eq!(f.mins[0], Fingerprint::of_text("Hello", "the quick brown fox jumps over the lazy dog").mins[0]);
+        assert_eq!(
+            recipient_key("Bob@Example.org"),
+            recipient_key("bob@example.org")
+        );
+        assert_eq!(
+            f.mins[0],
+            Fingerprint::of_text("Hello", "the quick brown fox jumps over the lazy dog").mins[0]
+        );
         assert_eq!(mix(1), 0x5692_161d_100b_05e5);
         assert_eq!(f.mins[..4], GOLDEN);
     }
@@ -565,13 +605,40 @@ mod tests {
         );
         let w = |s: &str| WordHash::of(s.as_bytes());
         let link = link_token;
-        assert_eq!(t, [w("order"), 1, w("for"), 3, w("see"), link("a.example"), w("or"), link("www.b.example"), w("code"), 2]);
+        assert_eq!(
+            t,
+            [
+                w("order"),
+                1,
+                w("for"),
+                3,
+                w("see"),
+                link("a.example"),
+                w("or"),
+                link("www.b.example"),
+                w("code"),
+                2
+            ]
+        );
         let mut u = Vec::new();
         tokenize("ÖRDER Größe «quoted» 12€ ünïcödé@exämple.org", &mut u);
         assert_eq!(u, [w("örder"), w("größe"), w("quoted"), 1, 3]);
         // The ASCII path and the Unicode path agree.
-        for word in ["Hello,", "(see", "x@y.z", "A1", "aaaaaaaaaaaaaaaaaaaaaaaaa", "https://q.example/x", "--", "www.a.b"] {
-            assert_eq!(ascii_token(word.as_bytes()), unicode_token(word, &mut String::new()), "{word}");
+        for word in [
+            "Hello,",
+            "(see",
+            "x@y.z",
+            "A1",
+            "aaaaaaaaaaaaaaaaaaaaaaaaa",
+            "https://q.example/x",
+            "--",
+            "www.a.b",
+        ] {
+            assert_eq!(
+                ascii_token(word.as_bytes()),
+                unicode_token(word, &mut String::new()),
+                "{word}"
+            );
         }
     }
 
@@ -599,7 +666,11 @@ mod tests {
                 let at = |m: u64| m >> (pos * 8 + 7) & 1 == 1;
                 assert_eq!(at(swar::eq(x, b'@')), b == b'@', "{b}");
                 assert_eq!(at(swar::range(x, b'0', b'9')), b.is_ascii_digit(), "{b}");
-                assert_eq!((swar::lower(x) >> (pos * 8)) as u8, b.to_ascii_lowercase(), "{b}");
+                assert_eq!(
+                    (swar::lower(x) >> (pos * 8)) as u8,
+                    b.to_ascii_lowercase(),
+                    "{b}"
+                );
             }
         }
         assert_eq!(WordHash::of(b"hello"), {
@@ -645,13 +716,23 @@ mod tests {
         for (raw, plain) in cases {
             let text = String::from_utf8_lossy(raw);
             assert_eq!(plain_text(raw).is_some(), *plain, "{text}");
-            assert_eq!(Fingerprint::of_message(raw), Fingerprint::of_parsed(raw), "{text}");
+            assert_eq!(
+                Fingerprint::of_message(raw),
+                Fingerprint::of_parsed(raw),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn garbage_does_not_panic() {
-        for raw in [&b""[..], b"\r\n\r\n", b"Subject:", b"\xff\xfe\x00", b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n--x--"] {
+        for raw in [
+            &b""[..],
+            b"\r\n\r\n",
+            b"Subject:",
+            b"\xff\xfe\x00",
+            b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n--x--",
+        ] {
             let _ = Fingerprint::of_message(raw);
         }
         assert!(Fingerprint::from_bytes(b"short").is_none());

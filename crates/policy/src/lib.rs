@@ -14,8 +14,8 @@
 pub mod auth;
 pub mod bulk_index;
 pub mod fingerprint;
-pub mod state;
 pub mod rules;
+pub mod state;
 
 pub use auth::AuthGuard;
 
@@ -42,8 +42,19 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    pub fn new(code: u16, enhanced: &'static str, rule: &'static str, reason: impl Into<String>) -> Self {
-        Refusal { code, enhanced, rule, reason: reason.into(), recorded: false }
+    pub fn new(
+        code: u16,
+        enhanced: &'static str,
+        rule: &'static str,
+        reason: impl Into<String>,
+    ) -> Self {
+        Refusal {
+            code,
+            enhanced,
+            rule,
+            reason: reason.into(),
+            recorded: false,
+        }
     }
 
     /// The reply text, naming the rule: `reason (R-X-n)`.
@@ -226,16 +237,54 @@ impl Engine {
         let all: Vec<(bool, Box<dyn Rule>)> = vec![
             // Holds first: a held account hears about its hold, not about
             // whatever else is wrong.
-            (true, Box::new(rules::holds::NotOnHold { state: state.clone() })),
-            (true, Box::new(rules::holds::SuspendedSender { state: state.clone() })),
-            (false, Box::new(rules::size::MessageSize { max: config.server.max_message_size.0 })),
-            (false, Box::new(rules::submission::SubmissionNeedsAuth { pop_before_smtp: p.pop_before_smtp.std() })),
+            (
+                true,
+                Box::new(rules::holds::NotOnHold {
+                    state: state.clone(),
+                }),
+            ),
+            (
+                true,
+                Box::new(rules::holds::SuspendedSender {
+                    state: state.clone(),
+                }),
+            ),
+            (
+                false,
+                Box::new(rules::size::MessageSize {
+                    max: config.server.max_message_size.0,
+                }),
+            ),
+            (
+                false,
+                Box::new(rules::submission::SubmissionNeedsAuth {
+                    pop_before_smtp: p.pop_before_smtp.std(),
+                }),
+            ),
             (true, Box::new(rules::identity::SenderIdentity)),
             (false, Box::new(rules::relay::NoRelay)),
             (false, Box::new(rules::recipients::KnownRecipient)),
-            (true, Box::new(rules::recipients::MaxRecipients { max: p.max_recipients as usize })),
-            (true, Box::new(rules::hourly::AccountHourly { state: state.clone(), limit: p.hourly_limit as i64, hold_ms })),
-            (true, Box::new(rules::hourly::DomainHourly { state: state.clone(), limit: p.domain_hourly_limit as i64 })),
+            (
+                true,
+                Box::new(rules::recipients::MaxRecipients {
+                    max: p.max_recipients as usize,
+                }),
+            ),
+            (
+                true,
+                Box::new(rules::hourly::AccountHourly {
+                    state: state.clone(),
+                    limit: p.hourly_limit as i64,
+                    hold_ms,
+                }),
+            ),
+            (
+                true,
+                Box::new(rules::hourly::DomainHourly {
+                    state: state.clone(),
+                    limit: p.domain_hourly_limit as i64,
+                }),
+            ),
             (
                 true,
                 Box::new(rules::bulk::BulkMail {
@@ -248,8 +297,18 @@ impl Engine {
                 }),
             ),
         ];
-        let rules = all.into_iter().filter(|(aup, _)| p.enforce || !aup).map(|(_, r)| r).collect();
-        Engine { rules, config, auth, bulk, state }
+        let rules = all
+            .into_iter()
+            .filter(|(aup, _)| p.enforce || !aup)
+            .map(|(_, r)| r)
+            .collect();
+        Engine {
+            rules,
+            config,
+            auth,
+            bulk,
+            state,
+        }
     }
 
     pub fn rule_ids(&self) -> Vec<&'static str> {
@@ -268,7 +327,10 @@ mod tests {
     #[test]
     fn rfc3339_has_the_offset() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00+00:00");
-        assert_eq!(super::rfc3339(1_795_367_261_000), "2026-11-22T17:07:41+00:00");
+        assert_eq!(
+            super::rfc3339(1_795_367_261_000),
+            "2026-11-22T17:07:41+00:00"
+        );
         assert_eq!(super::rfc3339(951_782_400_999), "2000-02-29T00:00:00+00:00");
     }
 }
@@ -281,8 +343,14 @@ pub(crate) mod testutil {
     /// boss@a.example) and the mailboxes u@ and v@ a.example.
     pub async fn store() -> (mailhost_store::Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let store = mailhost_store::Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
-        store.domain_add("a.example", "boss@a.example", None).await.unwrap();
+        let store =
+            mailhost_store::Store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+                .await
+                .unwrap();
+        store
+            .domain_add("a.example", "boss@a.example", None)
+            .await
+            .unwrap();
         for u in ["u@a.example", "v@a.example"] {
             store.user_add(u, "pw-123456", None, None).await.unwrap();
         }
@@ -297,7 +365,11 @@ pub(crate) mod testutil {
             .deliver(mailhost_store::NewMessage {
                 body: b"Subject: x\r\n\r\nx\r\n".to_vec(),
                 outbound: (0..n)
-                    .map(|i| mailhost_store::Outbound { sender: account.into(), rcpt: format!("r{i}@remote.example"), account: Some(account.into()) })
+                    .map(|i| mailhost_store::Outbound {
+                        sender: account.into(),
+                        rcpt: format!("r{i}@remote.example"),
+                        account: Some(account.into()),
+                    })
                     .collect(),
                 send_log: Some((account.into(), domain, n as i64)),
                 ..Default::default()

@@ -26,7 +26,9 @@ struct Recent<T> {
 
 impl<T: Clone> Recent<T> {
     fn new() -> Self {
-        Recent { map: Mutex::new(HashMap::new()) }
+        Recent {
+            map: Mutex::new(HashMap::new()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, T)>> {
@@ -35,7 +37,9 @@ impl<T: Clone> Recent<T> {
 
     fn get(&self, key: &str) -> Option<T> {
         let g = self.lock();
-        g.get(key).filter(|(at, _)| at.elapsed() < FRESH).map(|(_, v)| v.clone())
+        g.get(key)
+            .filter(|(at, _)| at.elapsed() < FRESH)
+            .map(|(_, v)| v.clone())
     }
 
     fn put(&self, key: &str, v: T) {
@@ -77,7 +81,12 @@ fn domain_key(domain: &str) -> String {
 
 impl PolicyState {
     pub fn new(store: Store) -> PolicyState {
-        PolicyState { store, unheld: Recent::new(), counts: Recent::new(), suspended: Recent::new() }
+        PolicyState {
+            store,
+            unheld: Recent::new(),
+            counts: Recent::new(),
+            suspended: Recent::new(),
+        }
     }
 
     /// The hold in force on `account`, if any.
@@ -93,8 +102,18 @@ impl PolicyState {
     }
 
     /// Places a hold (and restarts the account's hourly count).
-    pub async fn place_hold(&self, account: &str, rule: &str, reason: &str, ms: i64, evidence: &Evidence) -> Result<Hold> {
-        let h = self.store.hold_place(account, rule, reason, ms, evidence).await?;
+    pub async fn place_hold(
+        &self,
+        account: &str,
+        rule: &str,
+        reason: &str,
+        ms: i64,
+        evidence: &Evidence,
+    ) -> Result<Hold> {
+        let h = self
+            .store
+            .hold_place(account, rule, reason, ms, evidence)
+            .await?;
         self.unheld.forget(account);
         self.counts.forget(&account_key(account));
         Ok(h)
@@ -112,17 +131,29 @@ impl PolicyState {
 
     /// Recipients sent off-server in the last hour by the account.
     pub async fn sent_by_account(&self, account: &str, now: i64) -> Result<i64> {
-        self.count(account_key(account), self.store.sent_by_account(account, now - HOUR_MS)).await
+        self.count(
+            account_key(account),
+            self.store.sent_by_account(account, now - HOUR_MS),
+        )
+        .await
     }
 
     /// Recipients sent off-server in the last hour by the domain's accounts.
     pub async fn sent_by_domain(&self, domain: &str, now: i64) -> Result<i64> {
-        self.count(domain_key(domain), self.store.sent_by_domain(domain, now - HOUR_MS)).await
+        self.count(
+            domain_key(domain),
+            self.store.sent_by_domain(domain, now - HOUR_MS),
+        )
+        .await
     }
 
     /// The cached count under `key`, or `read`'s (a future is lazy: it
     /// only reaches the store when awaited).
-    async fn count(&self, key: String, read: impl std::future::Future<Output = Result<i64>>) -> Result<i64> {
+    async fn count(
+        &self,
+        key: String,
+        read: impl std::future::Future<Output = Result<i64>>,
+    ) -> Result<i64> {
         if let Some(n) = self.counts.get(&key) {
             return Ok(n);
         }
@@ -148,22 +179,45 @@ mod tests {
     #[tokio::test]
     async fn cached_and_local_changes_seen_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
         let st = PolicyState::new(store.clone());
         let now = mailhost_store::now_ms();
         assert_eq!(st.sent_by_account("a@x", now).await.unwrap(), 0);
         st.sent("a@x", "x", 3);
-        assert_eq!(st.sent_by_account("a@x", now).await.unwrap(), 3, "own sends count at once");
-        assert_eq!(st.sent_by_domain("x", now).await.unwrap(), 0, "an uncached key is read from the store");
+        assert_eq!(
+            st.sent_by_account("a@x", now).await.unwrap(),
+            3,
+            "own sends count at once"
+        );
+        assert_eq!(
+            st.sent_by_domain("x", now).await.unwrap(),
+            0,
+            "an uncached key is read from the store"
+        );
         assert!(st.active_hold("a@x").await.unwrap().is_none());
-        let h = st.place_hold("a@x", "R-OUT-6", "test", 60_000, &Evidence::default()).await.unwrap();
-        assert_eq!(st.active_hold("a@x").await.unwrap().map(|h| h.id), Some(h.id), "own hold seen at once");
+        let h = st
+            .place_hold("a@x", "R-OUT-6", "test", 60_000, &Evidence::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            st.active_hold("a@x").await.unwrap().map(|h| h.id),
+            Some(h.id),
+            "own hold seen at once"
+        );
         // A release (an admin command) is seen at once; a hold placed
         // elsewhere once "no hold" is stale.
         store.hold_release("a@x").await.unwrap();
         assert!(st.active_hold("a@x").await.unwrap().is_none());
-        store.hold_place("a@x", "R-ABUSE-1", "operator", 60_000, &Evidence::default()).await.unwrap();
-        assert!(st.active_hold("a@x").await.unwrap().is_none(), "cached for a moment");
+        store
+            .hold_place("a@x", "R-ABUSE-1", "operator", 60_000, &Evidence::default())
+            .await
+            .unwrap();
+        assert!(
+            st.active_hold("a@x").await.unwrap().is_none(),
+            "cached for a moment"
+        );
         tokio::time::sleep(FRESH + Duration::from_millis(50)).await;
         assert!(st.active_hold("a@x").await.unwrap().is_some());
     }

@@ -89,7 +89,9 @@ impl Session {
     /// PASS password — AUTHORIZATION, after USER. RFC 1939 §7: on failure
     /// the client starts again with USER.
     async fn cmd_pass(&mut self, password: String) -> Flow {
-        let State::Authorization { user } = &mut self.state else { return Ok(()) };
+        let State::Authorization { user } = &mut self.state else {
+            return Ok(());
+        };
         let Some(user) = user.take() else {
             return self.io.bad("send USER first");
         };
@@ -135,7 +137,11 @@ impl Session {
         }
         // "=" (an empty initial response, RFC 5034 §4) is not valid PLAIN
         // either, and fails here like bad base64 does.
-        let PlainCreds { authzid, authcid, password } = match sasl_plain(trimmed) {
+        let PlainCreds {
+            authzid,
+            authcid,
+            password,
+        } = match sasl_plain(trimmed) {
             Ok(c) => c,
             Err(e) => return self.io.bad(&e.to_string()),
         };
@@ -172,7 +178,11 @@ impl Session {
             Some(g) => g.before(&ip, login, true).await,
             None => (false, std::time::Duration::ZERO),
         };
-        let result = if locked { Ok(AuthResult::Failed) } else { self.io.ctx.store.authenticate(login, password).await };
+        let result = if locked {
+            Ok(AuthResult::Failed)
+        } else {
+            self.io.ctx.store.authenticate(login, password).await
+        };
         let account = match result {
             Ok(AuthResult::Ok(a)) => {
                 if let Some(g) = &guard {
@@ -203,9 +213,13 @@ impl Session {
             }
         };
         // RFC 4616 §2: we let an account act only as itself.
-        if !authzid.is_empty() && login_to_address(authzid).as_deref() != Some(account.address.as_str()) {
+        if !authzid.is_empty()
+            && login_to_address(authzid).as_deref() != Some(account.address.as_str())
+        {
             info!(%peer, login, "pop3 login refused: foreign authorization identity");
-            return self.io.auth_failed("[AUTH] the authorization identity must be empty or your own login");
+            return self
+                .io
+                .auth_failed("[AUTH] the authorization identity must be empty or your own login");
         }
         self.open_maildrop(account).await
     }
@@ -214,7 +228,12 @@ impl Session {
     async fn open_maildrop(&mut self, account: Account) -> Flow {
         let io = &mut self.io;
         let name = format!("pop:{}", account.id);
-        match io.ctx.store.try_lock(&name, &io.owner, &io.ctx.node, io.lease_ttl()).await {
+        match io
+            .ctx
+            .store
+            .try_lock(&name, &io.owner, &io.ctx.node, io.lease_ttl())
+            .await
+        {
             Ok(true) => {}
             Ok(false) => {
                 info!(peer = %io.conn.peer, account = %account.address, rule = "R-POP-4", "pop3 login refused: in use");
@@ -241,7 +260,10 @@ impl Session {
                 return Ok(());
             }
         }
-        io.lease = Some(Lease { name, refreshed: Instant::now() });
+        io.lease = Some(Lease {
+            name,
+            refreshed: Instant::now(),
+        });
         let metas = match io.ctx.store.list_messages(account.id).await {
             Ok(m) => m,
             Err(e) => {
@@ -253,18 +275,38 @@ impl Session {
                 return Ok(());
             }
         };
-        let msgs: Vec<Msg> = metas.into_iter().map(|meta| Msg { meta, deleted: false, retrieved: false }).collect();
+        let msgs: Vec<Msg> = metas
+            .into_iter()
+            .map(|meta| Msg {
+                meta,
+                deleted: false,
+                retrieved: false,
+            })
+            .collect();
         let octets: u64 = msgs.iter().map(|m| m.meta.size).sum();
         info!(peer = %io.conn.peer, account = %account.address, messages = msgs.len(), "pop3 login");
         if !io.ctx.pop_before_smtp.is_zero() {
             // R-OUT-2: this IP may now submit as this account for a while.
             let ip = io.conn.peer.ip().to_string();
-            if let Err(e) = io.ctx.store.pop_grant(&ip, &account.address, io.ctx.pop_before_smtp).await {
+            if let Err(e) = io
+                .ctx
+                .store
+                .pop_grant(&ip, &account.address, io.ctx.pop_before_smtp)
+                .await
+            {
                 warn!(account = %account.address, "pop3: cannot record POP-before-SMTP grant: {e}");
             }
         }
-        io.ok(&format!("{} has {} messages ({octets} octets)", account.address, msgs.len()));
-        self.state = State::Transaction(Maildrop { account, msgs, ahead: Default::default() });
+        io.ok(&format!(
+            "{} has {} messages ({octets} octets)",
+            account.address,
+            msgs.len()
+        ));
+        self.state = State::Transaction(Maildrop {
+            account,
+            msgs,
+            ahead: Default::default(),
+        });
         Ok(())
     }
 }

@@ -27,7 +27,10 @@ pub enum Command {
     /// "a server may treat spaces in the argument as part of the password").
     Pass(String),
     /// `AUTH` alone (`mechanism` None) asks for the mechanism list.
-    Auth { mechanism: Option<String>, initial: Option<String> },
+    Auth {
+        mechanism: Option<String>,
+        initial: Option<String>,
+    },
     // TRANSACTION state.
     Stat,
     List(Option<u32>),
@@ -188,7 +191,9 @@ fn number(s: &[u8], usage: &'static str) -> Result<u32, ParseError> {
         return Err(ParseError::Syntax(usage));
     }
     s.iter()
-        .try_fold(0u32, |n, &d| n.checked_mul(10)?.checked_add(u32::from(d - b'0')))
+        .try_fold(0u32, |n, &d| {
+            n.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+        })
         .ok_or(ParseError::Syntax(usage))
 }
 
@@ -214,16 +219,24 @@ pub struct PlainCreds {
 /// line after the `+ ` continuation (RFC 5034 §4).
 pub fn sasl_plain(b64: &[u8]) -> Result<PlainCreds, ParseError> {
     const BAD: ParseError = ParseError::Syntax("malformed SASL PLAIN response");
-    let raw = base64::engine::general_purpose::STANDARD.decode(strip_eol(b64)).map_err(|_| BAD)?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(strip_eol(b64))
+        .map_err(|_| BAD)?;
     let mut parts = raw.split(|&b| b == 0);
-    let (Some(z), Some(c), Some(p), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(z), Some(c), Some(p), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(BAD);
     };
     if c.is_empty() || p.is_empty() {
         return Err(BAD);
     }
     let s = |v: &[u8]| utf8(v, "malformed SASL PLAIN response");
-    Ok(PlainCreds { authzid: s(z)?, authcid: s(c)?, password: s(p)? })
+    Ok(PlainCreds {
+        authzid: s(z)?,
+        authcid: s(c)?,
+        password: s(p)?,
+    })
 }
 
 #[cfg(test)]
@@ -260,9 +273,27 @@ mod tests {
         ok("user joe@example.com", User("joe@example.com".into()));
         ok("PASS secret", Pass("secret".into()));
         ok("PASS two words ", Pass("two words ".into()));
-        ok("AUTH", Auth { mechanism: None, initial: None });
-        ok("AUTH PLAIN", Auth { mechanism: Some("PLAIN".into()), initial: None });
-        ok("AUTH plain AGpvZQBwdw==", Auth { mechanism: Some("plain".into()), initial: Some("AGpvZQBwdw==".into()) });
+        ok(
+            "AUTH",
+            Auth {
+                mechanism: None,
+                initial: None,
+            },
+        );
+        ok(
+            "AUTH PLAIN",
+            Auth {
+                mechanism: Some("PLAIN".into()),
+                initial: None,
+            },
+        );
+        ok(
+            "AUTH plain AGpvZQBwdw==",
+            Auth {
+                mechanism: Some("plain".into()),
+                initial: Some("AGpvZQBwdw==".into()),
+            },
+        );
         ok("LIST", List(None));
         ok("LIST 3", List(Some(3)));
         ok("UIDL", Uidl(None));
@@ -298,9 +329,15 @@ mod tests {
         err("USER", Syntax("USER name"));
         err("USER a b", Syntax("USER name"));
         err("PASS", Syntax("PASS password"));
-        err("AUTH PLAIN a b", Syntax("AUTH mechanism [initial-response]"));
+        err(
+            "AUTH PLAIN a b",
+            Syntax("AUTH mechanism [initial-response]"),
+        );
         assert_eq!(parse_command(b"USER \xff"), Err(Syntax("USER name")));
-        assert_eq!(parse_command(b"PASS a\x00b"), Err(Syntax("PASS password (UTF-8)")));
+        assert_eq!(
+            parse_command(b"PASS a\x00b"),
+            Err(Syntax("PASS password (UTF-8)"))
+        );
         assert_eq!(parse_command(b"\r\n"), Err(Unknown));
         assert_eq!(parse_command(b"RETR 1\r"), Ok(Retr(1)));
     }
@@ -317,11 +354,31 @@ mod tests {
     #[test]
     fn plain() {
         let c = sasl_plain(b"AGpvZUBleGFtcGxlLmNvbQBzM2NyM3Q=").unwrap();
-        assert_eq!((c.authzid.as_str(), c.authcid.as_str(), c.password.as_str()), ("", "joe@example.com", "s3cr3t"));
+        assert_eq!(
+            (c.authzid.as_str(), c.authcid.as_str(), c.password.as_str()),
+            ("", "joe@example.com", "s3cr3t")
+        );
         let c = sasl_plain(b"am9lAGpvZQBwIHc=\r\n").unwrap();
-        assert_eq!((c.authzid.as_str(), c.authcid.as_str(), c.password.as_str()), ("joe", "joe", "p w"));
-        for bad in [&b""[..], b"=", b"*", b"!!!!", b"AGpvZQ==", b"AABwdw==", b"AGpvZQA=", b"AGEAYgBj", b"AGEA/w=="] {
-            assert!(sasl_plain(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        assert_eq!(
+            (c.authzid.as_str(), c.authcid.as_str(), c.password.as_str()),
+            ("joe", "joe", "p w")
+        );
+        for bad in [
+            &b""[..],
+            b"=",
+            b"*",
+            b"!!!!",
+            b"AGpvZQ==",
+            b"AABwdw==",
+            b"AGpvZQA=",
+            b"AGEAYgBj",
+            b"AGEA/w==",
+        ] {
+            assert!(
+                sasl_plain(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

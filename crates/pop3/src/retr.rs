@@ -18,7 +18,11 @@ pub struct DotStuffer {
 
 impl Default for DotStuffer {
     fn default() -> Self {
-        DotStuffer { line_start: true, tail: [0; 2], empty: true }
+        DotStuffer {
+            line_start: true,
+            tail: [0; 2],
+            empty: true,
+        }
     }
 }
 
@@ -88,7 +92,10 @@ pub fn dot_stuff(msg: &[u8]) -> Vec<u8> {
 /// without a blank line is all header.
 pub fn top_len(msg: &[u8], body_lines: u32) -> usize {
     let next_line = |pos: usize| -> usize {
-        msg[pos..].iter().position(|&b| b == b'\n').map_or(msg.len(), |i| pos + i + 1)
+        msg[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(msg.len(), |i| pos + i + 1)
     };
     let mut pos = 0;
     while pos < msg.len() {

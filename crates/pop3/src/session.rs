@@ -108,7 +108,14 @@ pub async fn session(conn: Conn, ctx: Arc<Pop3Ctx>) {
         SESSIONS.fetch_add(1, Ordering::Relaxed)
     );
     let mut s = Session {
-        io: Io { conn, ctx, owner, lease: None, errors: 0, auth_failures: 0 },
+        io: Io {
+            conn,
+            ctx,
+            owner,
+            lease: None,
+            errors: 0,
+            auth_failures: 0,
+        },
         state: State::Authorization { user: None },
     };
     let greeting = format!("{} POP3 ready", s.io.ctx.hostname);
@@ -171,7 +178,12 @@ impl Session {
     /// here; its lease then simply expires.)
     async fn cleanup(&mut self) {
         if let State::Transaction(md) = &self.state {
-            let ids: Vec<i64> = md.msgs.iter().filter(|m| m.retrieved).map(|m| m.meta.id).collect();
+            let ids: Vec<i64> = md
+                .msgs
+                .iter()
+                .filter(|m| m.retrieved)
+                .map(|m| m.meta.id)
+                .collect();
             if let Err(e) = self.io.ctx.store.mark_retrieved(md.account.id, &ids).await {
                 warn!(account = %md.account.address, "pop3: cannot record retrievals: {e}");
             }
@@ -236,14 +248,21 @@ impl Io {
             let now = Instant::now();
             let mut wait = deadline.saturating_duration_since(now);
             if let Some(l) = &self.lease {
-                wait = wait.min((l.refreshed + self.refresh_every()).saturating_duration_since(now));
+                wait =
+                    wait.min((l.refreshed + self.refresh_every()).saturating_duration_since(now));
             }
-            match self.conn.read_more(wait, Some(&self.ctx.shutdown), MAX_BUFFERED).await {
+            match self
+                .conn
+                .read_more(wait, Some(&self.ctx.shutdown), MAX_BUFFERED)
+                .await
+            {
                 Ok(_) => {}
                 Err(ReadError::Timeout) if Instant::now() < deadline => self.keep_lease().await?,
                 Err(ReadError::Timeout) => return Err(End::Timeout),
                 Err(ReadError::Shutdown) => return Err(End::Shutdown),
-                Err(ReadError::Eof | ReadError::Io(_) | ReadError::Full) => return Err(End::Closed),
+                Err(ReadError::Eof | ReadError::Io(_) | ReadError::Full) => {
+                    return Err(End::Closed)
+                }
             }
         }
     }
@@ -287,7 +306,12 @@ impl Io {
     /// (`write_big`), giving a client that does not read at most the
     /// autologout time.
     pub async fn send(&mut self, data: &[u8]) -> Flow {
-        match tokio::time::timeout(self.ctx.limits.pop3_timeout.std(), self.conn.write_big(data)).await {
+        match tokio::time::timeout(
+            self.ctx.limits.pop3_timeout.std(),
+            self.conn.write_big(data),
+        )
+        .await
+        {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) | Err(_) => Err(End::Closed),
         }
@@ -307,14 +331,21 @@ impl Io {
     pub async fn keep_lease(&mut self) -> Flow {
         let every = self.refresh_every();
         let ttl = self.lease_ttl();
-        let Some(lease) = &mut self.lease else { return Ok(()) };
+        let Some(lease) = &mut self.lease else {
+            return Ok(());
+        };
         if lease.refreshed.elapsed() < every {
             return Ok(());
         }
         // Whatever the outcome, wait another period before trying again,
         // so that a store outage does not turn into a busy loop.
         lease.refreshed = Instant::now();
-        match self.ctx.store.refresh_lock(&lease.name, &self.owner, ttl).await {
+        match self
+            .ctx
+            .store
+            .refresh_lock(&lease.name, &self.owner, ttl)
+            .await
+        {
             Ok(true) => Ok(()),
             Ok(false) => {
                 // Another session holds the mailbox now: stop, without UPDATE.

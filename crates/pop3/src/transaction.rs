@@ -50,7 +50,10 @@ impl Maildrop {
     }
 
     fn totals(&self) -> (usize, u64) {
-        self.msgs.iter().filter(|m| !m.deleted).fold((0, 0), |(n, o), m| (n + 1, o + m.meta.size))
+        self.msgs
+            .iter()
+            .filter(|m| !m.deleted)
+            .fold((0, 0), |(n, o), m| (n + 1, o + m.meta.size))
     }
 
     /// STAT — TRANSACTION. RFC 1939 §5: count and octets of live messages.
@@ -72,7 +75,12 @@ impl Maildrop {
         self.listing(io, n, |m| m.meta.uid.clone()).await
     }
 
-    async fn listing(&mut self, io: &mut Io, n: Option<u32>, field: impl Fn(&crate::session::Msg) -> String) -> Flow {
+    async fn listing(
+        &mut self,
+        io: &mut Io,
+        n: Option<u32>,
+        field: impl Fn(&crate::session::Msg) -> String,
+    ) -> Flow {
         if let Some(n) = n {
             match self.index(n) {
                 Ok(i) => io.ok(&format!("{n} {}", field(&self.msgs[i]))),
@@ -120,15 +128,24 @@ impl Maildrop {
         if io.conn.buffered().len() > 4 {
             let last = self.read_ahead_end(i);
             if last > id {
-                match io.ctx.store.read_messages_range(self.account.id, id, last).await {
+                match io
+                    .ctx
+                    .store
+                    .read_messages_range(self.account.id, id, last)
+                    .await
+                {
                     Ok(batch) => {
                         self.ahead = batch.into();
-                        if let Some((_, data)) = self.ahead.pop_front().filter(|(aid, _)| *aid == id) {
+                        if let Some((_, data)) =
+                            self.ahead.pop_front().filter(|(aid, _)| *aid == id)
+                        {
                             return Ok(Some(data));
                         }
                         self.ahead.clear();
                     }
-                    Err(e) => warn!(account = %self.account.address, "pop3: read-ahead failed: {e}"),
+                    Err(e) => {
+                        warn!(account = %self.account.address, "pop3: read-ahead failed: {e}")
+                    }
                 }
             }
         }
@@ -152,7 +169,11 @@ impl Maildrop {
     fn read_ahead_end(&self, i: usize) -> i64 {
         let mut bytes = 0;
         let mut last = self.msgs[i].meta.id;
-        for m in self.msgs[i..].iter().filter(|m| !m.deleted).take(AHEAD_MESSAGES) {
+        for m in self.msgs[i..]
+            .iter()
+            .filter(|m| !m.deleted)
+            .take(AHEAD_MESSAGES)
+        {
             bytes += m.meta.size;
             if bytes > AHEAD_BYTES && last != self.msgs[i].meta.id {
                 break;
@@ -164,7 +185,9 @@ impl Maildrop {
 
     /// RETR msg — TRANSACTION. RFC 1939 §5.
     async fn cmd_retr(&mut self, io: &mut Io, n: u32) -> Flow {
-        let Some(data) = self.load(io, n).await? else { return Ok(()) };
+        let Some(data) = self.load(io, n).await? else {
+            return Ok(());
+        };
         io.ok(&format!("{} octets", data.len()));
         io.send_multiline(&data).await?;
         if let Ok(i) = self.index(n) {
@@ -176,7 +199,9 @@ impl Maildrop {
     /// TOP msg n — TRANSACTION. RFC 1939 §7: the header, the blank line,
     /// then n lines of the body. Does not count as a retrieval.
     async fn cmd_top(&mut self, io: &mut Io, n: u32, lines: u32) -> Flow {
-        let Some(data) = self.load(io, n).await? else { return Ok(()) };
+        let Some(data) = self.load(io, n).await? else {
+            return Ok(());
+        };
         io.ok("top of message follows");
         io.send_multiline(&data[..top_len(&data, lines)]).await
     }
@@ -204,7 +229,12 @@ impl Maildrop {
     /// QUIT — TRANSACTION: the UPDATE state (RFC 1939 §6) removes the
     /// marked messages in one transaction, then the session ends.
     async fn cmd_quit(&mut self, io: &mut Io) -> Flow {
-        let ids: Vec<i64> = self.msgs.iter().filter(|m| m.deleted).map(|m| m.meta.id).collect();
+        let ids: Vec<i64> = self
+            .msgs
+            .iter()
+            .filter(|m| m.deleted)
+            .map(|m| m.meta.id)
+            .collect();
         let bye = format!("{} POP3 server signing off", io.ctx.hostname);
         if ids.is_empty() {
             io.ok(&bye);

@@ -34,7 +34,11 @@ impl Session {
         }
         if !self.conn.is_tls() {
             // RFC 4954 §6.
-            self.reply(Reply::new(538, "5.7.11", "encryption required: use STARTTLS before AUTH (R-OUT-1)"));
+            self.reply(Reply::new(
+                538,
+                "5.7.11",
+                "encryption required: use STARTTLS before AUTH (R-OUT-1)",
+            ));
             return Flow::Continue;
         }
         if self.state == State::Fresh {
@@ -46,14 +50,22 @@ impl Session {
             return Flow::Continue;
         }
         if matches!(self.state, State::Mail | State::Rcpt) {
-            self.reply(Reply::new(503, "5.5.1", "AUTH is not allowed during a mail transaction"));
+            self.reply(Reply::new(
+                503,
+                "5.5.1",
+                "AUTH is not allowed during a mail transaction",
+            ));
             return Flow::Continue;
         }
         let creds = match mechanism {
             AUTH_PLAIN => self.plain(initial).await,
             AUTH_LOGIN => self.login(initial).await,
             _ => {
-                self.reply(Reply::new(504, "5.5.4", "unsupported mechanism; use PLAIN or LOGIN"));
+                self.reply(Reply::new(
+                    504,
+                    "5.5.4",
+                    "unsupported mechanism; use PLAIN or LOGIN",
+                ));
                 return Flow::Continue;
             }
         };
@@ -64,7 +76,11 @@ impl Session {
                 return Flow::Continue;
             }
             Creds::Malformed => {
-                self.reply(Reply::new(501, "5.5.2", "cannot decode the response (expected base64)"));
+                self.reply(Reply::new(
+                    501,
+                    "5.5.2",
+                    "cannot decode the response (expected base64)",
+                ));
                 return self.failed();
             }
             Creds::Closed => return Flow::Close,
@@ -74,7 +90,11 @@ impl Session {
         let ip = self.conn.peer.ip().to_string();
         let guard = self.ctx.policy.auth.clone();
         let (locked, delay) = guard.before(&ip, &user, false).await;
-        let result = if locked { Ok(AuthResult::Failed) } else { self.ctx.store.authenticate(&user, &password).await };
+        let result = if locked {
+            Ok(AuthResult::Failed)
+        } else {
+            self.ctx.store.authenticate(&user, &password).await
+        };
         match result {
             Ok(AuthResult::Ok(account)) => {
                 guard.succeeded(&user).await;
@@ -89,14 +109,22 @@ impl Session {
                 Flow::Continue
             }
             Ok(AuthResult::Suspended) => {
-                self.reply(Reply::new(535, "5.7.8", "account suspended (R-ADDR-3); contact your domain administrator"));
+                self.reply(Reply::new(
+                    535,
+                    "5.7.8",
+                    "account suspended (R-ADDR-3); contact your domain administrator",
+                ));
                 self.failed()
             }
             Ok(AuthResult::Failed) => {
                 tracing::info!(peer = %self.conn.peer, locked, "authentication failed");
                 guard.failed(&ip, &user, "submission").await;
                 tokio::time::sleep(delay).await;
-                self.reply(Reply::new(535, "5.7.8", "authentication credentials invalid"));
+                self.reply(Reply::new(
+                    535,
+                    "5.7.8",
+                    "authentication credentials invalid",
+                ));
                 self.failed()
             }
             Err(e) => {
@@ -110,7 +138,11 @@ impl Session {
     fn failed(&mut self) -> Flow {
         self.auth_failures += 1;
         if self.auth_failures >= MAX_FAILURES {
-            self.reply(Reply::new(421, "4.7.0", "too many failed authentications, closing"));
+            self.reply(Reply::new(
+                421,
+                "4.7.0",
+                "too many failed authentications, closing",
+            ));
             return Flow::Close;
         }
         Flow::Continue
@@ -137,14 +169,24 @@ impl Session {
             return Creds::Cancelled;
         }
         // "=" is an empty initial response (RFC 4954 §4).
-        let Ok(dec) = (if raw == b"=" { Ok(Vec::new()) } else { B64.decode(raw.trim_ascii()) }) else {
+        let Ok(dec) = (if raw == b"=" {
+            Ok(Vec::new())
+        } else {
+            B64.decode(raw.trim_ascii())
+        }) else {
             return Creds::Malformed;
         };
         let mut parts = dec.split(|&b| b == 0);
-        let (Some(authz), Some(user), Some(pass), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(authz), Some(user), Some(pass), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Creds::Malformed;
         };
-        let (Ok(authz), Ok(user), Ok(pass)) = (std::str::from_utf8(authz), std::str::from_utf8(user), std::str::from_utf8(pass)) else {
+        let (Ok(authz), Ok(user), Ok(pass)) = (
+            std::str::from_utf8(authz),
+            std::str::from_utf8(user),
+            std::str::from_utf8(pass),
+        ) else {
             return Creds::Malformed;
         };
         if !authz.is_empty() && !authz.eq_ignore_ascii_case(user) {
@@ -168,7 +210,9 @@ impl Session {
         if user == b"*" {
             return Creds::Cancelled;
         }
-        let Ok(user) = B64.decode(user.trim_ascii()) else { return Creds::Malformed };
+        let Ok(user) = B64.decode(user.trim_ascii()) else {
+            return Creds::Malformed;
+        };
         let pass = match self.response("UGFzc3dvcmQ6").await {
             Some(r) => r,
             None => return Creds::Closed,
@@ -176,7 +220,9 @@ impl Session {
         if pass == b"*" {
             return Creds::Cancelled;
         }
-        let Ok(pass) = B64.decode(pass.trim_ascii()) else { return Creds::Malformed };
+        let Ok(pass) = B64.decode(pass.trim_ascii()) else {
+            return Creds::Malformed;
+        };
         match (String::from_utf8(user), String::from_utf8(pass)) {
             (Ok(u), Ok(p)) => Creds::Ok(u, p),
             _ => Creds::Malformed,
@@ -188,7 +234,10 @@ impl Session {
     /// Makes `account` the session's sender, with what the policy needs to
     /// know of it: the addresses it may send as (R-OUT-4), its package
     /// limits and its customer (R-OUT-6, R-OUT-8).
-    pub(crate) async fn sign_in(&mut self, account: &str) -> Result<(), mailhost_store::StoreError> {
+    pub(crate) async fn sign_in(
+        &mut self,
+        account: &str,
+    ) -> Result<(), mailhost_store::StoreError> {
         let identities = self.ctx.store.identities(account).await?;
         let profile = self.ctx.store.sender_profile(account).await?;
         self.info.account = Some(account.to_string());

@@ -40,7 +40,11 @@ pub struct DataReceiver {
 
 impl DataReceiver {
     pub fn new(limit: u64) -> Self {
-        DataReceiver { state: State::LineStart, size: 0, limit }
+        DataReceiver {
+            state: State::LineStart,
+            size: 0,
+            limit,
+        }
     }
 
     pub fn over_limit(&self) -> bool {
@@ -60,9 +64,16 @@ impl DataReceiver {
         while i < input.len() {
             let b = input[i];
             match self.state {
-                State::Mid | State::LineStart if b != b'\r' && b != b'\n' && !(self.state == State::LineStart && b == b'.') => {
+                State::Mid | State::LineStart
+                    if b != b'\r'
+                        && b != b'\n'
+                        && !(self.state == State::LineStart && b == b'.') =>
+                {
                     // Fast path: copy up to the next CR or LF.
-                    let end = input[i..].iter().position(|&c| c == b'\r' || c == b'\n').map_or(input.len(), |p| i + p);
+                    let end = input[i..]
+                        .iter()
+                        .position(|&c| c == b'\r' || c == b'\n')
+                        .map_or(input.len(), |p| i + p);
                     self.emit(out, &input[i..end]);
                     self.state = State::Mid;
                     i = end;
@@ -153,7 +164,13 @@ mod tests {
     fn smuggling_forms_are_refused() {
         // Each would end the message early for a lenient server.
         for bad in [
-            &b"a\n.\n"[..], b"a\r\n.\n", b"a\n.\r\n", b"a\r.\r", b"a\r\n.\rX", b"x\ry\r\n.\r\n", b"x\ny\r\n.\r\n",
+            &b"a\n.\n"[..],
+            b"a\r\n.\n",
+            b"a\n.\r\n",
+            b"a\r.\r",
+            b"a\r\n.\rX",
+            b"x\ry\r\n.\r\n",
+            b"x\ny\r\n.\r\n",
         ] {
             let (_, r) = run(&[bad]);
             assert!(matches!(r, Outcome::BareNewline(_)), "{bad:?} -> {r:?}");

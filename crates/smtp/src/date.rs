@@ -6,7 +6,9 @@ pub fn rfc5322(secs: i64) -> String {
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = mailhost_store::civil_from_days(days);
     const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MON: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     format!(
         "{}, {} {} {} {:02}:{:02}:{:02} +0000",
         WD[days.rem_euclid(7) as usize],
@@ -31,7 +33,13 @@ mod tests {
     #[test]
     fn known_dates() {
         assert_eq!(super::rfc5322(0), "Thu, 1 Jan 1970 00:00:00 +0000");
-        assert_eq!(super::rfc5322(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
-        assert_eq!(super::rfc5322(1_795_367_261), "Sun, 22 Nov 2026 17:07:41 +0000");
+        assert_eq!(
+            super::rfc5322(951_782_400),
+            "Tue, 29 Feb 2000 00:00:00 +0000"
+        );
+        assert_eq!(
+            super::rfc5322(1_795_367_261),
+            "Sun, 22 Nov 2026 17:07:41 +0000"
+        );
     }
 }

@@ -2,10 +2,10 @@
 
 use crate::data::{DataReceiver, Outcome};
 use crate::date::{now_secs, rfc5322};
+use crate::headers::{self, Scan};
 use crate::reply::Reply;
 use crate::session::{Envelope, Flow, Session, State};
 use mailhost_net::ReadError;
-use crate::headers::{self, Scan};
 use mailhost_policy::{DataCtx, Effects, Service, Verdict};
 use mailhost_store::{NewMessage, Outbound};
 
@@ -26,7 +26,10 @@ impl Session {
                 return Flow::Continue;
             }
         }
-        self.reply(Reply::plain(354, vec!["start mail input; end with <CRLF>.<CRLF>".into()]));
+        self.reply(Reply::plain(
+            354,
+            vec!["start mail input; end with <CRLF>.<CRLF>".into()],
+        ));
 
         let max = self.ctx.config.server.max_message_size.0;
         let mut rx = DataReceiver::new(max);
@@ -57,8 +60,18 @@ impl Session {
             // During DATA a shutdown does not interrupt: the client gets to
             // finish within the grace period. The session deadline still
             // holds, so a client trickling bytes cannot stay forever.
-            let left = self.ctx.config.limits.session_timeout.std().saturating_sub(self.started.elapsed());
-            match self.conn.read_more(timeout.min(left), None, DATA_BUFFER).await {
+            let left = self
+                .ctx
+                .config
+                .limits
+                .session_timeout
+                .std()
+                .saturating_sub(self.started.elapsed());
+            match self
+                .conn
+                .read_more(timeout.min(left), None, DATA_BUFFER)
+                .await
+            {
                 Ok(_) => {}
                 Err(ReadError::Timeout) => {
                     self.reply(Reply::new(421, "4.4.2", "timeout during DATA, closing"));
@@ -71,11 +84,19 @@ impl Session {
         let env = std::mem::take(&mut self.env);
         self.state = State::Ready;
         let size = rx.size;
-        let scan = if rx.over_limit() { Scan::default() } else { headers::scan(&body[trace_len..]) };
+        let scan = if rx.over_limit() {
+            Scan::default()
+        } else {
+            headers::scan(&body[trace_len..])
+        };
         let max_received = self.ctx.config.delivery.max_received as usize;
         if scan.received + 1 > max_received {
             // RFC 5321 §6.3: a message that has passed too many hops loops.
-            self.reply(Reply::new(554, "5.4.6", format!("mail loop: more than {max_received} Received headers")));
+            self.reply(Reply::new(
+                554,
+                "5.4.6",
+                format!("mail loop: more than {max_received} Received headers"),
+            ));
             return Flow::Continue;
         }
         let effects = Effects::default();
@@ -103,7 +124,8 @@ impl Session {
             return Flow::Continue;
         }
         if self.ctx.service == Service::Mx {
-            self.authenticate_inbound(&mut body, trace_len, &env.sender).await;
+            self.authenticate_inbound(&mut body, trace_len, &env.sender)
+                .await;
         }
         let mut added_id = None;
         if self.ctx.service == Service::Submission {
@@ -125,10 +147,17 @@ impl Session {
         let outbound = env
             .outbound
             .iter()
-            .map(|r| Outbound { sender: env.sender.clone(), rcpt: r.clone(), account: self.info.account.clone() })
+            .map(|r| Outbound {
+                sender: env.sender.clone(),
+                rcpt: r.clone(),
+                account: self.info.account.clone(),
+            })
             .collect::<Vec<_>>();
         let queued = !outbound.is_empty();
-        let mut msg = NewMessage { deliveries, ..Default::default() };
+        let mut msg = NewMessage {
+            deliveries,
+            ..Default::default()
+        };
         if let (Service::Submission, Some(account)) = (self.ctx.service, &self.info.account) {
             // R-OUT-6/R-OUT-7 count what leaves the server; R-ABUSE-3 keeps
             // who sent what, from where, with its headers for abuse reports.
@@ -173,7 +202,11 @@ impl Session {
             }
             Err(e) => {
                 tracing::error!(qid, "storing message: {e}");
-                self.reply(Reply::new(451, "4.3.0", "temporary storage failure; try again later"));
+                self.reply(Reply::new(
+                    451,
+                    "4.3.0",
+                    "temporary storage failure; try again later",
+                ));
             }
         }
         Flow::Continue
@@ -185,8 +218,12 @@ impl Session {
     /// (RFC 6376), prepending the signature. A domain without a key, or a
     /// signing error, leaves the message unsigned rather than refusing it.
     async fn dkim_sign(&self, body: &mut Vec<u8>, scan: &Scan) {
-        let (Some(signer), Some(from)) = (&self.ctx.signer, scan.facts.from.first()) else { return };
-        let Some((_, domain)) = from.rsplit_once('@') else { return };
+        let (Some(signer), Some(from)) = (&self.ctx.signer, scan.facts.from.first()) else {
+            return;
+        };
+        let Some((_, domain)) = from.rsplit_once('@') else {
+            return;
+        };
         match signer.sign(domain, body).await {
             Ok(Some(sig)) => {
                 body.splice(0..0, sig);
@@ -207,7 +244,13 @@ impl Session {
             tracing::info!(peer = %self.conn.peer, removed, "removed forged Authentication-Results headers");
         }
         let ar = v
-            .authentication_results(&self.ctx.hostname, &body[trace_len..], self.conn.peer.ip(), &self.info.helo, sender)
+            .authentication_results(
+                &self.ctx.hostname,
+                &body[trace_len..],
+                self.conn.peer.ip(),
+                &self.info.helo,
+                sender,
+            )
             .await;
         body.splice(0..0, ar.into_bytes());
     }
@@ -238,7 +281,12 @@ fn received_header(s: &Session, qid: &str) -> Vec<u8> {
         (Some(a), Some(via)) => format!(" (authenticated as {a} by {via})"),
         _ => String::new(),
     };
-    let helo: String = s.info.helo.chars().filter(|c| c.is_ascii_graphic()).collect();
+    let helo: String = s
+        .info
+        .helo
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .collect();
     let for_clause = match s.env.rcpts.as_slice() {
         [one] => format!("\r\n\tfor <{one}>"),
         _ => String::new(),
@@ -255,6 +303,11 @@ fn received_header(s: &Session, qid: &str) -> Vec<u8> {
 fn delivery_prefixes(env: &Envelope) -> Vec<(i64, Vec<u8>)> {
     env.deliveries
         .iter()
-        .map(|(id, addr)| (*id, format!("Return-Path: <{}>\r\nDelivered-To: {addr}\r\n", env.sender).into_bytes()))
+        .map(|(id, addr)| {
+            (
+                *id,
+                format!("Return-Path: <{}>\r\nDelivered-To: {addr}\r\n", env.sender).into_bytes(),
+            )
+        })
         .collect()
 }

@@ -14,7 +14,11 @@ impl Session {
     pub(crate) fn cmd_ehlo(&mut self, host: String, esmtp: bool) {
         let host = host.trim().to_string();
         if host.is_empty() || host.len() > 255 || !host.bytes().all(|b| b.is_ascii_graphic()) {
-            self.reply(Reply::new(501, "5.5.4", "syntax: EHLO <your host name or [address literal]>"));
+            self.reply(Reply::new(
+                501,
+                "5.5.4",
+                "syntax: EHLO <your host name or [address literal]>",
+            ));
             return;
         }
         self.env = Envelope::default();
@@ -74,22 +78,38 @@ impl Session {
     pub(crate) async fn cmd_mail(&mut self, from: MailFrom<String>) {
         match self.state {
             State::Fresh => return self.reply(Reply::new(503, "5.5.1", "send EHLO or HELO first")),
-            State::Mail | State::Rcpt => return self.reply(Reply::new(503, "5.5.1", "nested MAIL command: one transaction at a time")),
+            State::Mail | State::Rcpt => {
+                return self.reply(Reply::new(
+                    503,
+                    "5.5.1",
+                    "nested MAIL command: one transaction at a time",
+                ))
+            }
             State::Ready => {}
         }
         let smtputf8 = from.flags & MAIL_SMTPUTF8 != 0;
-        if (smtputf8 || from.flags & MAIL_REQUIRETLS != 0 || from.flags & MAIL_BODY_BINARYMIME != 0) && !self.esmtp {
+        if (smtputf8 || from.flags & MAIL_REQUIRETLS != 0 || from.flags & MAIL_BODY_BINARYMIME != 0)
+            && !self.esmtp
+        {
             return self.reply(Reply::new(555, "5.5.4", "MAIL parameters need EHLO"));
         }
         if from.flags & (MAIL_REQUIRETLS | MAIL_BODY_BINARYMIME) != 0 {
-            return self.reply(Reply::new(555, "5.5.4", "REQUIRETLS and BODY=BINARYMIME are not supported"));
+            return self.reply(Reply::new(
+                555,
+                "5.5.4",
+                "REQUIRETLS and BODY=BINARYMIME are not supported",
+            ));
         }
         if from.address.len() > MAX_PATH {
             return self.reply(Reply::new(501, "5.1.7", "sender address too long"));
         }
         // RFC 6531 §3.4: non-ASCII addresses need SMTPUTF8.
         if !smtputf8 && !from.address.is_ascii() {
-            return self.reply(Reply::new(553, "5.6.7", "non-ASCII sender address needs the SMTPUTF8 parameter"));
+            return self.reply(Reply::new(
+                553,
+                "5.6.7",
+                "non-ASCII sender address needs the SMTPUTF8 parameter",
+            ));
         }
         if self.ctx.service == Service::Submission && self.info.account.is_none() {
             self.pop_before_smtp().await;
@@ -98,12 +118,20 @@ impl Session {
         let v = self
             .ctx
             .policy
-            .on_mail(&MailCtx { session: &self.info, sender: &from.address, declared_size: declared })
+            .on_mail(&MailCtx {
+                session: &self.info,
+                sender: &from.address,
+                declared_size: declared,
+            })
             .await;
         if self.refuse(&v).await {
             return;
         }
-        self.env = Envelope { sender: from.address, smtputf8, ..Default::default() };
+        self.env = Envelope {
+            sender: from.address,
+            smtputf8,
+            ..Default::default()
+        };
         self.state = State::Mail;
         self.reply(Reply::new(250, "2.1.0", "sender OK"));
     }
@@ -116,13 +144,21 @@ impl Session {
             return self.reply(Reply::new(501, "5.1.3", "invalid recipient address"));
         }
         if !self.env.smtputf8 && !to.address.is_ascii() {
-            return self.reply(Reply::new(553, "5.6.7", "non-ASCII recipient address needs SMTPUTF8 on MAIL"));
+            return self.reply(Reply::new(
+                553,
+                "5.6.7",
+                "non-ASCII recipient address needs SMTPUTF8 on MAIL",
+            ));
         }
         let resolved = match self.ctx.store.resolve(&to.address).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("resolving {}: {e}", to.address);
-                return self.reply(Reply::new(451, "4.3.0", "temporary lookup failure; try again later"));
+                return self.reply(Reply::new(
+                    451,
+                    "4.3.0",
+                    "temporary lookup failure; try again later",
+                ));
             }
         };
         let v = self
@@ -151,7 +187,12 @@ impl Session {
             // Relaying for an authenticated customer (the relay rule let it
             // through): queued for delivery.
             Resolved::NotHosted if self.info.account.is_some() => {
-                if !self.env.outbound.iter().any(|r| r.eq_ignore_ascii_case(&to.address)) {
+                if !self
+                    .env
+                    .outbound
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(&to.address))
+                {
                     self.env.outbound.push(to.address.clone());
                 }
             }
@@ -170,7 +211,9 @@ impl Session {
     /// R-OUT-2: a recent POP3 login from this IP stands in for AUTH.
     async fn pop_before_smtp(&mut self) {
         let ip = self.conn.peer.ip().to_string();
-        let Ok(Some(account)) = self.ctx.store.pop_granted(&ip).await else { return };
+        let Ok(Some(account)) = self.ctx.store.pop_granted(&ip).await else {
+            return;
+        };
         match self.sign_in(&account).await {
             Ok(()) => {
                 tracing::info!(peer = %self.conn.peer, account, "authorized by POP-before-SMTP");

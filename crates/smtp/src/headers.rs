@@ -30,7 +30,12 @@ pub fn scan(msg: &[u8]) -> Scan {
         return Scan::default();
     };
     let addrs = |a: Option<&mail_parser::Address>| -> Vec<String> {
-        a.map(|a| a.iter().filter_map(|x| x.address().map(str::to_string)).collect()).unwrap_or_default()
+        a.map(|a| {
+            a.iter()
+                .filter_map(|x| x.address().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
     };
     let mut received = 0;
     let mut has_date = false;
@@ -44,7 +49,10 @@ pub fn scan(msg: &[u8]) -> Scan {
         }
     }
     Scan {
-        facts: HeaderFacts { from: addrs(m.from()), sender: addrs(m.sender()).into_iter().next() },
+        facts: HeaderFacts {
+            from: addrs(m.from()),
+            sender: addrs(m.sender()).into_iter().next(),
+        },
         received,
         has_date,
         has_message_id,
@@ -102,7 +110,10 @@ fn field_end(h: &[u8], mut i: usize) -> usize {
 /// The authserv-id: the first token of the value, before ';'.
 fn authserv_id(v: &[u8]) -> &[u8] {
     let v = v.trim_ascii_start();
-    let end = v.iter().position(|&b| b == b';' || b.is_ascii_whitespace()).unwrap_or(v.len());
+    let end = v
+        .iter()
+        .position(|&b| b == b';' || b.is_ascii_whitespace())
+        .unwrap_or(v.len());
     &v[..end]
 }
 
@@ -136,7 +147,13 @@ mod tests {
 
     #[test]
     fn garbage_does_not_panic() {
-        for m in [&b""[..], b"\r\n\r\n", b"From:\r\n\r\n", b"From: <<<@@>>>\r\n", b"\xff\xfe: \x00\r\n"] {
+        for m in [
+            &b""[..],
+            b"\r\n\r\n",
+            b"From:\r\n\r\n",
+            b"From: <<<@@>>>\r\n",
+            b"\xff\xfe: \x00\r\n",
+        ] {
             let s = scan(m);
             assert!(s.facts.from.iter().all(|a| !a.is_empty()));
         }

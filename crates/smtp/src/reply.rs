@@ -12,13 +12,21 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(code: u16, enhanced: &'static str, text: impl Into<String>) -> Self {
-        Reply { code, enhanced: Some(enhanced), lines: vec![text.into()] }
+        Reply {
+            code,
+            enhanced: Some(enhanced),
+            lines: vec![text.into()],
+        }
     }
 
     /// A reply without an enhanced code (greeting, EHLO: RFC 2034 §3 does
     /// not use them there).
     pub fn plain(code: u16, lines: Vec<String>) -> Self {
-        Reply { code, enhanced: None, lines }
+        Reply {
+            code,
+            enhanced: None,
+            lines,
+        }
     }
 
     pub fn is_error(&self) -> bool {
@@ -38,7 +46,10 @@ impl Reply {
                 out.push(b' ');
             }
             // Reply text must not break the line structure.
-            out.extend(text.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+            out.extend(
+                text.bytes()
+                    .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+            );
             out.extend_from_slice(b"\r\n");
         }
     }

@@ -78,7 +78,8 @@ impl Session {
     /// Applies a verdict: a refusal is answered and recorded in the
     /// evidence log (R-ABUSE-3). Returns whether it refused.
     pub async fn refuse(&mut self, v: &Verdict) -> bool {
-        self.refuse_message(v, mailhost_store::Evidence::default()).await
+        self.refuse_message(v, mailhost_store::Evidence::default())
+            .await
     }
 
     /// Like [`Session::refuse`], for a decision about a message: `about`
@@ -135,7 +136,11 @@ impl Session {
         let mut skipping = false;
         loop {
             if self.started.elapsed() > limits.session_timeout.std() {
-                self.reply(Reply::new(421, "4.4.2", format!("{} session time limit reached, closing", self.ctx.hostname)));
+                self.reply(Reply::new(
+                    421,
+                    "4.4.2",
+                    format!("{} session time limit reached, closing", self.ctx.hostname),
+                ));
                 return;
             }
             let buf = self.conn.buffered();
@@ -161,7 +166,11 @@ impl Session {
                     Flow::Close => return,
                 }
             } else if lf.is_some() || buf.len() >= MAX_LINE {
-                self.reply(Reply::new(500, "5.5.2", "line too long: commands are limited to 1000 octets (RFC 5321 section 4.5.3.1)"));
+                self.reply(Reply::new(
+                    500,
+                    "5.5.2",
+                    "line too long: commands are limited to 1000 octets (RFC 5321 section 4.5.3.1)",
+                ));
                 skipping = true;
                 if self.error() {
                     self.reply(Reply::new(421, "4.7.0", "too many errors, closing"));
@@ -169,14 +178,33 @@ impl Session {
                 }
                 continue;
             }
-            match self.conn.read_more(limits.command_timeout.std(), Some(&self.ctx.shutdown), 4 * MAX_LINE).await {
+            match self
+                .conn
+                .read_more(
+                    limits.command_timeout.std(),
+                    Some(&self.ctx.shutdown),
+                    4 * MAX_LINE,
+                )
+                .await
+            {
                 Ok(_) => {}
                 Err(ReadError::Timeout) => {
-                    self.reply(Reply::new(421, "4.4.2", format!("{} timeout waiting for a command, closing", self.ctx.hostname)));
+                    self.reply(Reply::new(
+                        421,
+                        "4.4.2",
+                        format!(
+                            "{} timeout waiting for a command, closing",
+                            self.ctx.hostname
+                        ),
+                    ));
                     return;
                 }
                 Err(ReadError::Shutdown) => {
-                    self.reply(Reply::new(421, "4.3.2", format!("{} shutting down, try again later", self.ctx.hostname)));
+                    self.reply(Reply::new(
+                        421,
+                        "4.3.2",
+                        format!("{} shutting down, try again later", self.ctx.hostname),
+                    ));
                     return;
                 }
                 Err(_) => return,
@@ -198,7 +226,9 @@ impl Session {
             if buf.len() > max {
                 return Err(ReadError::Full);
             }
-            self.conn.read_more(timeout, Some(&self.ctx.shutdown), max + 2).await?;
+            self.conn
+                .read_more(timeout, Some(&self.ctx.shutdown), max + 2)
+                .await?;
         }
     }
 
@@ -229,15 +259,30 @@ impl Session {
             Request::Rset => self.cmd_rset(),
             Request::Noop { .. } => self.reply(Reply::new(250, "2.0.0", "OK")),
             // RFC 5321 §3.5.3: 252 when we will not verify but will accept.
-            Request::Vrfy { .. } => self.reply(Reply::new(252, "2.5.0", "cannot VRFY a user, but will take a message for a hosted address")),
+            Request::Vrfy { .. } => self.reply(Reply::new(
+                252,
+                "2.5.0",
+                "cannot VRFY a user, but will take a message for a hosted address",
+            )),
             Request::Expn { .. } => self.reply(Reply::new(502, "5.5.1", "EXPN is not available")),
             Request::Help { .. } => self.reply(Reply::new(214, "2.0.0", "mailhost: see RFC 5321")),
             Request::Quit => {
-                self.reply(Reply::new(221, "2.0.0", format!("{} closing connection", self.ctx.hostname)));
+                self.reply(Reply::new(
+                    221,
+                    "2.0.0",
+                    format!("{} closing connection", self.ctx.hostname),
+                ));
                 return Flow::Close;
             }
-            Request::Auth { mechanism, initial_response } => return self.cmd_auth(mechanism, initial_response).await,
-            Request::Bdat { .. } | Request::Lhlo { .. } | Request::Etrn { .. } | Request::Atrn { .. } | Request::Burl { .. } => {
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => return self.cmd_auth(mechanism, initial_response).await,
+            Request::Bdat { .. }
+            | Request::Lhlo { .. }
+            | Request::Etrn { .. }
+            | Request::Atrn { .. }
+            | Request::Burl { .. } => {
                 self.reply(Reply::new(502, "5.5.1", "command not implemented"))
             }
         }
@@ -251,14 +296,24 @@ fn parse_error_reply(e: smtp_proto::Error) -> Reply {
         E::UnknownCommand => Reply::new(500, "5.5.1", "command unrecognized"),
         E::InvalidSenderAddress => Reply::new(501, "5.1.7", "invalid sender address syntax"),
         E::InvalidRecipientAddress => Reply::new(501, "5.1.3", "invalid recipient address syntax"),
-        E::SyntaxError { syntax } => Reply::new(501, "5.5.4", format!("syntax error, expected: {syntax}")),
-        E::InvalidParameter { param } => Reply::new(501, "5.5.4", format!("invalid value for parameter {param}")),
+        E::SyntaxError { syntax } => {
+            Reply::new(501, "5.5.4", format!("syntax error, expected: {syntax}"))
+        }
+        E::InvalidParameter { param } => {
+            Reply::new(501, "5.5.4", format!("invalid value for parameter {param}"))
+        }
         E::UnsupportedParameter { param } => {
-            let p: String = param.chars().filter(|c| c.is_ascii_graphic()).take(40).collect();
+            let p: String = param
+                .chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(40)
+                .collect();
             Reply::new(555, "5.5.4", format!("unsupported parameter {p}"))
         }
         E::ResponseTooLong => Reply::new(500, "5.5.2", "line too long"),
-        E::NeedsMoreData { .. } | E::InvalidResponse { .. } => Reply::new(500, "5.5.2", "syntax error"),
+        E::NeedsMoreData { .. } | E::InvalidResponse { .. } => {
+            Reply::new(500, "5.5.2", "syntax error")
+        }
     }
 }
 

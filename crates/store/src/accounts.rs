@@ -68,7 +68,12 @@ const ALIAS: &str = "alias";
 impl Store {
     // ---- domains ----
 
-    pub async fn domain_add(&self, name: &str, contact: &str, package: Option<&str>) -> Result<String> {
+    pub async fn domain_add(
+        &self,
+        name: &str,
+        contact: &str,
+        package: Option<&str>,
+    ) -> Result<String> {
         let name = normalize_domain(name)?;
         let (cl, cd) = normalize_address(contact)
             .map_err(|e| StoreError::Invalid(format!("--contact: {e}")))?;
@@ -76,12 +81,19 @@ impl Store {
         let r = self
             .batch(vec![Stmt::new(
                 "INSERT INTO domains (name, contact, package, created_at) VALUES (?, ?, ?, ?)",
-                vec![name.clone().into(), join(&cl, &cd).into(), package.into(), now_ms().into()],
+                vec![
+                    name.clone().into(),
+                    join(&cl, &cd).into(),
+                    package.into(),
+                    now_ms().into(),
+                ],
             )])
             .await;
         match r {
             Ok(_) => Ok(name),
-            Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!("domain {name} already exists"))),
+            Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
+                "domain {name} already exists"
+            ))),
             Err(e) => Err(e),
         }
     }
@@ -112,7 +124,11 @@ impl Store {
     /// refused: deleting mailboxes (and their mail) must be explicit.
     pub async fn domain_remove(&self, name: &str) -> Result<()> {
         let name = normalize_domain(name)?;
-        let d = self.domain_list().await?.into_iter().find(|d| d.name == name);
+        let d = self
+            .domain_list()
+            .await?
+            .into_iter()
+            .find(|d| d.name == name);
         let Some(d) = d else {
             return Err(StoreError::NotFound(format!("no such domain: {name}")));
         };
@@ -127,14 +143,19 @@ impl Store {
                AND NOT EXISTS (SELECT 1 FROM addresses a WHERE a.domain_id = domains.id)",
             vec![name.clone().into()],
         )
-        .must_change(StoreError::Conflict(format!("domain {name} changed meanwhile; try again")))])
+        .must_change(StoreError::Conflict(format!(
+            "domain {name} changed meanwhile; try again"
+        )))])
         .await?;
         Ok(())
     }
 
     pub async fn is_hosted(&self, domain: &str) -> Result<bool> {
         let rows = self
-            .lookup("SELECT 1 FROM domains WHERE name = ?", vec![domain.to_ascii_lowercase().into()])
+            .lookup(
+                "SELECT 1 FROM domains WHERE name = ?",
+                vec![domain.to_ascii_lowercase().into()],
+            )
             .await?;
         Ok(!rows.is_empty())
     }
@@ -152,10 +173,14 @@ impl Store {
         let addr = join(&l, &d);
         check_password(password)?;
         if !self.is_hosted(&d).await? {
-            return Err(StoreError::NotFound(format!("domain {d} is not hosted here; add it with `domain add`")));
+            return Err(StoreError::NotFound(format!(
+                "domain {d} is not hosted here; add it with `domain add`"
+            )));
         }
         if self.address_exists(&addr).await? {
-            return Err(StoreError::Conflict(format!("address {addr} already exists")));
+            return Err(StoreError::Conflict(format!(
+                "address {addr} already exists"
+            )));
         }
         self.check_quarantine(&addr).await?;
         let package = self.package_must_exist(package).await?;
@@ -177,14 +202,19 @@ impl Store {
             .await;
         match r {
             Ok(_) => Ok(addr),
-            Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!("address {addr} already exists"))),
+            Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
+                "address {addr} already exists"
+            ))),
             Err(e) => Err(e),
         }
     }
 
     async fn address_exists(&self, addr: &str) -> Result<bool> {
         Ok(!self
-            .lookup("SELECT 1 FROM addresses WHERE address = ?", vec![addr.into()])
+            .lookup(
+                "SELECT 1 FROM addresses WHERE address = ?",
+                vec![addr.into()],
+            )
             .await?
             .is_empty())
     }
@@ -198,7 +228,7 @@ impl Store {
             vec![hash.into(), addr.clone().into()],
         )
         .must_change(StoreError::NotFound(format!("no such mailbox: {addr}")))])
-        .await?;
+            .await?;
         Ok(())
     }
 
@@ -210,7 +240,7 @@ impl Store {
             vec![(suspended as i64).into(), addr.clone().into()],
         )
         .must_change(StoreError::NotFound(format!("no such address: {addr}")))])
-        .await?;
+            .await?;
         Ok(())
     }
 
@@ -229,7 +259,10 @@ impl Store {
     /// The end of the address's quarantine, if it is in one.
     pub async fn quarantined_until(&self, addr: &str) -> Result<Option<i64>> {
         let rows = self
-            .lookup("SELECT until_at FROM quarantine WHERE address = ? AND until_at > ?", vec![addr.into(), now_ms().into()])
+            .lookup(
+                "SELECT until_at FROM quarantine WHERE address = ? AND until_at > ?",
+                vec![addr.into(), now_ms().into()],
+            )
             .await?;
         rows.first().map(|r| r.i64(0)).transpose()
     }
@@ -238,7 +271,10 @@ impl Store {
         Stmt::new(
             "INSERT INTO quarantine (address, until_at) VALUES (?, ?)
              ON CONFLICT (address) DO UPDATE SET until_at = excluded.until_at",
-            vec![addr.into(), (now_ms() + quarantine.as_millis() as i64).into()],
+            vec![
+                addr.into(),
+                (now_ms() + quarantine.as_millis() as i64).into(),
+            ],
         )
     }
 
@@ -247,7 +283,10 @@ impl Store {
     pub async fn user_delete(&self, address: &str, quarantine: std::time::Duration) -> Result<()> {
         let addr = mailbox_address(address)?;
         let rows = self
-            .lookup("SELECT id FROM addresses WHERE address = ? AND kind = 'mailbox'", vec![addr.clone().into()])
+            .lookup(
+                "SELECT id FROM addresses WHERE address = ? AND kind = 'mailbox'",
+                vec![addr.clone().into()],
+            )
             .await?;
         let Some(id) = rows.first().map(|r| r.i64(0)).transpose()? else {
             return Err(StoreError::NotFound(format!("no such mailbox: {addr}")));
@@ -291,7 +330,11 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let kind = r.text(1)?;
-            let targets = if kind == ALIAS { self.alias_targets(r.i64(7)?).await? } else { vec![] };
+            let targets = if kind == ALIAS {
+                self.alias_targets(r.i64(7)?).await?
+            } else {
+                vec![]
+            };
             out.push(AddressInfo {
                 address: r.text(0)?,
                 kind,
@@ -308,7 +351,10 @@ impl Store {
 
     async fn alias_targets(&self, alias_id: i64) -> Result<Vec<String>> {
         let rows = self
-            .query("SELECT target FROM alias_targets WHERE alias_id = ? ORDER BY target", vec![alias_id.into()])
+            .query(
+                "SELECT target FROM alias_targets WHERE alias_id = ? ORDER BY target",
+                vec![alias_id.into()],
+            )
             .await?;
         rows.iter().map(|r| r.text(0)).collect()
     }
@@ -320,13 +366,19 @@ impl Store {
         let (l, d) = normalize_address(alias)?;
         let addr = join(&l, &d);
         if targets.is_empty() {
-            return Err(StoreError::Invalid("an alias needs at least one target".into()));
+            return Err(StoreError::Invalid(
+                "an alias needs at least one target".into(),
+            ));
         }
         if !self.is_hosted(&d).await? {
-            return Err(StoreError::NotFound(format!("domain {d} is not hosted here")));
+            return Err(StoreError::NotFound(format!(
+                "domain {d} is not hosted here"
+            )));
         }
         if self.address_exists(&addr).await? {
-            return Err(StoreError::Conflict(format!("address {addr} already exists")));
+            return Err(StoreError::Conflict(format!(
+                "address {addr} already exists"
+            )));
         }
         self.check_quarantine(&addr).await?;
         let mut norm = Vec::new();
@@ -334,10 +386,15 @@ impl Store {
             let (tl, td) = normalize_address(t)?;
             let t = join(&tl, &td);
             let rows = self
-                .lookup("SELECT 1 FROM addresses WHERE address = ? AND kind = 'mailbox'", vec![t.clone().into()])
+                .lookup(
+                    "SELECT 1 FROM addresses WHERE address = ? AND kind = 'mailbox'",
+                    vec![t.clone().into()],
+                )
                 .await?;
             if rows.is_empty() {
-                return Err(StoreError::NotFound(format!("alias target {t} is not a hosted mailbox")));
+                return Err(StoreError::NotFound(format!(
+                    "alias target {t} is not a hosted mailbox"
+                )));
             }
             if !norm.contains(&t) {
                 norm.push(t);
@@ -348,7 +405,9 @@ impl Store {
              SELECT ?, d.id, 'alias', 0, ? FROM domains d WHERE d.name = ?",
             vec![addr.clone().into(), now_ms().into(), d.clone().into()],
         )
-        .must_change(StoreError::NotFound(format!("domain {d} is not hosted here")))];
+        .must_change(StoreError::NotFound(format!(
+            "domain {d} is not hosted here"
+        )))];
         for t in norm {
             stmts.push(Stmt::new(
                 "INSERT INTO alias_targets (alias_id, target)
@@ -358,7 +417,9 @@ impl Store {
         }
         match self.batch(stmts).await {
             Ok(_) => Ok(addr),
-            Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!("address {addr} already exists"))),
+            Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
+                "address {addr} already exists"
+            ))),
             Err(e) => Err(e),
         }
     }
@@ -372,8 +433,11 @@ impl Store {
                    (SELECT id FROM addresses WHERE address = ? AND kind = 'alias')",
                 vec![addr.clone().into()],
             ),
-            Stmt::new("DELETE FROM addresses WHERE address = ? AND kind = 'alias'", vec![addr.clone().into()])
-                .must_change(StoreError::NotFound(format!("no such alias: {addr}"))),
+            Stmt::new(
+                "DELETE FROM addresses WHERE address = ? AND kind = 'alias'",
+                vec![addr.clone().into()],
+            )
+            .must_change(StoreError::NotFound(format!("no such alias: {addr}"))),
             Self::quarantine_stmt(&addr, quarantine),
         ])
         .await?;
@@ -385,7 +449,10 @@ impl Store {
     /// Whether the address is a suspended mailbox (R-ADDR-3, R-ABUSE-1).
     pub async fn is_suspended(&self, address: &str) -> Result<bool> {
         let rows = self
-            .lookup("SELECT suspended FROM addresses WHERE address = ?", vec![address.to_ascii_lowercase().into()])
+            .lookup(
+                "SELECT suspended FROM addresses WHERE address = ?",
+                vec![address.to_ascii_lowercase().into()],
+            )
             .await?;
         Ok(rows.first().map(|r| r.i64(0)).transpose()?.unwrap_or(0) != 0)
     }
@@ -406,7 +473,9 @@ impl Store {
                 vec![d.clone().into(), addr.clone().into()],
             )
             .await?;
-        let r = rows.first().ok_or_else(|| StoreError::Backend("address lookup returned no row".into()))?;
+        let r = rows
+            .first()
+            .ok_or_else(|| StoreError::Backend("address lookup returned no row".into()))?;
         let Some(id) = r.opt_i64(0)? else {
             if r.i64(3)? == 0 {
                 return Ok(Resolved::NotHosted);
@@ -431,9 +500,18 @@ impl Store {
             .await?;
         let targets = rows
             .iter()
-            .map(|r| Ok(Account { id: r.i64(0)?, address: r.text(1)? }))
+            .map(|r| {
+                Ok(Account {
+                    id: r.i64(0)?,
+                    address: r.text(1)?,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
-        Ok(if targets.is_empty() { Resolved::Suspended } else { Resolved::Deliver(targets) })
+        Ok(if targets.is_empty() {
+            Resolved::Suspended
+        } else {
+            Resolved::Deliver(targets)
+        })
     }
 
     /// The addresses a mailbox may send as (R-OUT-4): itself and the active
@@ -472,11 +550,16 @@ impl Store {
         if !password::verify(password.to_string(), stored).await {
             return Ok(AuthResult::Failed);
         }
-        let (Some(r), Some(address)) = (row, addr) else { return Ok(AuthResult::Failed) };
+        let (Some(r), Some(address)) = (row, addr) else {
+            return Ok(AuthResult::Failed);
+        };
         if r.i64(2)? != 0 {
             return Ok(AuthResult::Suspended);
         }
-        Ok(AuthResult::Ok(Account { id: r.i64(0)?, address }))
+        Ok(AuthResult::Ok(Account {
+            id: r.i64(0)?,
+            address,
+        }))
     }
 }
 
@@ -490,10 +573,14 @@ fn check_password(pw: &str) -> Result<()> {
         return Err(StoreError::Invalid("the password must not be empty".into()));
     }
     if pw.len() > 1024 {
-        return Err(StoreError::Invalid("the password is longer than 1024 bytes".into()));
+        return Err(StoreError::Invalid(
+            "the password is longer than 1024 bytes".into(),
+        ));
     }
     if pw.chars().any(|c| c.is_control()) {
-        return Err(StoreError::Invalid("the password must not contain control characters".into()));
+        return Err(StoreError::Invalid(
+            "the password must not contain control characters".into(),
+        ));
     }
     Ok(())
 }

@@ -26,7 +26,10 @@ pub fn normalize_domain(s: &str) -> Result<String, StoreError> {
         if label.is_empty() || label.len() > 63 {
             return bad("each label must be 1 to 63 characters");
         }
-        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
             return bad("only letters, digits, '-' and '.' (use the xn-- form for IDNs)");
         }
         if label.starts_with('-') || label.ends_with('-') {
@@ -86,8 +89,20 @@ mod tests {
     #[test]
     fn domains() {
         assert_eq!(normalize_domain("Example.COM.").unwrap(), "example.com");
-        assert_eq!(normalize_domain("xn--bcher-kva.example").unwrap(), "xn--bcher-kva.example");
-        for bad in ["", "com", "a..b", "-a.com", "a-.com", "a_b.com", "a b.com", "ex@mple.com"] {
+        assert_eq!(
+            normalize_domain("xn--bcher-kva.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
+        for bad in [
+            "",
+            "com",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            "a_b.com",
+            "a b.com",
+            "ex@mple.com",
+        ] {
             assert!(normalize_domain(bad).is_err(), "{bad}");
         }
     }
@@ -99,8 +114,18 @@ mod tests {
             ("john.doe".into(), "example.com".into())
         );
         assert!(normalize_address("a+tag@example.com").is_ok());
-        for bad in ["", "@example.com", "a@", "a", ".a@example.com", "a..b@example.com",
-                    "a b@example.com", "a%b@example.com", "\"q\"@example.com", "a@b"] {
+        for bad in [
+            "",
+            "@example.com",
+            "a@",
+            "a",
+            ".a@example.com",
+            "a..b@example.com",
+            "a b@example.com",
+            "a%b@example.com",
+            "\"q\"@example.com",
+            "a@b",
+        ] {
             assert!(normalize_address(bad).is_err(), "{bad}");
         }
         assert!(normalize_address(&format!("{}@example.com", "x".repeat(65))).is_err());
@@ -108,8 +133,14 @@ mod tests {
 
     #[test]
     fn logins() {
-        assert_eq!(login_to_address("Bob%Example.com").as_deref(), Some("bob@example.com"));
-        assert_eq!(login_to_address("bob@example.com").as_deref(), Some("bob@example.com"));
+        assert_eq!(
+            login_to_address("Bob%Example.com").as_deref(),
+            Some("bob@example.com")
+        );
+        assert_eq!(
+            login_to_address("bob@example.com").as_deref(),
+            Some("bob@example.com")
+        );
         assert_eq!(login_to_address("bob"), None);
         assert_eq!(login_to_address("bob%nodot"), None);
     }

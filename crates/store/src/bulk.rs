@@ -59,7 +59,9 @@ fn rcpts_to_bytes(r: &[i64]) -> Vec<u8> {
 }
 
 fn rcpts_from_bytes(b: &[u8]) -> Vec<i64> {
-    b.chunks_exact(8).map(|c| i64::from_be_bytes(c.try_into().unwrap_or([0; 8]))).collect()
+    b.chunks_exact(8)
+        .map(|c| i64::from_be_bytes(c.try_into().unwrap_or([0; 8])))
+        .collect()
 }
 
 impl Store {
@@ -117,7 +119,12 @@ impl Store {
     /// node loading the window should make room for (an upper bound, as
     /// long-lived content is introduced again).
     pub async fn bulk_intros(&self, since: i64) -> Result<i64> {
-        let c = self.query("SELECT COUNT(*) FROM bulk_log WHERE signature IS NOT NULL AND at >= ?", vec![since.into()]).await?;
+        let c = self
+            .query(
+                "SELECT COUNT(*) FROM bulk_log WHERE signature IS NOT NULL AND at >= ?",
+                vec![since.into()],
+            )
+            .await?;
         c.first().map_or(Ok(0), |r| r.i64(0))
     }
 }

@@ -70,34 +70,44 @@ impl Row {
     pub fn i64(&self, i: usize) -> Result<i64, StoreError> {
         match self.get(i)? {
             Val::I(v) => Ok(*v),
-            v => Err(StoreError::Backend(format!("column {i}: expected integer, got {v:?}"))),
+            v => Err(StoreError::Backend(format!(
+                "column {i}: expected integer, got {v:?}"
+            ))),
         }
     }
     pub fn opt_i64(&self, i: usize) -> Result<Option<i64>, StoreError> {
         match self.get(i)? {
             Val::I(v) => Ok(Some(*v)),
             Val::NullI | Val::NullT => Ok(None),
-            v => Err(StoreError::Backend(format!("column {i}: expected integer, got {v:?}"))),
+            v => Err(StoreError::Backend(format!(
+                "column {i}: expected integer, got {v:?}"
+            ))),
         }
     }
     pub fn text(&self, i: usize) -> Result<String, StoreError> {
         match self.get(i)? {
             Val::T(v) => Ok(v.clone()),
-            v => Err(StoreError::Backend(format!("column {i}: expected text, got {v:?}"))),
+            v => Err(StoreError::Backend(format!(
+                "column {i}: expected text, got {v:?}"
+            ))),
         }
     }
     pub fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
         match self.get(i)? {
             Val::T(v) => Ok(Some(v.clone())),
             Val::NullI | Val::NullT => Ok(None),
-            v => Err(StoreError::Backend(format!("column {i}: expected text, got {v:?}"))),
+            v => Err(StoreError::Backend(format!(
+                "column {i}: expected text, got {v:?}"
+            ))),
         }
     }
     pub fn take_bytes(&mut self, i: usize) -> Result<Vec<u8>, StoreError> {
         match self.0.get_mut(i) {
             Some(Val::B(v)) => Ok(std::mem::take(v)),
             Some(Val::NullI | Val::NullT) => Ok(Vec::new()),
-            v => Err(StoreError::Backend(format!("column {i}: expected bytes, got {v:?}"))),
+            v => Err(StoreError::Backend(format!(
+                "column {i}: expected bytes, got {v:?}"
+            ))),
         }
     }
 }
@@ -114,7 +124,11 @@ pub struct Stmt {
 
 impl Stmt {
     pub fn new(sql: &'static str, params: Vec<Val>) -> Self {
-        Stmt { sql, params, must_change: None }
+        Stmt {
+            sql,
+            params,
+            must_change: None,
+        }
     }
     pub fn must_change(mut self, err: StoreError) -> Self {
         self.must_change = Some(err);

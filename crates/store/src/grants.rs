@@ -34,7 +34,10 @@ impl Store {
     /// The account `ip` may submit as without AUTH, if its grant is live.
     pub async fn pop_granted(&self, ip: &str) -> Result<Option<String>> {
         let rows = self
-            .lookup("SELECT account FROM pop_grants WHERE ip = ? AND expires_at > ?", vec![ip.into(), now_ms().into()])
+            .lookup(
+                "SELECT account FROM pop_grants WHERE ip = ? AND expires_at > ?",
+                vec![ip.into(), now_ms().into()],
+            )
             .await?;
         rows.first().map(|r| r.text(0)).transpose()
     }

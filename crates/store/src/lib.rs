@@ -26,14 +26,14 @@
 //! fsynced, before the caller answers 250. A crash leaves all of a message
 //! or none of it.
 
-pub mod address;
-pub mod db;
 mod accounts;
+pub mod address;
+mod bulk;
+pub mod db;
 mod grants;
 mod locks;
 mod messages;
 mod packages;
-mod bulk;
 mod password;
 mod pg;
 mod policy_state;
@@ -42,10 +42,10 @@ mod schema;
 mod sqlite;
 
 pub use accounts::{Account, AddressInfo, AuthResult, DomainInfo, Resolved};
+pub use bulk::{new_cluster_id, BulkRow, BulkTrack};
 pub use grants::DkimKey;
 pub use messages::{MessageMeta, NewMessage, Outbound};
 pub use packages::{Package, SenderProfile};
-pub use bulk::{new_cluster_id, BulkRow, BulkTrack};
 pub use policy_state::{Evidence, EvidenceQuery, Hold};
 pub use queue::{Deferral, QueueItem};
 
@@ -92,7 +92,10 @@ impl Store {
                 "store.url {url:?}: expected sqlite://PATH or postgres://USER@HOST/DB"
             )));
         };
-        Ok(Store { backend: Arc::new(backend), recent: Default::default() })
+        Ok(Store {
+            backend: Arc::new(backend),
+            recent: Default::default(),
+        })
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -136,7 +139,12 @@ pub fn rfc3339(ms: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// (year, month, day) of a day count since 1970-01-01, proleptic

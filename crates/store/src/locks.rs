@@ -11,7 +11,13 @@ use std::time::Duration;
 
 impl Store {
     /// Takes the lease `name` for `owner` if it is free or expired.
-    pub async fn try_lock(&self, name: &str, owner: &str, node: &str, ttl: Duration) -> Result<bool> {
+    pub async fn try_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        node: &str,
+        ttl: Duration,
+    ) -> Result<bool> {
         let now = now_ms();
         let n = self
             .batch(vec![Stmt::new(
@@ -19,7 +25,13 @@ impl Store {
                  ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, node = excluded.node,
                      expires_at = excluded.expires_at
                  WHERE locks.expires_at < ?",
-                vec![name.into(), owner.into(), node.into(), (now + ttl.as_millis() as i64).into(), now.into()],
+                vec![
+                    name.into(),
+                    owner.into(),
+                    node.into(),
+                    (now + ttl.as_millis() as i64).into(),
+                    now.into(),
+                ],
             )])
             .await?;
         Ok(n.first().copied().unwrap_or(0) == 1)
@@ -30,15 +42,22 @@ impl Store {
         let n = self
             .batch(vec![Stmt::new(
                 "UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ?",
-                vec![(now_ms() + ttl.as_millis() as i64).into(), name.into(), owner.into()],
+                vec![
+                    (now_ms() + ttl.as_millis() as i64).into(),
+                    name.into(),
+                    owner.into(),
+                ],
             )])
             .await?;
         Ok(n.first().copied().unwrap_or(0) == 1)
     }
 
     pub async fn unlock(&self, name: &str, owner: &str) -> Result<()> {
-        self.batch(vec![Stmt::new("DELETE FROM locks WHERE name = ? AND owner = ?", vec![name.into(), owner.into()])])
-            .await?;
+        self.batch(vec![Stmt::new(
+            "DELETE FROM locks WHERE name = ? AND owner = ?",
+            vec![name.into(), owner.into()],
+        )])
+        .await?;
         Ok(())
     }
 
@@ -46,7 +65,10 @@ impl Store {
     /// node that starts holds no sessions.
     pub async fn release_node_locks(&self, node: &str) -> Result<u64> {
         let n = self
-            .batch(vec![Stmt::new("DELETE FROM locks WHERE node = ?", vec![node.into()])])
+            .batch(vec![Stmt::new(
+                "DELETE FROM locks WHERE node = ?",
+                vec![node.into()],
+            )])
             .await?;
         Ok(n.first().copied().unwrap_or(0))
     }

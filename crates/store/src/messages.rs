@@ -87,7 +87,9 @@ impl RecentBodies {
         self.order.push_back(blob.clone());
         self.map.insert(blob, body);
         while self.bytes > RECENT_BYTES {
-            let Some(old) = self.order.pop_front() else { break };
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
             if let Some(b) = self.map.remove(&old) {
                 self.bytes -= b.len();
             }
@@ -105,7 +107,11 @@ impl RecentBodies {
         if let Some(b) = self.map.remove(blob) {
             self.bytes -= b.len();
         }
-        while self.order.front().is_some_and(|f| !self.map.contains_key(f)) {
+        while self
+            .order
+            .front()
+            .is_some_and(|f| !self.map.contains_key(f))
+        {
             self.order.pop_front();
         }
         if self.order.len() > 2 * self.map.len() + 1024 {
@@ -139,7 +145,11 @@ mod tests {
             r.insert(format!("s{i}"), small.clone());
             r.remove(&format!("s{i}"));
         }
-        assert!(r.order.len() <= 2 * r.map.len() + 1024 + 1, "{}", r.order.len());
+        assert!(
+            r.order.len() <= 2 * r.map.len() + 1024 + 1,
+            "{}",
+            r.order.len()
+        );
         assert!(r.get("b8").is_some());
     }
 }
@@ -150,15 +160,18 @@ impl Store {
     /// may then answer 250.
     pub async fn deliver(&self, msg: NewMessage) -> Result<Vec<String>> {
         let blob = new_blob_id();
-        let keep = (!msg.outbound.is_empty() && msg.body.len() <= RECENT_MAX_BODY).then(|| Arc::new(msg.body.clone()));
+        let keep = (!msg.outbound.is_empty() && msg.body.len() <= RECENT_MAX_BODY)
+            .then(|| Arc::new(msg.body.clone()));
         let (stmts, uids) = message_stmts_as(msg, blob.clone())?;
         self.batch(stmts).await?;
         if let Some(body) = keep {
-            self.recent.lock().unwrap_or_else(|e| e.into_inner()).insert(blob, body);
+            self.recent
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(blob, body);
         }
         Ok(uids)
     }
-
 
     /// The mailbox's messages in arrival order.
     pub async fn list_messages(&self, mailbox: i64) -> Result<Vec<MessageMeta>> {
@@ -169,7 +182,13 @@ impl Store {
             )
             .await?;
         rows.iter()
-            .map(|r| Ok(MessageMeta { id: r.i64(0)?, uid: r.text(1)?, size: r.i64(2)? as u64 }))
+            .map(|r| {
+                Ok(MessageMeta {
+                    id: r.i64(0)?,
+                    uid: r.text(1)?,
+                    size: r.i64(2)? as u64,
+                })
+            })
             .collect()
     }
 
@@ -183,7 +202,9 @@ impl Store {
             )
             .await?;
         let Some(r) = rows.first_mut() else {
-            return Err(StoreError::NotFound(format!("no message {id} in mailbox {mailbox}")));
+            return Err(StoreError::NotFound(format!(
+                "no message {id} in mailbox {mailbox}"
+            )));
         };
         let mut out = r.take_bytes(0)?;
         out.extend_from_slice(&r.take_bytes(1)?);
@@ -192,7 +213,12 @@ impl Store {
 
     /// Reads the messages of a mailbox whose ids lie in `from..=to`, in id
     /// order: one query for a run of pipelined retrievals.
-    pub async fn read_messages_range(&self, mailbox: i64, from: i64, to: i64) -> Result<Vec<(i64, Vec<u8>)>> {
+    pub async fn read_messages_range(
+        &self,
+        mailbox: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>> {
         let rows = self
             .query(
                 "SELECT e.id, e.prefix, b.data FROM entries e JOIN blobs b ON b.id = e.blob_id
@@ -264,7 +290,9 @@ pub(crate) fn message_stmts(msg: NewMessage) -> Result<(Vec<Stmt>, Vec<String>)>
 /// `message_stmts` with the body stored as `blob`.
 fn message_stmts_as(msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec<String>)> {
     if msg.deliveries.is_empty() && msg.outbound.is_empty() {
-        return Err(StoreError::Invalid("a message needs at least one recipient".into()));
+        return Err(StoreError::Invalid(
+            "a message needs at least one recipient".into(),
+        ));
     }
     let now = now_ms();
     let len = msg.body.len();
@@ -282,7 +310,14 @@ fn message_stmts_as(msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec<Str
         stmts.push(Stmt::new(
             "INSERT INTO entries (mailbox_id, blob_id, uid, prefix, size, received_at)
              VALUES (?, ?, ?, ?, ?, ?)",
-            vec![mailbox.into(), blob.clone().into(), uid.clone().into(), Val::B(prefix), size.into(), now.into()],
+            vec![
+                mailbox.into(),
+                blob.clone().into(),
+                uid.clone().into(),
+                Val::B(prefix),
+                size.into(),
+                now.into(),
+            ],
         ));
         uids.push(uid);
     }
@@ -312,8 +347,20 @@ fn message_stmts_as(msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec<Str
     };
     let n = msg.outbound.len() as i64;
     for (i, o) in msg.outbound.into_iter().enumerate() {
-        let domain = o.rcpt.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
-        let mut args = vec![blob.clone().into(), o.sender.into(), o.rcpt.into(), domain.into(), o.account.into(), now.into(), now.into()];
+        let domain = o
+            .rcpt
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .unwrap_or_default();
+        let mut args = vec![
+            blob.clone().into(),
+            o.sender.into(),
+            o.rcpt.into(),
+            domain.into(),
+            o.account.into(),
+            now.into(),
+            now.into(),
+        ];
         let sql = match &place {
             Some((key, limit)) => {
                 args.extend([key.clone().into(), (now - 3_600_000).div_euclid(60_000).into(), (n - 1 - i as i64).into(), (*limit).into()]);

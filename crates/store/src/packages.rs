@@ -33,11 +33,14 @@ fn valid_name(name: &str) -> Result<String> {
     let n = name.trim().to_ascii_lowercase();
     let ok = !n.is_empty()
         && n.len() <= 64
-        && n.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if ok {
         Ok(n)
     } else {
-        Err(StoreError::Invalid(format!("package name {name:?}: use 1-64 letters, digits, '-', '_' or '.'")))
+        Err(StoreError::Invalid(format!(
+            "package name {name:?}: use 1-64 letters, digits, '-', '_' or '.'"
+        )))
     }
 }
 
@@ -52,7 +55,11 @@ impl Store {
         max_forwards: Option<i64>,
     ) -> Result<Package> {
         let name = valid_name(name)?;
-        for (what, v) in [("--hourly-limit", hourly_limit), ("--quota", quota), ("--max-forwards", max_forwards)] {
+        for (what, v) in [
+            ("--hourly-limit", hourly_limit),
+            ("--quota", quota),
+            ("--max-forwards", max_forwards),
+        ] {
             if v.is_some_and(|v| v < 0) {
                 return Err(StoreError::Invalid(format!("{what} must not be negative")));
             }
@@ -67,7 +74,9 @@ impl Store {
             vec![name.clone().into(), hourly_limit.into(), quota.into(), max_forwards.into(), now_ms().into()],
         )])
         .await?;
-        self.package_get(&name).await?.ok_or_else(|| StoreError::Backend(format!("package {name} vanished")))
+        self.package_get(&name)
+            .await?
+            .ok_or_else(|| StoreError::Backend(format!("package {name} vanished")))
     }
 
     pub async fn package_get(&self, name: &str) -> Result<Option<Package>> {
@@ -116,12 +125,19 @@ impl Store {
         };
         let customer = r.text(2)?;
         let domains = self
-            .lookup("SELECT name FROM domains WHERE contact = ? ORDER BY name", vec![Val::T(customer.clone())])
+            .lookup(
+                "SELECT name FROM domains WHERE contact = ? ORDER BY name",
+                vec![Val::T(customer.clone())],
+            )
             .await?
             .iter()
             .map(|r| r.text(0))
             .collect::<Result<Vec<_>>>()?;
-        Ok(SenderProfile { hourly_limit: r.opt_i64(0)?.or(r.opt_i64(1)?), customer, customer_domains: domains })
+        Ok(SenderProfile {
+            hourly_limit: r.opt_i64(0)?.or(r.opt_i64(1)?),
+            customer,
+            customer_domains: domains,
+        })
     }
 }
 

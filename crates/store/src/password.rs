@@ -1,7 +1,9 @@
 //! Password hashing with Argon2id (PHC strings), off the async threads.
 
 use crate::StoreError;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use std::sync::OnceLock;
 use tokio::sync::Semaphore;
@@ -15,7 +17,10 @@ fn permits() -> &'static Semaphore {
 }
 
 pub async fn hash(password: String) -> Result<String, StoreError> {
-    let _turn = permits().acquire().await.map_err(|e| StoreError::Backend(e.to_string()))?;
+    let _turn = permits()
+        .acquire()
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -33,12 +38,16 @@ pub async fn hash(password: String) -> Result<String, StoreError> {
 const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1KZbN1l0bOHxQsgHRTR1pW8gHUwh4Op4a9IkuExhAG8";
 
 pub async fn verify(password: String, stored: Option<String>) -> bool {
-    let Ok(_turn) = permits().acquire().await else { return false };
+    let Ok(_turn) = permits().acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         let real = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY.to_string());
         let ok = match PasswordHash::new(&phc) {
-            Ok(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
+            Ok(h) => Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok(),
             Err(_) => false,
         };
         ok && real

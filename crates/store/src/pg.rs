@@ -92,19 +92,33 @@ fn to_row(r: &tokio_postgres::Row) -> Result<Row, StoreError> {
     for (i, c) in r.columns().iter().enumerate() {
         let t = c.type_();
         let val = if *t == Type::INT8 {
-            r.try_get::<_, Option<i64>>(i).map_err(err)?.map_or(Val::NullI, Val::I)
+            r.try_get::<_, Option<i64>>(i)
+                .map_err(err)?
+                .map_or(Val::NullI, Val::I)
         } else if *t == Type::INT4 {
-            r.try_get::<_, Option<i32>>(i).map_err(err)?.map_or(Val::NullI, |x| Val::I(x as i64))
+            r.try_get::<_, Option<i32>>(i)
+                .map_err(err)?
+                .map_or(Val::NullI, |x| Val::I(x as i64))
         } else if *t == Type::INT2 {
-            r.try_get::<_, Option<i16>>(i).map_err(err)?.map_or(Val::NullI, |x| Val::I(x as i64))
+            r.try_get::<_, Option<i16>>(i)
+                .map_err(err)?
+                .map_or(Val::NullI, |x| Val::I(x as i64))
         } else if *t == Type::NUMERIC {
-            return Err(StoreError::Backend(format!("column {i}: NUMERIC is not used; cast to BIGINT")));
+            return Err(StoreError::Backend(format!(
+                "column {i}: NUMERIC is not used; cast to BIGINT"
+            )));
         } else if *t == Type::BOOL {
-            r.try_get::<_, Option<bool>>(i).map_err(err)?.map_or(Val::NullI, |x| Val::I(x as i64))
+            r.try_get::<_, Option<bool>>(i)
+                .map_err(err)?
+                .map_or(Val::NullI, |x| Val::I(x as i64))
         } else if *t == Type::BYTEA {
-            r.try_get::<_, Option<Vec<u8>>>(i).map_err(err)?.map_or(Val::NullT, Val::B)
+            r.try_get::<_, Option<Vec<u8>>>(i)
+                .map_err(err)?
+                .map_or(Val::NullT, Val::B)
         } else {
-            r.try_get::<_, Option<String>>(i).map_err(err)?.map_or(Val::NullT, Val::T)
+            r.try_get::<_, Option<String>>(i)
+                .map_err(err)?
+                .map_or(Val::NullT, Val::T)
         };
         v.push(val);
     }
@@ -114,7 +128,9 @@ fn to_row(r: &tokio_postgres::Row) -> Result<Row, StoreError> {
 async fn migrate(client: &mut Client) -> Result<(), StoreError> {
     let tx = client.transaction().await.map_err(err)?;
     // Nodes starting together migrate one at a time.
-    tx.execute("SELECT pg_advisory_xact_lock(4242001)", &[]).await.map_err(err)?;
+    tx.execute("SELECT pg_advisory_xact_lock(4242001)", &[])
+        .await
+        .map_err(err)?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         .await
         .map_err(err)?;
@@ -150,7 +166,11 @@ impl Writer {
         if let Some(s) = self.prepared.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.client.prepare(&pg_placeholders(sql)).await.map_err(err)?;
+        let s = self
+            .client
+            .prepare(&pg_placeholders(sql))
+            .await
+            .map_err(err)?;
         self.prepared.insert(sql, s.clone());
         Ok(s)
     }
@@ -159,7 +179,11 @@ impl Writer {
         let mut out = Vec::with_capacity(stmts.len());
         for s in stmts {
             let st = self.stmt(s.sql).await?;
-            let n = self.client.execute(&st, &params(&s.params)).await.map_err(err)?;
+            let n = self
+                .client
+                .execute(&st, &params(&s.params))
+                .await
+                .map_err(err)?;
             if n == 0 {
                 if let Some(e) = &s.must_change {
                     return Err(e.clone());
@@ -175,7 +199,10 @@ impl Writer {
     /// polled, and the server runs them in that order), so a group costs
     /// about one round trip instead of several per job. Any failure rolls
     /// the whole group back, and the caller retries job by job.
-    async fn commit_fast(&mut self, jobs: &[WriteJob]) -> Option<Vec<Result<Vec<u64>, StoreError>>> {
+    async fn commit_fast(
+        &mut self,
+        jobs: &[WriteJob],
+    ) -> Option<Vec<Result<Vec<u64>, StoreError>>> {
         let mut stmts = Vec::new();
         for j in jobs {
             for s in &j.stmts {
@@ -185,7 +212,9 @@ impl Writer {
         self.client.batch_execute("BEGIN").await.ok()?;
         let client = &self.client;
         let counts = futures_util::future::join_all(
-            stmts.iter().map(|(st, s)| async move { client.execute(st, &params(&s.params)).await }),
+            stmts
+                .iter()
+                .map(|(st, s)| async move { client.execute(st, &params(&s.params)).await }),
         )
         .await;
         let ok = counts
@@ -198,7 +227,11 @@ impl Writer {
         }
         self.client.batch_execute("COMMIT").await.ok()?;
         let mut counts = counts.into_iter().map(|c| c.unwrap_or(0));
-        Some(jobs.iter().map(|j| Ok(counts.by_ref().take(j.stmts.len()).collect())).collect())
+        Some(
+            jobs.iter()
+                .map(|j| Ok(counts.by_ref().take(j.stmts.len()).collect()))
+                .collect(),
+        )
     }
 
     async fn commit_group(&mut self, jobs: &[WriteJob]) -> Vec<Result<Vec<u64>, StoreError>> {
@@ -224,7 +257,11 @@ impl Writer {
                 Ok(()) => self.run(&job.stmts).await,
                 Err(e) => Err(err(e)),
             };
-            let end = if r.is_ok() { "RELEASE SAVEPOINT job" } else { "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job" };
+            let end = if r.is_ok() {
+                "RELEASE SAVEPOINT job"
+            } else {
+                "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job"
+            };
             if let Err(e) = self.client.batch_execute(end).await {
                 let _ = self.client.batch_execute("ROLLBACK").await;
                 return all(err(e));
@@ -267,23 +304,46 @@ impl Pg {
             })));
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(writer_loop(Writer { client: wc, url: url.to_string(), prepared: HashMap::new() }, rx));
-        Ok(Pg { url: url.to_string(), readers, next: AtomicUsize::new(0), writer: tx })
+        tokio::spawn(writer_loop(
+            Writer {
+                client: wc,
+                url: url.to_string(),
+                prepared: HashMap::new(),
+            },
+            rx,
+        ));
+        Ok(Pg {
+            url: url.to_string(),
+            readers,
+            next: AtomicUsize::new(0),
+            writer: tx,
+        })
     }
 
     pub async fn query(&self, sql: &'static str, p: Vec<Val>) -> Result<Vec<Row>, StoreError> {
         let slot = &self.readers[self.next.fetch_add(1, Ordering::Relaxed) % self.readers.len()];
         let mut r = slot.read().unwrap_or_else(|e| e.into_inner()).clone();
         if r.client.is_closed() {
-            r = std::sync::Arc::new(Reader { client: connect(&self.url).await?, prepared: Default::default() });
+            r = std::sync::Arc::new(Reader {
+                client: connect(&self.url).await?,
+                prepared: Default::default(),
+            });
             *slot.write().unwrap_or_else(|e| e.into_inner()) = r.clone();
         }
-        let cached = r.prepared.lock().unwrap_or_else(|e| e.into_inner()).get(sql).cloned();
+        let cached = r
+            .prepared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sql)
+            .cloned();
         let st = match cached {
             Some(st) => st,
             None => {
                 let st = r.client.prepare(&pg_placeholders(sql)).await.map_err(err)?;
-                r.prepared.lock().unwrap_or_else(|e| e.into_inner()).insert(sql, st.clone());
+                r.prepared
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(sql, st.clone());
                 st
             }
         };

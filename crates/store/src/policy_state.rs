@@ -138,7 +138,9 @@ impl Store {
                 vec![id.into()],
             )
             .await?;
-        let Some(r) = rows.first_mut() else { return Ok(None) };
+        let Some(r) = rows.first_mut() else {
+            return Ok(None);
+        };
         let mut e = evidence_row(r)?;
         let h = r.take_bytes(10)?;
         e.headers = (!h.is_empty()).then_some(h);
@@ -181,15 +183,31 @@ impl Store {
 
     /// Places a hold and records the decision, in one transaction. The
     /// account's hourly count starts afresh: the hold is its penalty.
-    pub async fn hold_place(&self, account: &str, rule: &str, reason: &str, duration_ms: i64, evidence: &Evidence) -> Result<Hold> {
+    pub async fn hold_place(
+        &self,
+        account: &str,
+        rule: &str,
+        reason: &str,
+        duration_ms: i64,
+        evidence: &Evidence,
+    ) -> Result<Hold> {
         let started = now_ms();
         let ends = started + duration_ms;
         self.batch(vec![
             Stmt::new(
                 "INSERT INTO holds (account, rule, reason, started, ends) VALUES (?, ?, ?, ?, ?)",
-                vec![account.into(), rule.into(), reason.into(), started.into(), ends.into()],
+                vec![
+                    account.into(),
+                    rule.into(),
+                    reason.into(),
+                    started.into(),
+                    ends.into(),
+                ],
             ),
-            Stmt::new("DELETE FROM send_counts WHERE key = ?", vec![format!("acct:{account}").into()]),
+            Stmt::new(
+                "DELETE FROM send_counts WHERE key = ?",
+                vec![format!("acct:{account}").into()],
+            ),
             evidence_stmt(evidence),
         ])
         .await?;
@@ -232,7 +250,12 @@ impl Store {
         let now = now_ms();
         let mut stmts: Vec<Stmt> = keys
             .iter()
-            .map(|k| Stmt::new("INSERT INTO auth_events (key, kind, at) VALUES (?, ?, ?)", vec![k.into(), kind.into(), now.into()]))
+            .map(|k| {
+                Stmt::new(
+                    "INSERT INTO auth_events (key, kind, at) VALUES (?, ?, ?)",
+                    vec![k.into(), kind.into(), now.into()],
+                )
+            })
             .collect();
         for k in keys {
             stmts.push(Stmt::new(
@@ -255,13 +278,22 @@ impl Store {
     }
 
     pub async fn auth_events_clear(&self, key: &str, kind: &str) -> Result<()> {
-        self.batch(vec![Stmt::new("DELETE FROM auth_events WHERE key = ? AND kind = ?", vec![key.into(), kind.into()])])
-            .await?;
+        self.batch(vec![Stmt::new(
+            "DELETE FROM auth_events WHERE key = ? AND kind = ?",
+            vec![key.into(), kind.into()],
+        )])
+        .await?;
         Ok(())
     }
 
     /// Locks `key` out until `until_ms`, recording the decision.
-    pub async fn lockout_set(&self, key: &str, rule: &str, until_ms: i64, evidence: &Evidence) -> Result<()> {
+    pub async fn lockout_set(
+        &self,
+        key: &str,
+        rule: &str,
+        until_ms: i64,
+        evidence: &Evidence,
+    ) -> Result<()> {
         self.batch(vec![
             Stmt::new(
                 "INSERT INTO lockouts (key, rule, until_at) VALUES (?, ?, ?)
@@ -277,7 +309,10 @@ impl Store {
     /// The end of a lockout in force on `key`, if any.
     pub async fn lockout_until(&self, key: &str) -> Result<Option<i64>> {
         let rows = self
-            .lookup("SELECT until_at FROM lockouts WHERE key = ? AND until_at > ?", vec![key.into(), now_ms().into()])
+            .lookup(
+                "SELECT until_at FROM lockouts WHERE key = ? AND until_at > ?",
+                vec![key.into(), now_ms().into()],
+            )
             .await?;
         rows.first().map(|r| r.i64(0)).transpose()
     }

@@ -75,7 +75,12 @@ impl Store {
     /// oldest first. Rows leased by someone else are skipped; the outer
     /// `lease_until` condition is re-checked by PostgreSQL on rows another
     /// node updated meanwhile, so two nodes never claim the same row.
-    pub async fn queue_claim(&self, owner: &str, lease: Duration, limit: usize) -> Result<Vec<QueueItem>> {
+    pub async fn queue_claim(
+        &self,
+        owner: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<QueueItem>> {
         let now = now_ms();
         let until = now + lease.as_millis() as i64;
         self.batch(vec![Stmt::new(
@@ -97,13 +102,22 @@ impl Store {
 
     /// The message body of a queue row.
     pub async fn queue_body(&self, blob_id: &str) -> Result<Vec<u8>> {
-        if let Some(b) = self.recent.lock().unwrap_or_else(|e| e.into_inner()).get(blob_id) {
+        if let Some(b) = self
+            .recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(blob_id)
+        {
             return Ok(b.to_vec());
         }
-        let mut rows = self.query("SELECT data FROM blobs WHERE id = ?", vec![blob_id.into()]).await?;
+        let mut rows = self
+            .query("SELECT data FROM blobs WHERE id = ?", vec![blob_id.into()])
+            .await?;
         match rows.first_mut() {
             Some(r) => r.take_bytes(0),
-            None => Err(StoreError::NotFound(format!("queued body {blob_id} is missing"))),
+            None => Err(StoreError::NotFound(format!(
+                "queued body {blob_id} is missing"
+            ))),
         }
     }
 
@@ -111,8 +125,10 @@ impl Store {
     /// that one server accepted with one reply): the rows go, and their
     /// bodies once no row or mailbox needs them.
     pub async fn queue_done_many(&self, items: &[&QueueItem]) -> Result<()> {
-        let mut stmts: Vec<Stmt> =
-            items.iter().map(|i| Stmt::new("DELETE FROM queue WHERE id = ?", vec![i.id.into()])).collect();
+        let mut stmts: Vec<Stmt> = items
+            .iter()
+            .map(|i| Stmt::new("DELETE FROM queue WHERE id = ?", vec![i.id.into()]))
+            .collect();
         let mut blobs: Vec<&str> = items.iter().map(|i| i.blob_id.as_str()).collect();
         blobs.sort_unstable();
         blobs.dedup();
@@ -126,15 +142,34 @@ impl Store {
     /// A temporary failure: try again at `next_attempt` (ms since epoch).
     /// `warning`, if given, is a delay DSN stored in the same transaction,
     /// and the row is marked as warned.
-    pub async fn queue_retry(&self, item: &QueueItem, next_attempt: i64, error: &str, warning: Option<NewMessage>) -> Result<()> {
+    pub async fn queue_retry(
+        &self,
+        item: &QueueItem,
+        next_attempt: i64,
+        error: &str,
+        warning: Option<NewMessage>,
+    ) -> Result<()> {
         let warned = item.warned || warning.is_some();
-        self.queue_defer(&[Deferral { item, next_attempt, error, warned }], warning).await
+        self.queue_defer(
+            &[Deferral {
+                item,
+                next_attempt,
+                error,
+                warned,
+            }],
+            warning,
+        )
+        .await
     }
 
     /// Several temporary failures of one message in one transaction, with
     /// the delay DSN that covers those newly `warned`: a crash leaves either
     /// all of it or none, so each recipient is warned once.
-    pub async fn queue_defer(&self, rows: &[Deferral<'_>], warning: Option<NewMessage>) -> Result<()> {
+    pub async fn queue_defer(
+        &self,
+        rows: &[Deferral<'_>],
+        warning: Option<NewMessage>,
+    ) -> Result<()> {
         let mut stmts: Vec<Stmt> = rows
             .iter()
             .map(|d| {
@@ -142,7 +177,12 @@ impl Store {
                     "UPDATE queue SET attempts = attempts + 1, next_attempt = ?, last_error = ?,
                          lease_owner = NULL, lease_until = 0, warned = ?
                      WHERE id = ?",
-                    vec![d.next_attempt.into(), d.error.into(), ((d.item.warned || d.warned) as i64).into(), d.item.id.into()],
+                    vec![
+                        d.next_attempt.into(),
+                        d.error.into(),
+                        ((d.item.warned || d.warned) as i64).into(),
+                        d.item.id.into(),
+                    ],
                 )
             })
             .collect();
@@ -162,9 +202,15 @@ impl Store {
 
     /// Permanent failures of one message's recipients and the one bounce
     /// that reports them all, in one transaction.
-    pub async fn queue_fail_many(&self, items: &[&QueueItem], bounce: Option<NewMessage>) -> Result<()> {
-        let mut stmts: Vec<Stmt> =
-            items.iter().map(|i| Stmt::new("DELETE FROM queue WHERE id = ?", vec![i.id.into()])).collect();
+    pub async fn queue_fail_many(
+        &self,
+        items: &[&QueueItem],
+        bounce: Option<NewMessage>,
+    ) -> Result<()> {
+        let mut stmts: Vec<Stmt> = items
+            .iter()
+            .map(|i| Stmt::new("DELETE FROM queue WHERE id = ?", vec![i.id.into()]))
+            .collect();
         if let Some(b) = bounce {
             stmts.extend(message_stmts(b)?.0);
         }
@@ -201,7 +247,10 @@ impl Store {
     /// Makes every row due now (`mailhost queue flush`).
     pub async fn queue_flush(&self) -> Result<u64> {
         let n = self
-            .batch(vec![Stmt::new("UPDATE queue SET next_attempt = ? WHERE lease_until < ?", vec![now_ms().into(), now_ms().into()])])
+            .batch(vec![Stmt::new(
+                "UPDATE queue SET next_attempt = ? WHERE lease_until < ?",
+                vec![now_ms().into(), now_ms().into()],
+            )])
             .await?;
         Ok(n.first().copied().unwrap_or(0))
     }

@@ -195,8 +195,14 @@ ALTER TABLE queue ADD COLUMN over_limit BIGINT NOT NULL DEFAULT 0;
 ];
 
 pub fn render(ddl: &str, id: &str, blob: &str) -> String {
-    let serial = if id == SQLITE_ID { "INTEGER PRIMARY KEY AUTOINCREMENT" } else { id };
-    ddl.replace("{ID}", id).replace("{SERIAL}", serial).replace("{BLOB}", blob)
+    let serial = if id == SQLITE_ID {
+        "INTEGER PRIMARY KEY AUTOINCREMENT"
+    } else {
+        id
+    };
+    ddl.replace("{ID}", id)
+        .replace("{SERIAL}", serial)
+        .replace("{BLOB}", blob)
 }
 
 pub const SQLITE_ID: &str = "INTEGER PRIMARY KEY";

@@ -56,33 +56,43 @@ fn err(e: rusqlite::Error) -> StoreError {
 
 fn open_conn(path: &Path, write: bool) -> Result<Connection, StoreError> {
     let flags = if write {
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(path, flags).map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(err)?;
     conn.set_prepared_statement_cache_capacity(64);
     if write {
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
     }
-    conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(err)?;
     // Statement journals and savepoints' sub-journals in memory, not in
     // temporary files: they live for one statement or transaction.
-    conn.pragma_update(None, "temp_store", "MEMORY").map_err(err)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(err)?;
     Ok(conn)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    conn.execute_batch("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        .map_err(err)?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    )
+    .map_err(err)?;
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(err)?;
     let current: i64 = tx
-        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| {
-            r.get::<_, String>(0)
-        })
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
@@ -147,7 +157,10 @@ fn commit_group(conn: &mut Connection, jobs: &[WriteJob]) -> Vec<Result<Vec<u64>
 
 /// The group without savepoints; None when a job failed and the group
 /// must run again job by job (a lone job's error is its result).
-fn commit_all(conn: &mut Connection, jobs: &[WriteJob]) -> Option<Vec<Result<Vec<u64>, StoreError>>> {
+fn commit_all(
+    conn: &mut Connection,
+    jobs: &[WriteJob],
+) -> Option<Vec<Result<Vec<u64>, StoreError>>> {
     conn.execute_batch("BEGIN IMMEDIATE").ok()?;
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -179,7 +192,11 @@ fn commit_each(conn: &mut Connection, jobs: &[WriteJob]) -> Vec<Result<Vec<u64>,
             .execute_batch("SAVEPOINT job")
             .map_err(err)
             .and_then(|_| run_stmts(conn, &job.stmts));
-        let end = if r.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        let end = if r.is_ok() {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
         if let Err(e) = conn.execute_batch(end) {
             let e = err(e);
             let _ = conn.execute_batch("ROLLBACK");
@@ -210,7 +227,12 @@ fn read_row(r: &rusqlite::Row, n: usize) -> rusqlite::Result<Row> {
 }
 
 /// One read on a pooled reader connection (opened when none is free).
-fn read(readers: &Mutex<Vec<Connection>>, path: &Path, sql: &'static str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
+fn read(
+    readers: &Mutex<Vec<Connection>>,
+    path: &Path,
+    sql: &'static str,
+    params: &[Val],
+) -> Result<Vec<Row>, StoreError> {
     let conn = readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
     let conn = match conn {
         Some(c) => c,
@@ -219,7 +241,11 @@ fn read(readers: &Mutex<Vec<Connection>>, path: &Path, sql: &'static str, params
     let res = (|| {
         let mut st = conn.prepare_cached(sql).map_err(err)?;
         let n = st.column_count();
-        let rows = st.query_map(rusqlite::params_from_iter(params.iter()), |r| read_row(r, n)).map_err(err)?;
+        let rows = st
+            .query_map(rusqlite::params_from_iter(params.iter()), |r| {
+                read_row(r, n)
+            })
+            .map_err(err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(err)
     })();
     let mut pool = readers.lock().unwrap_or_else(|p| p.into_inner());
@@ -252,7 +278,11 @@ impl Sqlite {
             .name("store-writer".into())
             .spawn(move || writer_loop(conn, rx))
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        Ok(Sqlite { path, readers: Arc::new(Mutex::new(Vec::new())), writer: Mutex::new(tx) })
+        Ok(Sqlite {
+            path,
+            readers: Arc::new(Mutex::new(Vec::new())),
+            writer: Mutex::new(tx),
+        })
     }
 
     /// A read on the blocking pool: it may be long (many rows, a large

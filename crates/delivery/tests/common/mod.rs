@@ -46,8 +46,14 @@ pub fn config(routes: &[(&str, SocketAddr)], overrides: &[(&str, &str)]) -> Arc<
         keys.retain(|(x, _)| x != k);
         keys.push((k.to_string(), v.to_string()));
     }
-    let routes: Vec<String> = routes.iter().map(|(d, a)| format!("\"{d}\" = \"{a}\"")).collect();
-    let mut text = format!("[server]\nhostname = \"{HOSTNAME}\"\n\n[delivery]\nroutes = {{ {} }}\n", routes.join(", "));
+    let routes: Vec<String> = routes
+        .iter()
+        .map(|(d, a)| format!("\"{d}\" = \"{a}\""))
+        .collect();
+    let mut text = format!(
+        "[server]\nhostname = \"{HOSTNAME}\"\n\n[delivery]\nroutes = {{ {} }}\n",
+        routes.join(", ")
+    );
     for (k, v) in keys {
         text.push_str(&format!("{k} = {v}\n"));
     }
@@ -57,8 +63,20 @@ pub fn config(routes: &[(&str, SocketAddr)], overrides: &[(&str, &str)]) -> Arc<
 impl Harness {
     pub async fn new(config: Arc<Config>) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&format!("sqlite://{}", dir.path().join("mail.db").display())).await.unwrap();
-        Harness { _dir: dir, store, config, wake: Arc::new(Notify::new()), token: CancellationToken::new(), worker: None }
+        let store = Store::open(&format!(
+            "sqlite://{}",
+            dir.path().join("mail.db").display()
+        ))
+        .await
+        .unwrap();
+        Harness {
+            _dir: dir,
+            store,
+            config,
+            wake: Arc::new(Notify::new()),
+            token: CancellationToken::new(),
+            worker: None,
+        }
     }
 
     /// Starts the worker as node "n1".
@@ -78,14 +96,31 @@ impl Harness {
     pub async fn stop(&mut self) {
         self.token.cancel();
         if let Some(h) = self.worker.take() {
-            tokio::time::timeout(Duration::from_secs(9), h).await.expect("the worker stops after shutdown").unwrap();
+            tokio::time::timeout(Duration::from_secs(9), h)
+                .await
+                .expect("the worker stops after shutdown")
+                .unwrap();
         }
     }
 
     /// Queues a message for remote recipients, as the SMTP server does.
     pub async fn queue(&self, sender: &str, rcpts: &[&str], body: &[u8]) {
-        let outbound = rcpts.iter().map(|r| Outbound { sender: sender.into(), rcpt: r.to_string(), account: None }).collect();
-        self.store.deliver(NewMessage { body: body.to_vec(), outbound, ..Default::default() }).await.unwrap();
+        let outbound = rcpts
+            .iter()
+            .map(|r| Outbound {
+                sender: sender.into(),
+                rcpt: r.to_string(),
+                account: None,
+            })
+            .collect();
+        self.store
+            .deliver(NewMessage {
+                body: body.to_vec(),
+                outbound,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         self.wake.notify_one();
     }
 
@@ -93,9 +128,15 @@ impl Harness {
     pub async fn mailbox(&self, addr: &str) -> i64 {
         let domain = addr.split_once('@').unwrap().1;
         if !self.store.is_hosted(domain).await.unwrap() {
-            self.store.domain_add(domain, &format!("admin@{domain}"), None).await.unwrap();
+            self.store
+                .domain_add(domain, &format!("admin@{domain}"), None)
+                .await
+                .unwrap();
         }
-        self.store.user_add(addr, "secret", None, None).await.unwrap();
+        self.store
+            .user_add(addr, "secret", None, None)
+            .await
+            .unwrap();
         match self.store.resolve(addr).await.unwrap() {
             Resolved::Deliver(a) => a[0].id,
             other => panic!("{other:?}"),
@@ -106,7 +147,10 @@ impl Harness {
     pub async fn read_mailbox(&self, id: i64) -> Vec<String> {
         let mut out = Vec::new();
         for m in self.store.list_messages(id).await.unwrap() {
-            out.push(String::from_utf8_lossy(&self.store.read_message(id, m.id).await.unwrap()).into_owned());
+            out.push(
+                String::from_utf8_lossy(&self.store.read_message(id, m.id).await.unwrap())
+                    .into_owned(),
+            );
         }
         out
     }

@@ -33,7 +33,10 @@ pub struct Behaviour {
 impl Default for Behaviour {
     fn default() -> Self {
         Behaviour {
-            ehlo: ["PIPELINING", "8BITMIME", "SMTPUTF8", "SIZE 10000000"].iter().map(|s| s.to_string()).collect(),
+            ehlo: ["PIPELINING", "8BITMIME", "SMTPUTF8", "SIZE 10000000"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             rcpt: HashMap::new(),
             data_end: None,
             hang_on: None,
@@ -87,7 +90,11 @@ impl Sink {
                 tokio::spawn(serve(tcp, n, l.clone(), b.clone()));
             }
         });
-        Sink { addr, log, behaviour }
+        Sink {
+            addr,
+            log,
+            behaviour,
+        }
     }
 
     pub fn messages(&self) -> Vec<Received> {
@@ -98,7 +105,18 @@ impl Sink {
     }
     /// Command lines starting with `prefix` (e.g. "RCPT TO:<a@b>").
     pub fn count(&self, prefix: &str) -> usize {
-        self.log.lock().unwrap().commands.iter().filter(|c| c.split_once(": ").map(|x| x.1).unwrap_or("").starts_with(prefix)).count()
+        self.log
+            .lock()
+            .unwrap()
+            .commands
+            .iter()
+            .filter(|c| {
+                c.split_once(": ")
+                    .map(|x| x.1)
+                    .unwrap_or("")
+                    .starts_with(prefix)
+            })
+            .count()
     }
     pub fn set(&self, f: impl FnOnce(&mut Behaviour)) {
         f(&mut self.behaviour.lock().unwrap())
@@ -127,7 +145,9 @@ async fn serve(tcp: TcpStream, n: usize, log: Arc<Mutex<Log>>, b: Arc<Mutex<Beha
             return;
         }
         let Some(acceptor) = acceptor else { return };
-        let Ok(tls) = acceptor.accept(tcp).await else { return };
+        let Ok(tls) = acceptor.accept(tcp).await else {
+            return;
+        };
         let mut s = BufReader::new(tls);
         session(&mut s, n, &log, &b, true).await;
     }
@@ -150,7 +170,11 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         }
         let line = String::from_utf8_lossy(&line).trim_end().to_string();
         log.lock().unwrap().commands.push(format!("{n}: {line}"));
-        let verb = line.split([' ', ':']).next().unwrap_or("").to_ascii_uppercase();
+        let verb = line
+            .split([' ', ':'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
         let beh = b.lock().unwrap().clone();
         if let Some((v, upto)) = &beh.hang_on {
             if *v == verb && n <= *upto {
@@ -218,7 +242,10 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     // RFC 5321 §4.5.2: remove the stuffed dot.
                     body.extend_from_slice(if l.starts_with(b".") { &l[1..] } else { &l });
                 }
-                let end = beh.data_end.clone().unwrap_or_else(|| "250 2.0.0 queued".into());
+                let end = beh
+                    .data_end
+                    .clone()
+                    .unwrap_or_else(|| "250 2.0.0 queued".into());
                 if end.starts_with('2') {
                     log.lock().unwrap().messages.push(Received {
                         from: from.clone(),

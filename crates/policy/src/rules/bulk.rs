@@ -38,7 +38,12 @@ pub struct BulkMail {
 }
 
 fn temp(e: impl std::fmt::Display) -> Verdict {
-    Verdict::Refuse(Refusal::new(451, "4.3.0", "R-OUT-8", format!("cannot check for bulk mail now: {e}")))
+    Verdict::Refuse(Refusal::new(
+        451,
+        "4.3.0",
+        "R-OUT-8",
+        format!("cannot check for bulk mail now: {e}"),
+    ))
 }
 
 /// "24h", "90m", "45s": the window as the operator configured it.
@@ -65,22 +70,37 @@ impl Rule for BulkMail {
             };
             let own = |rcpt: &str| {
                 let dom = rcpt.rsplit_once('@').map_or("", |(_, d)| d);
-                profile.customer_domains.iter().any(|c| c.eq_ignore_ascii_case(dom))
+                profile
+                    .customer_domains
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(dom))
             };
-            let rcpts: Vec<i64> = d.recipients.iter().filter(|r| !own(r)).map(|r| recipient_key(r)).collect();
+            let rcpts: Vec<i64> = d
+                .recipients
+                .iter()
+                .filter(|r| !own(r))
+                .map(|r| recipient_key(r))
+                .collect();
             if rcpts.is_empty() {
                 return Verdict::Allow;
             }
             let fp = Fingerprint::of_message(d.body);
             let now = now_ms();
             let since = now - self.window_ms;
-            let ids = self.index.matches(&profile.customer, &fp, self.similarity, since);
+            let ids = self
+                .index
+                .matches(&profile.customer, &fp, self.similarity, since);
             let reach = self.index.reach(&ids, since, &rcpts);
             if reach <= self.threshold {
                 let cluster = ids.first().copied().unwrap_or_else(new_cluster_id);
                 let track = BulkTrack {
                     cluster,
-                    intro: self.index.needs_intro(cluster, now).then(|| (profile.customer.clone(), crate::bulk_index::log_signature(&fp))),
+                    intro: self.index.needs_intro(cluster, now).then(|| {
+                        (
+                            profile.customer.clone(),
+                            crate::bulk_index::log_signature(&fp),
+                        )
+                    }),
                     account: account.clone(),
                     rcpts,
                     at: now,
@@ -88,14 +108,23 @@ impl Rule for BulkMail {
                 *d.effects.bulk.lock().unwrap_or_else(|p| p.into_inner()) = Some(track);
                 return Verdict::Allow;
             }
-            self.refuse(d, account, &profile.customer, &ids, reach, now).await
+            self.refuse(d, account, &profile.customer, &ids, reach, now)
+                .await
         })
     }
 }
 
 impl BulkMail {
     /// Refuses the message and holds every account that sent the content.
-    async fn refuse(&self, d: &DataCtx<'_>, account: &str, customer: &str, ids: &[i64], reach: i64, now: i64) -> Verdict {
+    async fn refuse(
+        &self,
+        d: &DataCtx<'_>,
+        account: &str,
+        customer: &str,
+        ids: &[i64],
+        reach: i64,
+        now: i64,
+    ) -> Verdict {
         let mut accounts = self.index.senders(ids, now - self.window_ms);
         if !accounts.iter().any(|a| a == account) {
             accounts.push(account.to_string());
@@ -118,7 +147,17 @@ impl BulkMail {
                 service: "submission".into(),
                 ..Default::default()
             };
-            if let Err(err) = self.state.place_hold(a, "R-OUT-8", &format!("bulk mail: {case}"), self.hold_ms, &e).await {
+            if let Err(err) = self
+                .state
+                .place_hold(
+                    a,
+                    "R-OUT-8",
+                    &format!("bulk mail: {case}"),
+                    self.hold_ms,
+                    &e,
+                )
+                .await
+            {
                 return temp(err);
             }
         }
@@ -148,20 +187,41 @@ mod tests {
 
     async fn world() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
-        store.domain_add("corp.example", "boss@corp.example", None).await.unwrap();
-        store.domain_add("shop.example", "boss@corp.example", None).await.unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+        store
+            .domain_add("corp.example", "boss@corp.example", None)
+            .await
+            .unwrap();
+        store
+            .domain_add("shop.example", "boss@corp.example", None)
+            .await
+            .unwrap();
         for u in ["a@corp.example", "b@corp.example", "c@shop.example"] {
             store.user_add(u, "pw-123456", None, None).await.unwrap();
         }
-        let Resolved::Deliver(m) = store.resolve("a@corp.example").await.unwrap() else { panic!() };
-        World { store, _dir: dir, mailbox: m[0].id }
+        let Resolved::Deliver(m) = store.resolve("a@corp.example").await.unwrap() else {
+            panic!()
+        };
+        World {
+            store,
+            _dir: dir,
+            mailbox: m[0].id,
+        }
     }
 
     fn rule(store: &Store, threshold: i64) -> BulkMail {
         let index = Arc::new(BulkIndex::new(std::time::Duration::from_secs(3600)));
         let state = Arc::new(PolicyState::new(store.clone()));
-        BulkMail { state, index, threshold, window_ms: 3_600_000, similarity: 0.5, hold_ms: 60_000 }
+        BulkMail {
+            state,
+            index,
+            threshold,
+            window_ms: 3_600_000,
+            similarity: 0.5,
+            hold_ms: 60_000,
+        }
     }
 
     fn letter(name: &str, n: usize) -> Vec<u8> {
@@ -177,16 +237,35 @@ mod tests {
 
     /// Runs the rule as end of DATA would, and commits an accepted message
     /// with its effects like the SMTP session does.
-    async fn send(w: &World, r: &BulkMail, account: &str, body: &[u8], rcpts: &[String]) -> Verdict {
+    async fn send(
+        w: &World,
+        r: &BulkMail,
+        account: &str,
+        body: &[u8],
+        rcpts: &[String],
+    ) -> Verdict {
         let mut s = session(Service::Submission, Some(account));
         s.profile = Some(w.store.sender_profile(account).await.unwrap());
         let effects = Effects::default();
         let h = HeaderFacts::default();
-        let ctx = DataCtx { session: &s, sender: account, recipients: rcpts, size: 0, headers: &h, body, effects: &effects };
+        let ctx = DataCtx {
+            session: &s,
+            sender: account,
+            recipients: rcpts,
+            size: 0,
+            headers: &h,
+            body,
+            effects: &effects,
+        };
         let v = r.on_data(&ctx).await;
         if v == Verdict::Allow {
             let bulk = effects.bulk.lock().unwrap().take();
-            let msg = NewMessage { body: body.to_vec(), deliveries: vec![(w.mailbox, vec![])], bulk: bulk.clone(), ..Default::default() };
+            let msg = NewMessage {
+                body: body.to_vec(),
+                deliveries: vec![(w.mailbox, vec![])],
+                bulk: bulk.clone(),
+                ..Default::default()
+            };
             w.store.deliver(msg).await.unwrap();
             if let Some(t) = bulk {
                 r.index.learn(&t);
@@ -196,7 +275,9 @@ mod tests {
     }
 
     fn rcpts(from: usize, n: usize) -> Vec<String> {
-        (from..from + n).map(|i| format!("person{i}@world.example")).collect()
+        (from..from + n)
+            .map(|i| format!("person{i}@world.example"))
+            .collect()
     }
 
     #[tokio::test]
@@ -205,19 +286,51 @@ mod tests {
         let r = rule(&w.store, 20);
         // Three accounts of one customer, in two domains, 5 recipients a
         // message: 20 distinct recipients pass.
-        for (i, acct) in ["a@corp.example", "b@corp.example", "c@shop.example", "a@corp.example"].iter().enumerate() {
-            let v = send(&w, &r, acct, &letter(&format!("Name{i}"), i * 7), &rcpts(i * 5, 5)).await;
+        for (i, acct) in [
+            "a@corp.example",
+            "b@corp.example",
+            "c@shop.example",
+            "a@corp.example",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let v = send(
+                &w,
+                &r,
+                acct,
+                &letter(&format!("Name{i}"), i * 7),
+                &rcpts(i * 5, 5),
+            )
+            .await;
             assert_eq!(v, Verdict::Allow, "message {i}");
         }
         // Repeating recipients does not count them twice.
-        assert_eq!(send(&w, &r, "b@corp.example", &letter("Zed", 99), &rcpts(0, 5)).await, Verdict::Allow);
+        assert_eq!(
+            send(&w, &r, "b@corp.example", &letter("Zed", 99), &rcpts(0, 5)).await,
+            Verdict::Allow
+        );
         // The 21st distinct recipient crosses it.
-        let v = send(&w, &r, "c@shop.example", &letter("Olga", 1234), &rcpts(20, 1)).await;
-        let Verdict::Refuse(f) = v else { panic!("{v:?}") };
+        let v = send(
+            &w,
+            &r,
+            "c@shop.example",
+            &letter("Olga", 1234),
+            &rcpts(20, 1),
+        )
+        .await;
+        let Verdict::Refuse(f) = v else {
+            panic!("{v:?}")
+        };
         assert_eq!((f.code, f.enhanced, f.rule), (550, "5.7.1", "R-OUT-8"));
         assert!(f.reason.contains("21 recipients"), "{}", f.reason);
         for a in ["a@corp.example", "b@corp.example", "c@shop.example"] {
-            let h = w.store.active_hold(a).await.unwrap().unwrap_or_else(|| panic!("{a} not held"));
+            let h = w
+                .store
+                .active_hold(a)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{a} not held"));
             assert_eq!(h.rule, "R-OUT-8");
         }
     }
@@ -228,7 +341,10 @@ mod tests {
         let r = rule(&w.store, 15);
         // Mail to the customer's own domains is never bulk.
         let own: Vec<String> = (0..30).map(|i| format!("staff{i}@shop.example")).collect();
-        assert_eq!(send(&w, &r, "a@corp.example", &letter("Team", 1), &own).await, Verdict::Allow);
+        assert_eq!(
+            send(&w, &r, "a@corp.example", &letter("Team", 1), &own).await,
+            Verdict::Allow
+        );
         assert_eq!(r.index.size(), (0, 0), "nothing tracked");
         // Twelve different messages to twelve recipients each (144 in
         // all): no cluster grows past its own recipients.
@@ -248,21 +364,59 @@ mod tests {
         ];
         for (i, t) in topics.iter().enumerate() {
             let body = format!("Subject: note {i}\r\n\r\nHi,\r\n\r\n{t}. Let me know what you think.\r\n\r\nRegards\r\n");
-            assert_eq!(send(&w, &r, "a@corp.example", body.as_bytes(), &rcpts(i * 12, 12)).await, Verdict::Allow, "{t}");
+            assert_eq!(
+                send(
+                    &w,
+                    &r,
+                    "a@corp.example",
+                    body.as_bytes(),
+                    &rcpts(i * 12, 12)
+                )
+                .await,
+                Verdict::Allow,
+                "{t}"
+            );
         }
-        assert!(w.store.active_hold("a@corp.example").await.unwrap().is_none());
+        assert!(w
+            .store
+            .active_hold("a@corp.example")
+            .await
+            .unwrap()
+            .is_none());
     }
 
     #[tokio::test]
     async fn customers_are_counted_apart() {
         let w = world().await;
-        w.store.domain_add("other.example", "someone@else.example", None).await.unwrap();
-        w.store.user_add("z@other.example", "pw-123456", None, None).await.unwrap();
+        w.store
+            .domain_add("other.example", "someone@else.example", None)
+            .await
+            .unwrap();
+        w.store
+            .user_add("z@other.example", "pw-123456", None, None)
+            .await
+            .unwrap();
         let r = rule(&w.store, 8);
-        assert_eq!(send(&w, &r, "a@corp.example", &letter("A", 1), &rcpts(0, 8)).await, Verdict::Allow);
-        assert_eq!(send(&w, &r, "z@other.example", &letter("B", 2), &rcpts(8, 8)).await, Verdict::Allow);
-        assert!(matches!(send(&w, &r, "a@corp.example", &letter("C", 3), &rcpts(16, 1)).await, Verdict::Refuse(_)));
-        assert!(w.store.active_hold("z@other.example").await.unwrap().is_none(), "another customer is not held");
+        assert_eq!(
+            send(&w, &r, "a@corp.example", &letter("A", 1), &rcpts(0, 8)).await,
+            Verdict::Allow
+        );
+        assert_eq!(
+            send(&w, &r, "z@other.example", &letter("B", 2), &rcpts(8, 8)).await,
+            Verdict::Allow
+        );
+        assert!(matches!(
+            send(&w, &r, "a@corp.example", &letter("C", 3), &rcpts(16, 1)).await,
+            Verdict::Refuse(_)
+        ));
+        assert!(
+            w.store
+                .active_hold("z@other.example")
+                .await
+                .unwrap()
+                .is_none(),
+            "another customer is not held"
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //!   sessions that both passed the check before either committed) bounces
 //!   with a DSN before delivery.
 
-use crate::{now_ms, rfc3339, Check, QueuedCtx, RcptCtx, Refusal, Rule, Verdict};
 use crate::state::PolicyState;
+use crate::{now_ms, rfc3339, Check, QueuedCtx, RcptCtx, Refusal, Rule, Verdict};
 use mailhost_store::{Evidence, Resolved};
 use std::sync::Arc;
 
@@ -23,7 +23,12 @@ pub struct AccountHourly {
 }
 
 fn temp(rule: &'static str, e: impl std::fmt::Display) -> Verdict {
-    Verdict::Refuse(Refusal::new(451, "4.3.0", rule, format!("cannot check the sending limit now: {e}")))
+    Verdict::Refuse(Refusal::new(
+        451,
+        "4.3.0",
+        rule,
+        format!("cannot check the sending limit now: {e}"),
+    ))
 }
 
 impl Rule for AccountHourly {
@@ -43,7 +48,12 @@ impl Rule for AccountHourly {
                 Err(e) => return temp("R-OUT-6", e),
             };
             // The account's hosting package may set its own limit.
-            let limit = r.session.profile.as_ref().and_then(|p| p.hourly_limit).unwrap_or(self.limit);
+            let limit = r
+                .session
+                .profile
+                .as_ref()
+                .and_then(|p| p.hourly_limit)
+                .unwrap_or(self.limit);
             if sent + r.remote_accepted as i64 + 1 <= limit {
                 return Verdict::Allow;
             }
@@ -68,10 +78,17 @@ impl Rule for AccountHourly {
                 service: "submission".into(),
                 ..Default::default()
             };
-            if let Err(e) = self.state.place_hold(account, "R-OUT-6", &reason, self.hold_ms, &evidence).await {
+            if let Err(e) = self
+                .state
+                .place_hold(account, "R-OUT-6", &reason, self.hold_ms, &evidence)
+                .await
+            {
                 return temp("R-OUT-6", e);
             }
-            Verdict::Refuse(Refusal { recorded: true, ..refusal })
+            Verdict::Refuse(Refusal {
+                recorded: true,
+                ..refusal
+            })
         })
     }
 }
@@ -90,7 +107,9 @@ impl Rule for DomainHourly {
             let (Resolved::NotHosted, Some(account)) = (r.resolved, &r.session.account) else {
                 return Verdict::Allow;
             };
-            let Some((_, domain)) = account.rsplit_once('@') else { return Verdict::Allow };
+            let Some((_, domain)) = account.rsplit_once('@') else {
+                return Verdict::Allow;
+            };
             let sent = match self.state.sent_by_domain(domain, now_ms()).await {
                 Ok(n) => n,
                 Err(e) => return temp("R-OUT-7", e),
@@ -118,7 +137,12 @@ impl Rule for DomainHourly {
             if !q.item.over_limit {
                 return Verdict::Allow;
             }
-            let domain = q.item.account.as_deref().and_then(|a| a.rsplit_once('@')).map_or("the sending domain", |(_, d)| d);
+            let domain = q
+                .item
+                .account
+                .as_deref()
+                .and_then(|a| a.rsplit_once('@'))
+                .map_or("the sending domain", |(_, d)| d);
             Verdict::Refuse(Refusal::new(
                 550,
                 "5.7.1",
@@ -138,61 +162,140 @@ mod tests {
     use crate::testutil::{sent, session, store};
     use crate::Service;
 
-    fn rcpt<'a>(s: &'a crate::SessionInfo, to: &'a str, resolved: &'a Resolved, remote_accepted: usize) -> RcptCtx<'a> {
-        RcptCtx { session: s, sender: "u@a.example", recipient: to, resolved, accepted: remote_accepted, remote_accepted }
+    fn rcpt<'a>(
+        s: &'a crate::SessionInfo,
+        to: &'a str,
+        resolved: &'a Resolved,
+        remote_accepted: usize,
+    ) -> RcptCtx<'a> {
+        RcptCtx {
+            session: s,
+            sender: "u@a.example",
+            recipient: to,
+            resolved,
+            accepted: remote_accepted,
+            remote_accepted,
+        }
     }
 
     #[tokio::test]
     async fn account_limit_counts_remote_recipients_and_holds_at_the_excess() {
         let (store, _d) = store().await;
         let state = Arc::new(PolicyState::new(store.clone()));
-        let rule = AccountHourly { state: state.clone(), limit: 5, hold_ms: 60_000 };
+        let rule = AccountHourly {
+            state: state.clone(),
+            limit: 5,
+            hold_ms: 60_000,
+        };
         let s = session(Service::Submission, Some("u@a.example"));
         sent(&store, "u@a.example", 3).await;
         // 3 sent + 1 accepted for this message + this one = 5: within.
-        assert_eq!(rule.on_rcpt(&rcpt(&s, "x@remote.example", &Resolved::NotHosted, 1)).await, Verdict::Allow);
+        assert_eq!(
+            rule.on_rcpt(&rcpt(&s, "x@remote.example", &Resolved::NotHosted, 1))
+                .await,
+            Verdict::Allow
+        );
         // Local recipients do not count, however many.
         let local = store.resolve("v@a.example").await.unwrap();
-        assert_eq!(rule.on_rcpt(&rcpt(&s, "v@a.example", &local, 9)).await, Verdict::Allow);
+        assert_eq!(
+            rule.on_rcpt(&rcpt(&s, "v@a.example", &local, 9)).await,
+            Verdict::Allow
+        );
         // The sixth remote recipient: refused, and the account is on hold.
-        let Verdict::Refuse(r) = rule.on_rcpt(&rcpt(&s, "y@remote.example", &Resolved::NotHosted, 2)).await else { panic!("allowed") };
-        assert_eq!((r.code, r.enhanced, r.rule, r.recorded), (451, "4.7.1", "R-OUT-6", true));
-        assert!(r.reason.contains("on hold until") && r.reason.contains("+00:00"), "{}", r.reason);
-        let hold = store.active_hold("u@a.example").await.unwrap().expect("held");
+        let Verdict::Refuse(r) = rule
+            .on_rcpt(&rcpt(&s, "y@remote.example", &Resolved::NotHosted, 2))
+            .await
+        else {
+            panic!("allowed")
+        };
+        assert_eq!(
+            (r.code, r.enhanced, r.rule, r.recorded),
+            (451, "4.7.1", "R-OUT-6", true)
+        );
+        assert!(
+            r.reason.contains("on hold until") && r.reason.contains("+00:00"),
+            "{}",
+            r.reason
+        );
+        let hold = store
+            .active_hold("u@a.example")
+            .await
+            .unwrap()
+            .expect("held");
         assert_eq!(hold.rule, "R-OUT-6");
-        assert!(store.active_hold("v@a.example").await.unwrap().is_none(), "other accounts are not held");
+        assert!(
+            store.active_hold("v@a.example").await.unwrap().is_none(),
+            "other accounts are not held"
+        );
     }
 
     #[tokio::test]
     async fn a_package_sets_the_account_limit() {
         let (store, _d) = store().await;
-        let rule = AccountHourly { state: Arc::new(PolicyState::new(store.clone())), limit: 300, hold_ms: 60_000 };
+        let rule = AccountHourly {
+            state: Arc::new(PolicyState::new(store.clone())),
+            limit: 300,
+            hold_ms: 60_000,
+        };
         let mut s = session(Service::Submission, Some("u@a.example"));
-        s.profile = Some(mailhost_store::SenderProfile { hourly_limit: Some(2), ..Default::default() });
+        s.profile = Some(mailhost_store::SenderProfile {
+            hourly_limit: Some(2),
+            ..Default::default()
+        });
         sent(&store, "u@a.example", 2).await;
-        assert!(matches!(rule.on_rcpt(&rcpt(&s, "x@remote.example", &Resolved::NotHosted, 0)).await, Verdict::Refuse(r) if r.rule == "R-OUT-6"));
+        assert!(
+            matches!(rule.on_rcpt(&rcpt(&s, "x@remote.example", &Resolved::NotHosted, 0)).await, Verdict::Refuse(r) if r.rule == "R-OUT-6")
+        );
     }
 
     #[tokio::test]
     async fn domain_limit_refuses_without_a_hold_and_bounces_what_was_queued_past_it() {
         let (store, _d) = store().await;
-        let rule = DomainHourly { state: Arc::new(PolicyState::new(store.clone())), limit: 4 };
+        let rule = DomainHourly {
+            state: Arc::new(PolicyState::new(store.clone())),
+            limit: 4,
+        };
         sent(&store, "u@a.example", 2).await;
         sent(&store, "v@a.example", 2).await;
         let s = session(Service::Submission, Some("u@a.example"));
-        let Verdict::Refuse(r) = rule.on_rcpt(&rcpt(&s, "x@remote.example", &Resolved::NotHosted, 0)).await else { panic!("allowed") };
+        let Verdict::Refuse(r) = rule
+            .on_rcpt(&rcpt(&s, "x@remote.example", &Resolved::NotHosted, 0))
+            .await
+        else {
+            panic!("allowed")
+        };
         assert_eq!((r.code, r.enhanced, r.rule), (550, "5.7.1", "R-OUT-7"));
-        assert!(r.reason.contains("undeliverable") && r.reason.contains("a.example"), "{}", r.reason);
-        assert!(store.active_hold("u@a.example").await.unwrap().is_none(), "a domain limit holds no account");
+        assert!(
+            r.reason.contains("undeliverable") && r.reason.contains("a.example"),
+            "{}",
+            r.reason
+        );
+        assert!(
+            store.active_hold("u@a.example").await.unwrap().is_none(),
+            "a domain limit holds no account"
+        );
         // Not a submission: not counted.
         let mx = session(Service::Mx, None);
-        assert_eq!(rule.on_rcpt(&rcpt(&mx, "x@remote.example", &Resolved::NotHosted, 0)).await, Verdict::Allow);
+        assert_eq!(
+            rule.on_rcpt(&rcpt(&mx, "x@remote.example", &Resolved::NotHosted, 0))
+                .await,
+            Verdict::Allow
+        );
         // Before delivery: only rows marked past the limit bounce.
         let mut item = store.queue_list().await.unwrap().remove(0);
-        assert_eq!(rule.before_delivery(&QueuedCtx { item: &item }).await, Verdict::Allow);
+        assert_eq!(
+            rule.before_delivery(&QueuedCtx { item: &item }).await,
+            Verdict::Allow
+        );
         item.over_limit = true;
-        let Verdict::Refuse(r) = rule.before_delivery(&QueuedCtx { item: &item }).await else { panic!("allowed") };
+        let Verdict::Refuse(r) = rule.before_delivery(&QueuedCtx { item: &item }).await else {
+            panic!("allowed")
+        };
         assert_eq!((r.code, r.enhanced, r.rule), (550, "5.7.1", "R-OUT-7"));
-        assert!(r.reason.contains("when this message was accepted"), "{}", r.reason);
+        assert!(
+            r.reason.contains("when this message was accepted"),
+            "{}",
+            r.reason
+        );
     }
 }

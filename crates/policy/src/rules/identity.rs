@@ -58,29 +58,71 @@ mod tests {
     async fn envelope_and_headers() {
         let mut s = session(Service::Submission, Some("me@h.example"));
         s.identities.push("sales@h.example".into());
-        let m = |sender| MailCtx { session: &s, sender, declared_size: None };
-        assert_eq!(SenderIdentity.on_mail(&m("ME@h.example")).await, Verdict::Allow);
-        assert_eq!(SenderIdentity.on_mail(&m("sales@h.example")).await, Verdict::Allow);
-        assert!(matches!(SenderIdentity.on_mail(&m("boss@h.example")).await, Verdict::Refuse(f) if f.rule == "R-OUT-4"));
-        assert!(matches!(SenderIdentity.on_mail(&m("")).await, Verdict::Refuse(_)), "no null sender from customers");
+        let m = |sender| MailCtx {
+            session: &s,
+            sender,
+            declared_size: None,
+        };
+        assert_eq!(
+            SenderIdentity.on_mail(&m("ME@h.example")).await,
+            Verdict::Allow
+        );
+        assert_eq!(
+            SenderIdentity.on_mail(&m("sales@h.example")).await,
+            Verdict::Allow
+        );
+        assert!(
+            matches!(SenderIdentity.on_mail(&m("boss@h.example")).await, Verdict::Refuse(f) if f.rule == "R-OUT-4")
+        );
+        assert!(
+            matches!(SenderIdentity.on_mail(&m("")).await, Verdict::Refuse(_)),
+            "no null sender from customers"
+        );
 
-        let ok = HeaderFacts { from: vec!["me@h.example".into()], sender: None };
+        let ok = HeaderFacts {
+            from: vec!["me@h.example".into()],
+            sender: None,
+        };
         assert_eq!(check(&s, &ok).await, Verdict::Allow);
         let none = HeaderFacts::default();
-        assert!(matches!(check(&s, &none).await, Verdict::Refuse(f) if f.reason.contains("no From")));
-        let forged = HeaderFacts { from: vec!["ceo@bank.example".into()], sender: None };
+        assert!(
+            matches!(check(&s, &none).await, Verdict::Refuse(f) if f.reason.contains("no From"))
+        );
+        let forged = HeaderFacts {
+            from: vec!["ceo@bank.example".into()],
+            sender: None,
+        };
         assert!(matches!(check(&s, &forged).await, Verdict::Refuse(_)));
-        let bad_sender = HeaderFacts { from: vec!["me@h.example".into()], sender: Some("x@y.example".into()) };
+        let bad_sender = HeaderFacts {
+            from: vec!["me@h.example".into()],
+            sender: Some("x@y.example".into()),
+        };
         assert!(matches!(check(&s, &bad_sender).await, Verdict::Refuse(_)));
 
         // MX mail from the world is not subject to this rule
         let mx = session(Service::Mx, None);
-        let v = DataCtx { session: &mx, sender: "x@y.example", recipients: &[], size: 1, headers: &none, body: b"", effects: &Default::default() };
+        let v = DataCtx {
+            session: &mx,
+            sender: "x@y.example",
+            recipients: &[],
+            size: 1,
+            headers: &none,
+            body: b"",
+            effects: &Default::default(),
+        };
         assert_eq!(SenderIdentity.on_data(&v).await, Verdict::Allow);
     }
 
     async fn check(s: &crate::SessionInfo, h: &HeaderFacts) -> Verdict {
-        let v = DataCtx { session: s, sender: "me@h.example", recipients: &[], size: 1, headers: h, body: b"", effects: &Default::default() };
+        let v = DataCtx {
+            session: s,
+            sender: "me@h.example",
+            recipients: &[],
+            size: 1,
+            headers: h,
+            body: b"",
+            effects: &Default::default(),
+        };
         SenderIdentity.on_data(&v).await
     }
 }

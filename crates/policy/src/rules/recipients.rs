@@ -59,7 +59,10 @@ impl Rule for MaxRecipients {
                 452,
                 "4.5.3",
                 "R-OUT-5",
-                format!("too many recipients: at most {} per message; send the rest in another message", self.max),
+                format!(
+                    "too many recipients: at most {} per message; send the rest in another message",
+                    self.max
+                ),
             ))
         } else {
             Verdict::Allow
@@ -78,14 +81,30 @@ mod tests {
     #[tokio::test]
     async fn unknown_and_suspended() {
         let s = session(Service::Mx, None);
-        let ctx = |res| RcptCtx { session: &s, sender: "", recipient: "x@h.example", resolved: res, accepted: 0, remote_accepted: 0 };
+        let ctx = |res| RcptCtx {
+            session: &s,
+            sender: "",
+            recipient: "x@h.example",
+            resolved: res,
+            accepted: 0,
+            remote_accepted: 0,
+        };
         let code = |v: Verdict| match v {
             Verdict::Refuse(f) => (f.code, f.enhanced),
             Verdict::Allow => (250, ""),
         };
-        assert_eq!(code(KnownRecipient.on_rcpt(&ctx(&Resolved::Unknown)).await), (550, "5.1.1"));
-        assert_eq!(code(KnownRecipient.on_rcpt(&ctx(&Resolved::Suspended)).await), (550, "5.2.1"));
-        let ok = Resolved::Deliver(vec![Account { id: 1, address: "x@h.example".into() }]);
+        assert_eq!(
+            code(KnownRecipient.on_rcpt(&ctx(&Resolved::Unknown)).await),
+            (550, "5.1.1")
+        );
+        assert_eq!(
+            code(KnownRecipient.on_rcpt(&ctx(&Resolved::Suspended)).await),
+            (550, "5.2.1")
+        );
+        let ok = Resolved::Deliver(vec![Account {
+            id: 1,
+            address: "x@h.example".into(),
+        }]);
         assert_eq!(code(KnownRecipient.on_rcpt(&ctx(&ok)).await), (250, ""));
     }
 
@@ -94,10 +113,19 @@ mod tests {
         let s = session(Service::Mx, None);
         let ok = Resolved::Deliver(vec![]);
         let r = MaxRecipients { max: 2 };
-        let ctx = |n| RcptCtx { session: &s, sender: "", recipient: "x@h.example", resolved: &ok, accepted: n, remote_accepted: 0 };
+        let ctx = |n| RcptCtx {
+            session: &s,
+            sender: "",
+            recipient: "x@h.example",
+            resolved: &ok,
+            accepted: n,
+            remote_accepted: 0,
+        };
         assert_eq!(r.on_rcpt(&ctx(1)).await, Verdict::Allow);
         match r.on_rcpt(&ctx(2)).await {
-            Verdict::Refuse(f) => assert_eq!((f.code, f.enhanced, f.rule), (452, "4.5.3", "R-OUT-5")),
+            Verdict::Refuse(f) => {
+                assert_eq!((f.code, f.enhanced, f.rule), (452, "4.5.3", "R-OUT-5"))
+            }
             v => panic!("{v:?}"),
         }
     }

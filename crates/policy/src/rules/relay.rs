@@ -37,12 +37,25 @@ mod tests {
     async fn refuses_unauthenticated_relay_only() {
         let anon = session(Service::Mx, None);
         let authed = session(Service::Submission, Some("a@hosted.example"));
-        let ctx = |s, res| RcptCtx { session: s, sender: "x@y.example", recipient: "r@elsewhere.example", resolved: res, accepted: 0, remote_accepted: 0 };
+        let ctx = |s, res| RcptCtx {
+            session: s,
+            sender: "x@y.example",
+            recipient: "r@elsewhere.example",
+            resolved: res,
+            accepted: 0,
+            remote_accepted: 0,
+        };
         match NoRelay.on_rcpt(&ctx(&anon, &Resolved::NotHosted)).await {
             Verdict::Refuse(f) => assert_eq!((f.code, f.enhanced), (554, "5.7.1")),
             v => panic!("{v:?}"),
         }
-        assert_eq!(NoRelay.on_rcpt(&ctx(&authed, &Resolved::NotHosted)).await, Verdict::Allow);
-        assert_eq!(NoRelay.on_rcpt(&ctx(&anon, &Resolved::Unknown)).await, Verdict::Allow);
+        assert_eq!(
+            NoRelay.on_rcpt(&ctx(&authed, &Resolved::NotHosted)).await,
+            Verdict::Allow
+        );
+        assert_eq!(
+            NoRelay.on_rcpt(&ctx(&anon, &Resolved::Unknown)).await,
+            Verdict::Allow
+        );
     }
 }

@@ -31,7 +31,11 @@ impl Rule for MessageSize {
         crate::ready(v)
     }
     fn on_data<'a>(&'a self, d: &'a DataCtx<'a>) -> Check<'a> {
-        let v = if d.size > self.max { self.refuse(d.size) } else { Verdict::Allow };
+        let v = if d.size > self.max {
+            self.refuse(d.size)
+        } else {
+            Verdict::Allow
+        };
         crate::ready(v)
     }
 }
@@ -46,15 +50,29 @@ mod tests {
     async fn declared_and_actual_size() {
         let r = MessageSize { max: 1000 };
         let s = session(Service::Mx, None);
-        let m = |size| MailCtx { session: &s, sender: "a@b.example", declared_size: size };
+        let m = |size| MailCtx {
+            session: &s,
+            sender: "a@b.example",
+            declared_size: size,
+        };
         assert_eq!(r.on_mail(&m(Some(1000))).await, Verdict::Allow);
         assert_eq!(r.on_mail(&m(None)).await, Verdict::Allow);
         match r.on_mail(&m(Some(1001))).await {
-            Verdict::Refuse(f) => assert_eq!((f.code, f.enhanced, f.rule), (552, "5.3.4", "R-IN-2")),
+            Verdict::Refuse(f) => {
+                assert_eq!((f.code, f.enhanced, f.rule), (552, "5.3.4", "R-IN-2"))
+            }
             v => panic!("{v:?}"),
         }
         let h = crate::HeaderFacts::default();
-        let d = DataCtx { session: &s, sender: "", recipients: &[], size: 1001, headers: &h, body: b"", effects: &Default::default() };
+        let d = DataCtx {
+            session: &s,
+            sender: "",
+            recipients: &[],
+            size: 1001,
+            headers: &h,
+            body: b"",
+            effects: &Default::default(),
+        };
         assert!(matches!(r.on_data(&d).await, Verdict::Refuse(_)));
     }
 }

@@ -40,9 +40,15 @@ mod tests {
 
     #[tokio::test]
     async fn submission_without_account_is_refused() {
-        let r = SubmissionNeedsAuth { pop_before_smtp: Duration::from_secs(1800) };
+        let r = SubmissionNeedsAuth {
+            pop_before_smtp: Duration::from_secs(1800),
+        };
         let anon = session(Service::Submission, None);
-        let m = MailCtx { session: &anon, sender: "a@h.example", declared_size: None };
+        let m = MailCtx {
+            session: &anon,
+            sender: "a@h.example",
+            declared_size: None,
+        };
         match r.on_mail(&m).await {
             Verdict::Refuse(f) => {
                 assert_eq!((f.code, f.enhanced, f.rule), (530, "5.7.0", "R-OUT-2"));
@@ -51,10 +57,18 @@ mod tests {
             v => panic!("{v:?}"),
         }
         let authed = session(Service::Submission, Some("a@h.example"));
-        let m = MailCtx { session: &authed, sender: "a@h.example", declared_size: None };
+        let m = MailCtx {
+            session: &authed,
+            sender: "a@h.example",
+            declared_size: None,
+        };
         assert_eq!(r.on_mail(&m).await, Verdict::Allow);
         let mx = session(Service::Mx, None);
-        let m = MailCtx { session: &mx, sender: "x@y.example", declared_size: None };
+        let m = MailCtx {
+            session: &mx,
+            sender: "x@y.example",
+            declared_size: None,
+        };
         assert_eq!(r.on_mail(&m).await, Verdict::Allow);
     }
 }
