@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what the tests
-# need (PostgreSQL, swaks, curl, pytest), starts PostgreSQL on loopback, then
+# need (PostgreSQL, swaks, curl, pytest), starts PostgreSQL on loopback,
+# checks formatting (rustfmt) and lints (clippy, warnings are errors), then
 # runs the Rust tests and the end-to-end tests against the release binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,12 @@ if [ -z "${MAILHOST_TEST_PG:-}" ]; then
         || createdb -O mailhost mailhost"
     export MAILHOST_TEST_PG="postgres://mailhost:mailhost@127.0.0.1/mailhost"
 fi
+
+echo "== rustfmt and clippy"
+cargo fmt --all --check
+cargo fmt --manifest-path fuzz/Cargo.toml --check
+# --release shares the dependency build with the tests below.
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
 echo "== cargo build and unit/store tests (release profile: one dependency build)"
 cargo build --release --locked --workspace --bins

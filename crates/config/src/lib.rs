@@ -44,6 +44,37 @@ pub struct Config {
     pub antivirus: Antivirus,
     pub limits: Limits,
     pub dkim: Dkim,
+    pub smtp: Smtp,
+}
+
+/// SMTP reception, port 25 and submission alike.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Smtp {
+    /// A bare LF in message data: `"normalize"` (default) takes it as a
+    /// line end and stores CRLF; `"reject"` refuses the message (554
+    /// 5.6.0). Only `<CRLF>.<CRLF>` ever ends the data, and a bare CR is
+    /// refused either way (RFC 5321 §2.3.8).
+    pub bare_lf: BareLf,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BareLf {
+    #[default]
+    Normalize,
+    Reject,
+}
+
+/// How `serve` writes its log to stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One line per event, `key=value` fields; coloured only on a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,6 +93,13 @@ pub struct Server {
     pub node: String,
     /// How long SIGTERM waits for open sessions before exiting.
     pub shutdown_grace: Duration,
+    /// Free space kept in `data_dir` (as Postfix's `queue_minfree`): below
+    /// it new mail is refused with 452 4.3.1, so that logins, deletions
+    /// and admin commands still have room to work. Absent: twice
+    /// `max_message_size`, and at least 1% of the file system.
+    pub min_free_space: Option<Size>,
+    /// `text` or `json`; `serve --log-format` overrides it.
+    pub log_format: LogFormat,
 }
 
 impl Default for Server {
@@ -73,6 +111,8 @@ impl Default for Server {
             max_message_size: Size(25 * 1024 * 1024),
             node: String::new(),
             shutdown_grace: Duration::from_secs(10),
+            min_free_space: None,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -136,6 +176,13 @@ pub struct Delivery {
     /// DNS server for MX, SPF, DKIM and DMARC lookups ("127.0.0.1:5353").
     /// Empty: the system's resolvers (/etc/resolv.conf).
     pub dns_server: String,
+    /// One DNS query's wait for an answer, for the SPF/DKIM/DMARC checks.
+    pub dns_timeout: Duration,
+    /// Bound on all the SPF, DKIM and DMARC checks of one received message
+    /// (R-IN-6); what is unfinished then is `temperror`, and the message is
+    /// accepted. RFC 7208 §4.6.4 allows SPF 20 s, but the client waits for
+    /// its 250 meanwhile.
+    pub verify_timeout: Duration,
     /// Port used for hosts found by MX lookup (25; tests use another).
     pub mx_port: u16,
     /// Name sent in EHLO; empty: server.hostname.
@@ -172,6 +219,8 @@ impl Default for Delivery {
         Delivery {
             routes: BTreeMap::new(),
             dns_server: String::new(),
+            dns_timeout: Duration::from_secs(2),
+            verify_timeout: Duration::from_secs(5),
             mx_port: 25,
             helo: String::new(),
             retry_base: Duration::from_secs(5 * 60),
@@ -434,6 +483,13 @@ impl Config {
                 "dkim.rsa_bits: must be from 1024 to 4096".into(),
             ));
         }
+        if self.delivery.verify_timeout.std() < std::time::Duration::from_millis(100)
+            || self.delivery.dns_timeout.std() < std::time::Duration::from_millis(100)
+        {
+            return Err(ConfigError::Invalid(
+                "delivery.verify_timeout and delivery.dns_timeout: must be at least 100ms".into(),
+            ));
+        }
         if self.policy.max_recipients == 0 {
             return Err(ConfigError::Invalid(
                 "policy.max_recipients: must be at least 1".into(),
@@ -445,6 +501,15 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The free space `data_dir` keeps ([`Server::min_free_space`]), given
+    /// the file system's size in bytes.
+    pub fn min_free_space(&self, fs_size: u64) -> u64 {
+        match self.server.min_free_space {
+            Some(s) => s.0,
+            None => (2 * self.server.max_message_size.0).max(fs_size / 100),
+        }
     }
 
     /// The store URL with the embedded default filled in.
@@ -488,6 +553,11 @@ mod tests {
         assert_eq!(c.policy.hold_duration.as_secs(), 3600);
         assert_eq!(c.server.max_message_size.0, 25 * 1024 * 1024);
         assert_eq!(c.listen.smtp, "0.0.0.0:25");
+        assert_eq!(c.smtp.bare_lf, BareLf::Normalize);
+        assert_eq!(c.server.log_format, LogFormat::Text);
+        // Twice the largest message, at least 1% of the disk.
+        assert_eq!(c.min_free_space(1 << 30), 50 * 1024 * 1024);
+        assert_eq!(c.min_free_space(100 << 30), 1 << 30);
         assert!(c.store_url().starts_with("sqlite://"));
     }
 
@@ -543,6 +613,22 @@ signatures = "./data/signatures"
         assert_eq!(c.delivery.routes["example.org"], "127.0.0.1:2526");
         assert_eq!(c.policy.read_retention.as_secs(), 14 * 86400);
         assert_eq!(c.policy.quota.0, 50 * 1024 * 1024);
+    }
+
+    #[test]
+    fn new_sections_parse() {
+        let c = Config::from_toml_with_env(
+            "[smtp]\nbare_lf = \"reject\"\n[server]\nlog_format = \"json\"\nmin_free_space = \"10MB\"\n",
+            no_env(),
+        )
+        .unwrap();
+        assert_eq!(c.smtp.bare_lf, BareLf::Reject);
+        assert_eq!(c.server.log_format, LogFormat::Json);
+        assert_eq!(c.min_free_space(1 << 40), 10 * 1024 * 1024);
+        let e = Config::from_toml_with_env("[smtp]\nbare_lf = \"maybe\"\n", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bare_lf"), "{e}");
     }
 
     #[test]

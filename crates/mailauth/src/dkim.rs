@@ -118,7 +118,9 @@ struct LoadedKey {
 /// RSA keys and Ed25519 use mail-auth's own.
 enum Key {
     Rsa(aws_lc_rs::signature::RsaKeyPair),
-    Other(AnyKey),
+    // Boxed: an RSA key pair from aws-lc-rs is a pointer, the others are
+    // large, and a signer keeps one key per domain.
+    Other(Box<AnyKey>),
 }
 
 /// `mail-auth`'s signer owns its key; this hands it a shared one, so a key
@@ -261,14 +263,14 @@ fn load_key(key: &DkimKey) -> Result<LoadedKey, String> {
         "rsa-sha256" => match aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der.secret_der()) {
             Ok(k) => Key::Rsa(k),
             // Keys under 2048 bits are refused; RFC 8301 still allows 1024.
-            Err(_) => Key::Other(AnyKey::Rsa(
+            Err(_) => Key::Other(Box::new(AnyKey::Rsa(
                 RsaKey::<Sha256>::from_key_der(der).map_err(|e| bad(&e))?,
-            )),
+            ))),
         },
         // RFC 8463; the store allows it though generate_key makes RSA only.
-        "ed25519-sha256" => Key::Other(AnyKey::Ed25519(
+        "ed25519-sha256" => Key::Other(Box::new(AnyKey::Ed25519(
             Ed25519Key::from_pkcs8_der(der.secret_der()).map_err(|e| bad(&e))?,
-        )),
+        ))),
         other => return Err(bad(&format!("unknown algorithm {other:?}"))),
     };
     Ok(LoadedKey {

@@ -26,7 +26,13 @@ pub struct Args {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run every configured service.
-    Serve,
+    Serve {
+        /// Log format on stderr: `text` (one line per event, coloured only
+        /// on a terminal) or `json` (one object per line, for log
+        /// collectors). Overrides `server.log_format`.
+        #[arg(long, value_parser = ["text", "json"])]
+        log_format: Option<String>,
+    },
     /// Hosted domains.
     #[command(subcommand)]
     Domain(DomainCmd),
@@ -301,39 +307,6 @@ fn parse_time(flag: &str, s: &str) -> Result<i64, String> {
     Ok((days * 86_400 + hh * 3600 + mm * 60 + ss - offset) * 1000)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn since_parses_times_and_ages() {
-        assert_eq!(
-            super::parse_since("2026-11-22T17:07:41+00:00").unwrap(),
-            1_795_367_261_000
-        );
-        assert_eq!(
-            super::parse_since("2026-11-22T19:07:41+02:00").unwrap(),
-            1_795_367_261_000
-        );
-        assert_eq!(
-            super::parse_since("2026-11-22T17:07:41Z").unwrap(),
-            1_795_367_261_000
-        );
-        assert!(super::parse_since("1h").unwrap() <= mailhost_store::now_ms() - 3_600_000);
-        for bad in [
-            "yesterday",
-            "2026-13-01T00:00:00Z",
-            "2026-11-22",
-            "2026-11-22T25:00:00Z",
-        ] {
-            assert!(super::parse_since(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn json_escapes() {
-        assert_eq!(super::json("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
-    }
-}
-
 /// The domain's DKIM key, made (RFC 6376, `dkim.rsa_bits`) if it has none.
 async fn dkim_key(
     config: &Config,
@@ -369,7 +342,7 @@ async fn open(config: &Config) -> Result<Store, String> {
 async fn exec(config: Config, cmd: Command) -> Result<(), String> {
     let e = |e: mailhost_store::StoreError| e.to_string();
     match cmd {
-        Command::Serve => unreachable!("handled in main"),
+        Command::Serve { .. } => unreachable!("handled in main"),
         Command::Queue(q) => {
             let store = open(&config).await?;
             match q {
@@ -664,4 +637,37 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn since_parses_times_and_ages() {
+        assert_eq!(
+            super::parse_since("2026-11-22T17:07:41+00:00").unwrap(),
+            1_795_367_261_000
+        );
+        assert_eq!(
+            super::parse_since("2026-11-22T19:07:41+02:00").unwrap(),
+            1_795_367_261_000
+        );
+        assert_eq!(
+            super::parse_since("2026-11-22T17:07:41Z").unwrap(),
+            1_795_367_261_000
+        );
+        assert!(super::parse_since("1h").unwrap() <= mailhost_store::now_ms() - 3_600_000);
+        for bad in [
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-11-22",
+            "2026-11-22T25:00:00Z",
+        ] {
+            assert!(super::parse_since(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_escapes() {
+        assert_eq!(super::json("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+    }
 }

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     fixed_mmap_threshold();
     let args = cli::Args::parse();
     let env = std::env::vars();
-    let config = match mailhost_config::Config::load(args.config.as_deref(), env) {
+    let mut config = match mailhost_config::Config::load(args.config.as_deref(), env) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mailhost: {e}");
@@ -34,7 +34,14 @@ fn main() -> ExitCode {
         }
     };
     match args.command {
-        cli::Command::Serve => serve::run(config),
+        cli::Command::Serve { log_format } => {
+            match log_format.as_deref() {
+                Some("json") => config.server.log_format = mailhost_config::LogFormat::Json,
+                Some(_) => config.server.log_format = mailhost_config::LogFormat::Text,
+                None => {}
+            }
+            serve::run(config)
+        }
         cmd => cli::run(config, cmd),
     }
 }

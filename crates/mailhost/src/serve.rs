@@ -2,7 +2,8 @@
 //! runs until SIGTERM or SIGINT, then stops accepting, lets sessions end
 //! within `server.shutdown_grace`, and exits 0.
 
-use mailhost_config::Config;
+use mailhost_config::{Config, LogFormat};
+use std::io::IsTerminal;
 use mailhost_net::{ConnLimits, Listener, Shutdown};
 use mailhost_policy::{Engine, Service};
 use mailhost_store::Store;
@@ -19,10 +20,19 @@ pub fn run(config: Config) -> ExitCode {
         .ok()
         .and_then(|v| v.parse::<tracing::Level>().ok())
         .unwrap_or(tracing::Level::INFO);
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match config.server.log_format {
+        // One JSON object per event and line, fields flattened beside the
+        // message, for log collectors.
+        LogFormat::Json => log.json().flatten_event(true).with_ansi(false).init(),
+        // Colour codes only for a person at a terminal: in a file or
+        // journald they are noise (NO_COLOR, https://no-color.org, too).
+        LogFormat::Text => log
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .init(),
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

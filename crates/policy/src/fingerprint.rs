@@ -548,7 +548,7 @@ mod tests {
     fn personalised(name: &str, n: u32) -> String {
         format!(
             "Dear {name},\n\n{}\nYour member number is {n:06} and your voucher code is Q{n}X{n}Z.\nTrack: https://t.example/c/{:x}{:x}\n\n-- \nThe Shop team\nUnsubscribe: https://shop.example/u/{n}",
-            LETTER.replace(" the ", if n % 2 == 0 { "  the " } else { " the\n " }),
+            LETTER.replace(" the ", if n.is_multiple_of(2) { "  the " } else { " the\n " }),
             n * 7919,
             n * 104729
         )

@@ -1,6 +1,6 @@
 //! DATA (RFC 5321 §4.1.1.4): receive, add Received, store durably, reply.
 
-use crate::data::{DataReceiver, Outcome};
+use crate::data::{BareLf, DataReceiver, Outcome};
 use crate::date::{now_secs, rfc5322};
 use crate::headers::{self, Scan};
 use crate::reply::Reply;
@@ -32,7 +32,11 @@ impl Session {
         ));
 
         let max = self.ctx.config.server.max_message_size.0;
-        let mut rx = DataReceiver::new(max);
+        let mode = match self.ctx.config.smtp.bare_lf {
+            mailhost_config::BareLf::Normalize => BareLf::Normalize,
+            mailhost_config::BareLf::Reject => BareLf::Reject,
+        };
+        let mut rx = DataReceiver::new(max, mode);
         let qid = queue_id();
         let mut body = received_header(self, &qid);
         let trace_len = body.len();
@@ -43,12 +47,17 @@ impl Session {
                     self.conn.consume(n);
                     break;
                 }
-                Outcome::BareNewline(_) => {
-                    tracing::info!(peer = %self.conn.peer, "bare CR or LF in DATA: closing");
+                Outcome::BareCr(_) | Outcome::BareLf(_) => {
+                    let what = if mode == BareLf::Reject {
+                        "CR or LF"
+                    } else {
+                        "CR"
+                    };
+                    tracing::info!(peer = %self.conn.peer, "bare {what} in DATA: closing");
                     self.reply(Reply::new(
                         554,
                         "5.6.0",
-                        "bare CR or LF in message data; lines must end with CRLF (RFC 5321 section 2.3.8), closing",
+                        format!("bare {what} in message data; lines must end with CRLF (RFC 5321 section 2.3.8), closing"),
                     ));
                     return Flow::Close;
                 }
@@ -83,6 +92,16 @@ impl Session {
 
         let env = std::mem::take(&mut self.env);
         self.state = State::Ready;
+        if rx.normalized > 0 {
+            // So a provider can see who still sends bare LFs (smtp.bare_lf).
+            tracing::info!(
+                peer = %self.conn.peer,
+                account = self.info.account.as_deref().unwrap_or(""),
+                queue_id = %qid,
+                bare_lf = rx.normalized,
+                "bare LF line ends stored as CRLF"
+            );
+        }
         let size = rx.size;
         let scan = if rx.over_limit() {
             Scan::default()

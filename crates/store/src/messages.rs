@@ -121,39 +121,6 @@ impl RecentBodies {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recent_bodies_stay_bounded() {
-        let mut r = RecentBodies::default();
-        let body = Arc::new(vec![0u8; 1 << 20]);
-        for i in 0..40 {
-            r.insert(format!("b{i}"), body.clone());
-        }
-        // 32 MiB at most: the oldest went first.
-        assert_eq!(r.bytes, 32 << 20);
-        assert!(r.get("b7").is_none() && r.get("b8").is_some() && r.get("b39").is_some());
-        r.remove("b20");
-        assert!(r.get("b20").is_none());
-        assert_eq!(r.bytes, 31 << 20);
-        // One body kept at the front while many come and go: the places of
-        // those forgotten do not pile up.
-        let small = Arc::new(vec![0u8; 10]);
-        for i in 0..100_000 {
-            r.insert(format!("s{i}"), small.clone());
-            r.remove(&format!("s{i}"));
-        }
-        assert!(
-            r.order.len() <= 2 * r.map.len() + 1024 + 1,
-            "{}",
-            r.order.len()
-        );
-        assert!(r.get("b8").is_some());
-    }
-}
-
 impl Store {
     /// Stores the message for every recipient. When this returns Ok, the
     /// message is committed and synced to disk (group commit); the caller
@@ -377,4 +344,37 @@ fn message_stmts_as(msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec<Str
         stmts.push(Stmt::new(sql, args));
     }
     Ok((stmts, uids))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_bodies_stay_bounded() {
+        let mut r = RecentBodies::default();
+        let body = Arc::new(vec![0u8; 1 << 20]);
+        for i in 0..40 {
+            r.insert(format!("b{i}"), body.clone());
+        }
+        // 32 MiB at most: the oldest went first.
+        assert_eq!(r.bytes, 32 << 20);
+        assert!(r.get("b7").is_none() && r.get("b8").is_some() && r.get("b39").is_some());
+        r.remove("b20");
+        assert!(r.get("b20").is_none());
+        assert_eq!(r.bytes, 31 << 20);
+        // One body kept at the front while many come and go: the places of
+        // those forgotten do not pile up.
+        let small = Arc::new(vec![0u8; 10]);
+        for i in 0..100_000 {
+            r.insert(format!("s{i}"), small.clone());
+            r.remove(&format!("s{i}"));
+        }
+        assert!(
+            r.order.len() <= 2 * r.map.len() + 1024 + 1,
+            "{}",
+            r.order.len()
+        );
+        assert!(r.get("b8").is_some());
+    }
 }

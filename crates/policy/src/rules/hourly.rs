@@ -54,7 +54,7 @@ impl Rule for AccountHourly {
                 .as_ref()
                 .and_then(|p| p.hourly_limit)
                 .unwrap_or(self.limit);
-            if sent + r.remote_accepted as i64 + 1 <= limit {
+            if sent + (r.remote_accepted as i64) < limit {
                 return Verdict::Allow;
             }
             let reason = format!("more than {limit} recipients in an hour");
@@ -114,7 +114,7 @@ impl Rule for DomainHourly {
                 Ok(n) => n,
                 Err(e) => return temp("R-OUT-7", e),
             };
-            if sent + r.remote_accepted as i64 + 1 <= self.limit {
+            if sent + (r.remote_accepted as i64) < self.limit {
                 return Verdict::Allow;
             }
             Verdict::Refuse(Refusal::new(
