@@ -11,6 +11,8 @@
 //!   identities (RFC 7208), DKIM signatures (RFC 6376), DMARC (RFC 7489)
 //!   and the Authentication-Results header field that records them
 //!   (RFC 8601). Every DNS lookup is bounded; DNS trouble is `temperror`.
+//! - [`breaker`]: after lookups keep timing out, the checks are skipped
+//!   (`temperror` at once) until a probe gets an answer again.
 //! - [`dns`]: the records a hosted domain should publish (MX, SPF, DKIM,
 //!   DMARC), printed by `mailhost domain dns DOMAIN`.
 //!
@@ -20,6 +22,7 @@
 //! [`dns_records`]. Nothing here talks SMTP or touches a socket other than
 //! the DNS resolver's.
 
+pub mod breaker;
 pub mod dkim;
 pub mod dns;
 pub mod verify;

@@ -5,16 +5,28 @@
 //! Results are information for the mailbox owner and for later policy; this
 //! module never refuses mail itself.
 //!
-//! Time is bounded twice: the resolver gives up on a query after
-//! [`LOOKUP_TIMEOUT`] (with one retry), and the checks as a whole have
-//! [`BUDGET`]: SPF and DKIM run side by side until `BUDGET - DMARC_SHARE`,
-//! DMARC (which needs their results) gets the rest. A check that runs out
-//! of time is reported as `temperror` (RFC 7208 §2.6.6, RFC 8601 §2.7.1),
-//! which is what a slow or dead DNS server is.
+//! Time is bounded three ways, so that a DNS outage never becomes a mail
+//! outage:
+//! - the resolver gives up on a query after `delivery.dns_timeout`;
+//! - the checks as a whole have `delivery.verify_timeout`: SPF (HELO and
+//!   MAIL FROM), DKIM and a prefetch of the DMARC record run side by side
+//!   for four fifths of it, DMARC (which needs their results) gets the
+//!   rest; a check that runs out of time is `temperror` (RFC 7208 §2.6.6,
+//!   RFC 8601 §2.7.1), which is what a slow or dead DNS server is;
+//! - after several messages in a row whose lookups all timed out, the
+//!   [`Breaker`] opens and the checks are `temperror` at once, until a
+//!   probe gets an answer again.
+//!
+//! Answers are cached by the resolver (hickory's cache) for their TTL,
+//! and so are NXDOMAIN and NODATA answers, for the SOA minimum that comes
+//! with them (negative caching, RFC 2308 §5: without an SOA they are not
+//! cached).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::breaker::{Breaker, Health};
 use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::verify::DmarcParameters;
 use mail_auth::hickory_resolver::config::{
@@ -28,24 +40,27 @@ use mail_auth::{
 };
 use tokio::time::{timeout_at, Instant};
 
-/// One DNS query's wait for an answer before the resolver retries or fails.
-pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
-/// All checks for one message. RFC 7208 §4.6.4 suggests SPF be allowed at
-/// least 20 s; we take less because the client is waiting for its 250 and a
-/// `temperror` costs the recipient nothing but a missing `pass`.
-pub const BUDGET: Duration = Duration::from_secs(5);
-/// The part of [`BUDGET`] kept for the DMARC lookups.
-const DMARC_SHARE: Duration = Duration::from_secs(1);
-
 /// Inbound verification (R-IN-6).
 pub struct Verifier {
     auth: MessageAuthenticator,
+    dns_timeout: Duration,
+    budget: Duration,
+    breaker: Arc<Breaker>,
+}
+
+/// When each part of one message's checks must end, and whether they run
+/// at all (not while the breaker is open).
+struct Deadlines {
+    checks: Instant,
+    dmarc: Instant,
+    skip: bool,
 }
 
 impl Verifier {
     /// `dns_server`: "" = system resolvers, else one nameserver "IP:PORT"
-    /// (queried over UDP, and TCP for truncated answers).
-    pub fn new(dns_server: &str) -> Result<Self, String> {
+    /// (queried over UDP, and TCP for truncated answers). `dns_timeout`
+    /// bounds one query, `budget` all the checks of one message.
+    pub fn new(dns_server: &str, dns_timeout: Duration, budget: Duration) -> Result<Self, String> {
         let (config, mut opts) = if dns_server.trim().is_empty() {
             read_system_conf().map_err(|e| format!("reading the system DNS configuration: {e}"))?
         } else {
@@ -62,11 +77,21 @@ impl Verifier {
                 ResolverOpts::default(),
             )
         };
-        opts.timeout = LOOKUP_TIMEOUT;
+        opts.timeout = dns_timeout;
         opts.attempts = 1;
         let auth = MessageAuthenticator::new(config, opts)
             .map_err(|e| format!("setting up the DNS resolver: {e}"))?;
-        Ok(Verifier { auth })
+        Ok(Verifier {
+            auth,
+            dns_timeout,
+            budget,
+            breaker: Arc::default(),
+        })
+    }
+
+    /// Whether the checks are skipped for now (the resolver timed out).
+    pub fn resolver_down(&self) -> bool {
+        self.breaker.is_open()
     }
 
     /// Verifies SPF (for the MAIL FROM identity and HELO), DKIM and DMARC for
@@ -88,8 +113,12 @@ impl Verifier {
         // ::ffff:a.b.c.d; SPF's ip4 mechanisms and the header want a.b.c.d.
         let ip = ip.to_canonical();
         let start = Instant::now();
-        let checks_deadline = start + (BUDGET - DMARC_SHARE);
-        let deadline = start + BUDGET;
+        let pass = self.breaker.admit();
+        let at = Deadlines {
+            checks: start + self.budget * 4 / 5,
+            dmarc: start + self.budget,
+            skip: pass.is_none(),
+        };
 
         let helo_domain = spf_domain(helo);
         let mail_from = mail_from
@@ -111,7 +140,7 @@ impl Verifier {
             let d = helo_domain?;
             let params = SpfParameters::verify_ehlo(ip, d, hostname);
             Some(
-                bounded(checks_deadline, self.auth.verify_spf(params), || {
+                bounded(&at, at.checks, self.auth.verify_spf(params), || {
                     spf_temperror(d)
                 })
                 .await,
@@ -125,7 +154,7 @@ impl Verifier {
                     } else {
                         SpfParameters::verify_mail_from(ip, helo.trim(), hostname, mail_from)
                     };
-                    bounded(checks_deadline, self.auth.verify_spf(params), || {
+                    bounded(&at, at.checks, self.auth.verify_spf(params), || {
                         spf_temperror(d)
                     })
                     .await
@@ -138,7 +167,7 @@ impl Verifier {
             let Some(msg) = parsed.as_ref() else {
                 return Vec::new();
             };
-            bounded(checks_deadline, self.auth.verify_dkim(msg), || {
+            bounded(&at, at.checks, self.auth.verify_dkim(msg), || {
                 msg.dkim_headers
                     .iter()
                     .map(|h| DkimOutput::temp_err(timed_out()).with_signature(&h.header))
@@ -146,7 +175,22 @@ impl Verifier {
             })
             .await
         };
-        let (spf_helo, spf_mail_from, dkim) = tokio::join!(spf_helo, spf_mail_from, dkim);
+        let from_domain = parsed
+            .as_ref()
+            .and_then(|m| m.from.first())
+            .and_then(|f| f.rsplit_once('@'))
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .unwrap_or_default();
+        // DMARC needs SPF's and DKIM's results, but its record does not:
+        // asked now, it waits in the resolver's cache for verify_dmarc.
+        let dmarc_prefetch = async {
+            if !at.skip && spf_domain(&from_domain).is_some() {
+                let name = format!("_dmarc.{from_domain}.");
+                let _ = timeout_at(at.checks, self.auth.resolver().txt_lookup(name.as_str())).await;
+            }
+        };
+        let (spf_helo, spf_mail_from, dkim, ()) =
+            tokio::join!(spf_helo, spf_mail_from, dkim, dmarc_prefetch);
         let dkim = match parsed.as_ref() {
             Some(msg) => body_hash_mismatch_is_fail(msg, dkim),
             None => dkim,
@@ -157,12 +201,6 @@ impl Verifier {
         // spf_mail_from already checked.
         let dmarc = match parsed.as_ref() {
             Some(msg) => {
-                let from_domain = msg
-                    .from
-                    .first()
-                    .and_then(|f| f.rsplit_once('@'))
-                    .map(|(_, d)| d.to_ascii_lowercase())
-                    .unwrap_or_default();
                 let params = DmarcParameters::new(
                     msg,
                     &dkim,
@@ -170,8 +208,8 @@ impl Verifier {
                     &spf_mail_from,
                 );
                 Some(
-                    bounded(deadline, self.auth.verify_dmarc(params), || {
-                        DmarcOutput::new(from_domain)
+                    bounded(&at, at.dmarc, self.auth.verify_dmarc(params), || {
+                        DmarcOutput::new(from_domain.clone())
                             .with_spf_result(DmarcResult::TempError(timed_out()))
                             .with_dkim_result(DmarcResult::TempError(timed_out()))
                     })
@@ -180,6 +218,17 @@ impl Verifier {
             }
             None => None,
         };
+
+        if let Some(pass) = pass {
+            let checked_mail_from = mail_from_domain.is_some();
+            pass.finish(health(
+                spf_helo.as_ref(),
+                checked_mail_from.then_some(&spf_mail_from),
+                &dkim,
+                dmarc.as_ref().filter(|d| !d.domain().is_empty()),
+                start.elapsed() >= self.dns_timeout,
+            ));
+        }
 
         // RFC 8601 §2.2: authserv-id, then one resinfo per method. Each
         // piece is written by mail-auth (its Display is authserv-id then
@@ -253,13 +302,47 @@ fn body_hash_mismatch_is_fail<'x>(
         .collect()
 }
 
-/// Runs `check` until `deadline`; on time-out, `on_timeout` gives the
-/// temperror result.
+/// What one message's check results tell of the resolver: any result but
+/// `temperror` is an answer; `temperror` everywhere after at least one
+/// query's time-out (`slow`) is a time-out. Arguments are the checks that
+/// made lookups.
+fn health(
+    spf_helo: Option<&SpfOutput>,
+    spf_mail_from: Option<&SpfOutput>,
+    dkim: &[DkimOutput<'_>],
+    dmarc: Option<&DmarcOutput>,
+    slow: bool,
+) -> Health {
+    let spf = |o: &SpfOutput| o.result() != SpfResult::TempError;
+    let answered = spf_helo.is_some_and(spf)
+        || spf_mail_from.is_some_and(spf)
+        || dkim
+            .iter()
+            .any(|o| !matches!(o.result(), DkimResult::TempError(_)))
+        || dmarc.is_some_and(|d| {
+            !matches!(d.dkim_result(), DmarcResult::TempError(_))
+                || !matches!(d.spf_result(), DmarcResult::TempError(_))
+        });
+    let looked_up =
+        spf_helo.is_some() || spf_mail_from.is_some() || !dkim.is_empty() || dmarc.is_some();
+    match (answered, looked_up && slow) {
+        (true, _) => Health::Answered,
+        (false, true) => Health::TimedOut,
+        (false, false) => Health::Unknown,
+    }
+}
+
+/// Runs `check` until `deadline`; on time-out, or at once while the
+/// breaker is open, `on_timeout` gives the temperror result.
 async fn bounded<T>(
+    at: &Deadlines,
     deadline: Instant,
     check: impl std::future::Future<Output = T>,
     on_timeout: impl FnOnce() -> T,
 ) -> T {
+    if at.skip {
+        return on_timeout();
+    }
     match timeout_at(deadline, check).await {
         Ok(v) => v,
         Err(_) => {

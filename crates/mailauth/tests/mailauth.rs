@@ -4,12 +4,13 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::rdata::{A, MX, TXT};
+use hickory_proto::rr::rdata::{A, MX, SOA, TXT};
 use hickory_proto::rr::{Name, RData, Record};
 use mail_auth::common::parse::TxtRecordParser as _;
 use mail_auth::common::verify::DomainKey;
@@ -299,43 +300,110 @@ fn test_zone() -> Zone {
 }
 
 /// Answers UDP queries from `zone`: the records of the asked type, NOERROR
-/// with no answer for a known name without them, NXDOMAIN otherwise.
+/// with no answer for a known name without them, NXDOMAIN otherwise; the
+/// negative answers carry an SOA (minimum 60 s, RFC 2308 §3).
 async fn dns_server(zone: Zone) -> String {
-    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = sock.local_addr().unwrap().to_string();
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
-                return;
-            };
-            let Ok(req) = Message::from_vec(&buf[..n]) else {
-                continue;
-            };
-            let mut resp = Message::response(req.metadata.id, req.metadata.op_code);
-            resp.metadata.authoritative = true;
-            resp.metadata.recursion_desired = req.metadata.recursion_desired;
-            for q in &req.queries {
-                resp.add_query(q.clone());
-                let name = q
-                    .name()
-                    .to_ascii()
-                    .trim_end_matches('.')
-                    .to_ascii_lowercase();
-                match zone.get(&name) {
-                    None => resp.metadata.response_code = ResponseCode::NXDomain,
-                    Some(rrs) => {
-                        for rd in rrs.iter().filter(|rd| rd.record_type() == q.query_type()) {
-                            resp.add_answer(Record::from_rdata(q.name().clone(), 60, rd.clone()));
-                        }
-                    }
+    TestDns::start(zone, true).await.addr
+}
+
+/// A DNS server that can be silent (drops every query) or answer, and
+/// logs the questions it answered ("name TYPE").
+struct TestDns {
+    addr: String,
+    answering: Arc<AtomicBool>,
+    asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl TestDns {
+    async fn start(zone: Zone, answering: bool) -> TestDns {
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = sock.local_addr().unwrap().to_string();
+        let answering = Arc::new(AtomicBool::new(answering));
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let (on, log) = (answering.clone(), asked.clone());
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            loop {
+                let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+                    return;
+                };
+                if !on.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let Ok(req) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                let resp = answer(&zone, &req, &log);
+                let _ = sock.send_to(&resp.to_vec().unwrap(), peer).await;
+            }
+        });
+        TestDns {
+            addr,
+            answering,
+            asked,
+        }
+    }
+
+    fn asked(&self, q: &str) -> usize {
+        self.asked
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| *a == q)
+            .count()
+    }
+}
+
+fn answer(zone: &Zone, req: &Message, log: &Mutex<Vec<String>>) -> Message {
+    let mut resp = Message::response(req.metadata.id, req.metadata.op_code);
+    resp.metadata.authoritative = true;
+    resp.metadata.recursion_desired = req.metadata.recursion_desired;
+    for q in &req.queries {
+        resp.add_query(q.clone());
+        let name = q
+            .name()
+            .to_ascii()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        log.lock()
+            .unwrap()
+            .push(format!("{name} {}", q.query_type()));
+        let mut found = false;
+        match zone.get(&name) {
+            None => resp.metadata.response_code = ResponseCode::NXDomain,
+            Some(rrs) => {
+                for rd in rrs.iter().filter(|rd| rd.record_type() == q.query_type()) {
+                    resp.add_answer(Record::from_rdata(q.name().clone(), 60, rd.clone()));
+                    found = true;
                 }
             }
-            let _ = sock.send_to(&resp.to_vec().unwrap(), peer).await;
         }
-    });
-    addr
+        if !found {
+            let soa = SOA::new(
+                Name::from_ascii("ns.test.").unwrap(),
+                Name::from_ascii("hostmaster.test.").unwrap(),
+                1,
+                3600,
+                600,
+                86400,
+                60,
+            );
+            resp.add_authority(Record::from_rdata(
+                Name::from_ascii("test.").unwrap(),
+                60,
+                RData::SOA(soa),
+            ));
+        }
+    }
+    resp
 }
+
+fn verifier(addr: &str) -> Verifier {
+    Verifier::new(addr, Duration::from_secs(2), BUDGET).unwrap()
+}
+
+/// The checks' bound the tests use (delivery.verify_timeout's default).
+const BUDGET: Duration = Duration::from_secs(5);
 
 /// The result keyword of the method whose line contains `marker`.
 fn result_of<'a>(ar: &'a str, method: &str, marker: &str) -> &'a str {
@@ -350,7 +418,7 @@ fn result_of<'a>(ar: &'a str, method: &str, marker: &str) -> &'a str {
 #[tokio::test]
 async fn verifier_against_loopback_dns() {
     let server = dns_server(test_zone()).await;
-    let verifier = Verifier::new(&server).unwrap();
+    let verifier = verifier(&server);
     let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
     let raw = signed("Hello Bob\r\n").await;
@@ -473,7 +541,7 @@ async fn verifier_against_loopback_dns() {
 async fn silent_dns_server_gives_temperror_in_bounded_time() {
     // Bound but never read: every query goes unanswered.
     let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let verifier = Verifier::new(&silent.local_addr().unwrap().to_string()).unwrap();
+    let verifier = verifier(&silent.local_addr().unwrap().to_string());
     let raw = signed("Hello Bob\r\n").await;
     let started = Instant::now();
     let ar = verifier
@@ -486,10 +554,7 @@ async fn silent_dns_server_gives_temperror_in_bounded_time() {
         )
         .await;
     let took = started.elapsed();
-    assert!(
-        took < mailhost_mailauth::verify::BUDGET + Duration::from_secs(1),
-        "took {took:?}"
-    );
+    assert!(took < BUDGET + Duration::from_secs(1), "took {took:?}");
     assert_eq!(result_of(&ar, "spf", "smtp.mailfrom"), "temperror", "{ar}");
     assert_eq!(
         result_of(&ar, "dkim", "header.d=example.test"),
@@ -509,7 +574,7 @@ async fn closed_dns_port_gives_temperror() {
         .local_addr()
         .unwrap()
         .port();
-    let verifier = Verifier::new(&format!("127.0.0.1:{port}")).unwrap();
+    let verifier = verifier(&format!("127.0.0.1:{port}"));
     let started = Instant::now();
     let ar = verifier
         .authentication_results(
@@ -520,13 +585,100 @@ async fn closed_dns_port_gives_temperror() {
             "alice@example.test",
         )
         .await;
-    assert!(started.elapsed() < mailhost_mailauth::verify::BUDGET + Duration::from_secs(1));
+    assert!(started.elapsed() < BUDGET + Duration::from_secs(1));
     assert_eq!(result_of(&ar, "spf", "smtp.mailfrom"), "temperror", "{ar}");
+}
+
+#[tokio::test]
+async fn answers_and_nxdomain_are_cached() {
+    let dns = TestDns::start(test_zone(), true).await;
+    let verifier = verifier(&dns.addr);
+    let raw = signed("Hello Bob\r\n").await;
+    let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    for _ in 0..3 {
+        let ar = verifier
+            .authentication_results(
+                "mx.example.net",
+                &raw,
+                localhost,
+                "nx.example.test",
+                "alice@example.test",
+            )
+            .await;
+        assert_eq!(result_of(&ar, "spf", "smtp.mailfrom"), "pass", "{ar}");
+        assert_eq!(result_of(&ar, "spf", "smtp.helo"), "none", "{ar}");
+    }
+    // Once each: the SPF record (TTL 60), the DKIM key, and the HELO
+    // name's NXDOMAIN (negative TTL from the SOA).
+    assert_eq!(dns.asked("example.test TXT"), 1);
+    assert_eq!(dns.asked(&format!("{SELECTOR}._domainkey.{DOMAIN} TXT")), 1);
+    assert_eq!(dns.asked("nx.example.test TXT"), 1);
+}
+
+#[tokio::test]
+async fn dead_resolver_opens_the_breaker_and_recovery_closes_it() {
+    use mailhost_mailauth::breaker::{PROBE_INTERVAL, TRIP_AFTER};
+    let dns = TestDns::start(test_zone(), false).await;
+    let verifier = Verifier::new(
+        &dns.addr,
+        Duration::from_millis(300),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let raw = signed("Hello Bob\r\n").await;
+    let check = || {
+        verifier.authentication_results(
+            "mx.example.net",
+            &raw,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            "mail.example.test",
+            "alice@example.test",
+        )
+    };
+    for _ in 0..TRIP_AFTER {
+        let started = Instant::now();
+        let ar = check().await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "a real wait"
+        );
+        assert_eq!(result_of(&ar, "spf", "smtp.mailfrom"), "temperror", "{ar}");
+    }
+    assert!(verifier.resolver_down());
+    // Open: temperror at once, every check of the header.
+    let started = Instant::now();
+    let ar = check().await;
+    assert!(
+        started.elapsed() < Duration::from_millis(50),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(result_of(&ar, "spf", "smtp.mailfrom"), "temperror", "{ar}");
+    assert_eq!(
+        result_of(&ar, "dkim", "header.d=example.test"),
+        "temperror",
+        "{ar}"
+    );
+    assert_eq!(result_of(&ar, "dmarc", ""), "temperror", "{ar}");
+    // The server comes back: the next probe gets answers and the breaker
+    // closes by itself.
+    dns.answering.store(true, Ordering::SeqCst);
+    tokio::time::sleep(PROBE_INTERVAL).await;
+    let ar = check().await;
+    assert_eq!(result_of(&ar, "spf", "smtp.mailfrom"), "pass", "{ar}");
+    assert_eq!(
+        result_of(&ar, "dkim", "header.d=example.test"),
+        "pass",
+        "{ar}"
+    );
+    assert!(!verifier.resolver_down());
 }
 
 #[test]
 fn bad_dns_server_setting_is_an_error() {
-    let err = Verifier::new("not-an-address").err().unwrap();
+    let err = Verifier::new("not-an-address", Duration::from_secs(2), BUDGET)
+        .err()
+        .unwrap();
     assert!(err.contains("IP:PORT"), "{err}");
 }
 

@@ -3,10 +3,10 @@
 //! within `server.shutdown_grace`, and exits 0.
 
 use mailhost_config::{Config, LogFormat};
-use std::io::IsTerminal;
 use mailhost_net::{ConnLimits, Listener, Shutdown};
 use mailhost_policy::{Engine, Service};
 use mailhost_store::Store;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,8 +136,12 @@ async fn serve(config: Config) -> Result<(), String> {
     let wake = Arc::new(tokio::sync::Notify::new());
     let signer = Arc::new(mailhost_mailauth::Signer::new(store.clone()));
     let verifier = Arc::new(
-        mailhost_mailauth::Verifier::new(&config.delivery.dns_server)
-            .map_err(|e| format!("delivery.dns_server: {e}"))?,
+        mailhost_mailauth::Verifier::new(
+            &config.delivery.dns_server,
+            config.delivery.dns_timeout.std(),
+            config.delivery.verify_timeout.std(),
+        )
+        .map_err(|e| format!("delivery.dns_server: {e}"))?,
     );
     let mut running = 0;
     // Port 25 (MX), 587 (submission, STARTTLS) and 465 (submissions,
