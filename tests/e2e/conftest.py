@@ -181,7 +181,9 @@ def dns_server():
 
 @pytest.fixture
 def dns(dns_server):
-    """The shared DNS server, with the records a test adds removed after it."""
+    """The shared DNS server, with the records a test adds removed after it
+    and its log of questions starting empty."""
+    dns_server.asked.clear()
     yield dns_server
     dns_server.records.clear()
 

@@ -92,13 +92,14 @@ class Dns:
     """records: {(name, type): [values]} with type in MX, A, TXT; MX values
     are (preference, host)."""
 
-    def __init__(self, records):
+    def __init__(self, records, port=0):
         from dnslib import server as dserver
 
         self.records = {(n.lower().rstrip("."), t): v for (n, t), v in records.items()}
+        self.asked = []  # (name, type) of every query answered
         resolver = _Resolver(self)
         quiet = dserver.DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data", prefix=False)
-        self.server = dserver.DNSServer(resolver, port=0, address="127.0.0.1", tcp=False, logger=quiet)
+        self.server = dserver.DNSServer(resolver, port=port, address="127.0.0.1", tcp=False, logger=quiet)
         self.server.start_thread()
         self.port = self.server.server.server_address[1]
         self.tcp = dserver.DNSServer(resolver, port=self.port, address="127.0.0.1", tcp=True, logger=quiet)
@@ -134,12 +135,13 @@ class _Resolver:
         self.dns = dns
 
     def resolve(self, request, handler):
-        from dnslib import A, MX, QTYPE, RCODE, RR, TXT
+        from dnslib import A, MX, QTYPE, RCODE, RR, SOA, TXT
 
         reply = request.reply()
         q = request.q
         name = str(q.qname).lower().rstrip(".")
         qtype = QTYPE[q.qtype]
+        self.dns.asked.append((name, qtype))
         known = any(n == name for (n, _) in self.dns.records)
         for value in self.dns.records.get((name, qtype), []):
             if qtype == "MX":
@@ -154,4 +156,9 @@ class _Resolver:
             reply.add_answer(RR(q.qname, q.qtype, rdata=rdata, ttl=60))
         if not known:
             reply.header.rcode = RCODE.NXDOMAIN
+        if not reply.rr:
+            # A negative answer carries the zone's SOA, whose minimum is how
+            # long it may be cached (RFC 2308 §3); 2 s keeps tests that
+            # publish records later from seeing an old NXDOMAIN.
+            reply.add_auth(RR("test.", QTYPE.SOA, ttl=2, rdata=SOA("ns.test.", "hostmaster.test.", (1, 3600, 600, 86400, 2))))
         return reply

@@ -4,15 +4,15 @@
 //! to time out before its 250, turning a DNS outage into a mail outage.
 //! So, after [`TRIP_AFTER`] messages in a row whose lookups all timed out
 //! (none got an answer in between), the breaker opens: the checks are
-//! skipped and reported as `temperror` at once. While open, one message
-//! every [`PROBE_INTERVAL`] runs its checks for real (half-open, the probe);
-//! the first that gets an answer closes the breaker, so results come back
-//! by themselves when the resolver does.
+//! skipped and reported as `temperror` at once. While open, every
+//! [`PROBE_INTERVAL`] one message's arrival starts a probe in the
+//! background (the message itself does not wait): an uncached lookup of a
+//! name that message needs. The first probe that gets an answer closes the
+//! breaker, so results come back by themselves when the resolver does.
 //!
-//! Probing with real messages rather than a fixed name tells "the resolver
-//! or its upstream is down" (the probe times out) from "one domain's
-//! servers are down" (other domains' mail answers, so the breaker does not
-//! stay open for them).
+//! Probing with the names of real traffic rather than a fixed one tells
+//! "the resolver or its upstream is down" (the probe times out) from "one
+//! domain's servers are down" (other domains' names answer).
 //!
 //! State is per node, in memory: it describes this node's resolver, not a
 //! policy that must hold across nodes.
@@ -49,11 +49,14 @@ pub struct Breaker {
     state: Mutex<State>,
 }
 
-/// Whether a message's checks run; dropping it without
-/// [`Pass::finish`] (a cancelled check) frees a probe's slot.
+/// Leave for one message's checks to run, or for one probe
+/// ([`Pass::probe`]); dropping it without [`Pass::finish`] (a cancelled
+/// check) frees a probe's slot.
 pub struct Pass {
     breaker: Arc<Breaker>,
-    probe: bool,
+    /// The breaker is open and this is the probe: the message's own checks
+    /// are skipped; the probe runs in the background and finishes this.
+    pub probe: bool,
     done: bool,
 }
 
@@ -66,8 +69,8 @@ impl Default for Breaker {
 }
 
 impl Breaker {
-    /// The pass for one message, or None: the breaker is open and this
-    /// message is not the probe, so its checks are `temperror` at once.
+    /// The pass for one message, or None: the breaker is open, so its
+    /// checks are `temperror` at once (and with a probe's pass too).
     pub fn admit(self: &Arc<Self>) -> Option<Pass> {
         self.admit_at(Instant::now())
     }

@@ -26,13 +26,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::breaker::{Breaker, Health};
+use crate::breaker::{Breaker, Health, Pass};
 use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::verify::DmarcParameters;
 use mail_auth::hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts,
 };
+use mail_auth::hickory_resolver::net::NetError;
 use mail_auth::hickory_resolver::system_conf::read_system_conf;
+use mail_auth::hickory_resolver::TokioResolver;
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
     AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcOutput, DmarcResult,
@@ -43,6 +45,9 @@ use tokio::time::{timeout_at, Instant};
 /// Inbound verification (R-IN-6).
 pub struct Verifier {
     auth: MessageAuthenticator,
+    /// The same resolver without a cache, for the breaker's probes: an
+    /// answer cached before the outage must not look like a recovery.
+    prober: TokioResolver,
     dns_timeout: Duration,
     budget: Duration,
     breaker: Arc<Breaker>,
@@ -79,14 +84,44 @@ impl Verifier {
         };
         opts.timeout = dns_timeout;
         opts.attempts = 1;
+        let mut probe_opts = opts.clone();
+        probe_opts.cache_size = 0;
+        let prober = TokioResolver::builder_with_config(config.clone(), Default::default())
+            .with_options(probe_opts)
+            .build()
+            .map_err(|e| format!("setting up the DNS resolver: {e}"))?;
         let auth = MessageAuthenticator::new(config, opts)
             .map_err(|e| format!("setting up the DNS resolver: {e}"))?;
         Ok(Verifier {
             auth,
+            prober,
             dns_timeout,
             budget,
             breaker: Arc::default(),
         })
+    }
+
+    /// The breaker's probe, in the background: the SPF record of `domain`,
+    /// uncached. Any DNS answer (records, NXDOMAIN, even SERVFAIL: the
+    /// resolver answered, and in time) is an answer; a time-out is not.
+    fn probe(&self, pass: Option<Pass>, domain: Option<&str>) {
+        let (Some(pass), Some(domain)) = (pass, domain) else {
+            return; // nothing to ask: the next message probes
+        };
+        let name = format!("{domain}.");
+        let resolver = self.prober.clone();
+        let wait = self.dns_timeout;
+        tokio::spawn(async move {
+            let answered = matches!(
+                tokio::time::timeout(wait, resolver.txt_lookup(name.as_str())).await,
+                Ok(Ok(_) | Err(NetError::Dns(_)))
+            );
+            pass.finish(if answered {
+                Health::Answered
+            } else {
+                Health::TimedOut
+            });
+        });
     }
 
     /// Whether the checks are skipped for now (the resolver timed out).
@@ -113,11 +148,11 @@ impl Verifier {
         // ::ffff:a.b.c.d; SPF's ip4 mechanisms and the header want a.b.c.d.
         let ip = ip.to_canonical();
         let start = Instant::now();
-        let pass = self.breaker.admit();
+        let mut pass = self.breaker.admit();
         let at = Deadlines {
             checks: start + self.budget * 4 / 5,
             dmarc: start + self.budget,
-            skip: pass.is_none(),
+            skip: pass.as_ref().is_none_or(|p| p.probe),
         };
 
         let helo_domain = spf_domain(helo);
@@ -132,6 +167,9 @@ impl Verifier {
             None if mail_from.is_empty() => helo_domain,
             None => None,
         };
+        if pass.as_ref().is_some_and(|p| p.probe) {
+            self.probe(pass.take(), mail_from_domain.or(helo_domain));
+        }
         let parsed = AuthenticatedMessage::parse(message);
 
         let spf_helo = async {
