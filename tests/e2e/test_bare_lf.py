@@ -111,7 +111,7 @@ def test_smuggling_form_ends_nothing(make_server, mode, form):
     server.setup_domain()
     s = open_data(server)
     s.sendall(FORMS[form] + SMUGGLED + b".\r\nQUIT\r\n")
-    r = recv_until_closed(s)
+    r = recv_until_closed(s, timeout=30)
     if mode == "reject":
         assert r.startswith("554 5.6.0 bare CR or LF"), r
         assert "250" not in r

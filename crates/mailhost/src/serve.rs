@@ -143,6 +143,12 @@ async fn serve(config: Config) -> Result<(), String> {
         )
         .map_err(|e| format!("delivery.dns_server: {e}"))?,
     );
+    let min_free = config.clone();
+    let space = Arc::new(mailhost_store::DiskSpace::new(
+        store.clone(),
+        vec![config.server.data_dir.clone()],
+        Box::new(move |fs_size| min_free.min_free_space(fs_size)),
+    ));
     let mut running = 0;
     // Port 25 (MX), 587 (submission, STARTTLS) and 465 (submissions,
     // implicit TLS, RFC 8314) run the same SMTP server in two roles.
@@ -174,6 +180,7 @@ async fn serve(config: Config) -> Result<(), String> {
                 signer: (service == Service::Submission && config.dkim.sign)
                     .then(|| signer.clone()),
                 verifier: (service == Service::Mx).then(|| verifier.clone()),
+                space: Some(space.clone()),
             });
             let l = mk(name, sock, implicit.then(|| tls.clone()), SMTP_BUSY);
             tokio::spawn(l.run(shutdown.clone(), move |c| {

@@ -205,8 +205,12 @@ impl Session {
         let bulk = effects.bulk.into_inner().unwrap_or_else(|p| p.into_inner());
         msg.bulk = bulk.clone();
         let sent = msg.send_log.clone();
+        let stored = msg.body.len() as u64;
         match self.ctx.store.deliver(msg).await {
             Ok(_) => {
+                if let Some(space) = &self.ctx.space {
+                    space.charge(stored);
+                }
                 if let Some(t) = &bulk {
                     self.ctx.policy.bulk.learn(t);
                 }

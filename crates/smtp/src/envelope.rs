@@ -111,10 +111,27 @@ impl Session {
                 "non-ASCII sender address needs the SMTPUTF8 parameter",
             ));
         }
+        let declared = (from.size > 0).then_some(from.size as u64);
+        if let Some(space) = &self.ctx.space {
+            // RFC 3463 X.3.1 "mail system full"; 452 is "insufficient system
+            // storage" (RFC 5321 §4.2.2, RFC 1870 §6.1 for a declared SIZE).
+            if let Err(low) = space.check(declared.unwrap_or(0)).await {
+                tracing::info!(peer = %self.conn.peer, free = low.free, min_free_space = low.min, need = low.need, "MAIL refused: mail system full");
+                let text = if low.need > 0 {
+                    format!(
+                        "mail system full: no room for a message of {} bytes now; try again later",
+                        low.need
+                    )
+                } else {
+                    "mail system full: too little free space to take new mail now; try again later"
+                        .into()
+                };
+                return self.reply(Reply::new(452, "4.3.1", text));
+            }
+        }
         if self.ctx.service == Service::Submission && self.info.account.is_none() {
             self.pop_before_smtp().await;
         }
-        let declared = (from.size > 0).then_some(from.size as u64);
         let v = self
             .ctx
             .policy

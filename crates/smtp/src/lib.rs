@@ -49,4 +49,6 @@ pub struct SmtpCtx {
     pub signer: Option<Arc<mailhost_mailauth::Signer>>,
     /// SPF/DKIM/DMARC checks of mail from the world (R-IN-6).
     pub verifier: Option<Arc<mailhost_mailauth::Verifier>>,
+    /// Free-space headroom: new mail is refused below it.
+    pub space: Option<Arc<mailhost_store::DiskSpace>>,
 }

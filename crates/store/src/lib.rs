@@ -39,6 +39,7 @@ mod pg;
 mod policy_state;
 mod queue;
 mod schema;
+mod space;
 mod sqlite;
 
 pub use accounts::{Account, AddressInfo, AuthResult, DomainInfo, Resolved};
@@ -48,6 +49,7 @@ pub use messages::{MessageMeta, NewMessage, Outbound};
 pub use packages::{Package, SenderProfile};
 pub use policy_state::{Evidence, EvidenceQuery, Hold};
 pub use queue::{Deferral, QueueItem};
+pub use space::{DiskSpace, Low, MinFree};
 
 use db::{Row, Stmt, Val};
 use std::sync::Arc;
@@ -96,6 +98,35 @@ impl Store {
             backend: Arc::new(backend),
             recent: Default::default(),
         })
+    }
+
+    /// The SQLite database file; None on PostgreSQL.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match &*self.backend {
+            Backend::Sqlite(b) => Some(b.path()),
+            Backend::Pg(_) => None,
+        }
+    }
+
+    /// Bytes the database reuses before its files grow: SQLite's free
+    /// pages (a deletion frees pages, not disk). 0 on PostgreSQL, whose
+    /// disk is not this node's.
+    pub async fn reusable_bytes(&self) -> Result<u64> {
+        match &*self.backend {
+            Backend::Sqlite(b) => {
+                let rows = b.lookup(
+                    "SELECT f.freelist_count * p.page_size FROM pragma_freelist_count() f, pragma_page_size() p",
+                    vec![],
+                )?;
+                Ok(rows
+                    .first()
+                    .map(|r| r.i64(0))
+                    .transpose()?
+                    .unwrap_or(0)
+                    .max(0) as u64)
+            }
+            Backend::Pg(_) => Ok(0),
+        }
     }
 
     pub fn backend_name(&self) -> &'static str {

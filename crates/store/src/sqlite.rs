@@ -256,6 +256,10 @@ fn read(
 }
 
 impl Sqlite {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub async fn open(path: &Path) -> Result<Sqlite, StoreError> {
         let path = path.to_path_buf();
         tokio::task::spawn_blocking(move || Self::open_blocking(path))
