@@ -7,9 +7,14 @@
 #   3. memory per idle connection with IDLE connections open;
 #   4. authenticated submission over STARTTLS (local recipients);
 #   5. end to end: submission to a remote domain routed to an SMTP sink,
-#      timed until the sink has every message.
+#      timed until the sink has every message;
+#   6. SMTP acceptance as in 1 with the DNS resolver up (the stub), then
+#      with it down (a loopback port where nothing answers: every SPF,
+#      DKIM and DMARC lookup would time out), and the ratio. Last: it
+#      restarts the server with the dead resolver.
 # Usage: bench/run.sh        (STORE=postgres://… to bench on PostgreSQL;
 #                             PHASES="4 5" runs only those phases;
+#                             RESOLVER_MESSAGES=N for phase 6, default 40000;
 #                             MH=path runs another mailhost binary;
 #                             EXTRA=$'[dkim]\nsign = false' adds settings)
 set -euo pipefail
@@ -21,7 +26,7 @@ SIZE=${SIZE:-4096}
 POP_MESSAGES=${POP_MESSAGES:-10000}
 IDLE=${IDLE:-1000}
 WORK=${WORK:-/var/tmp/mailhost-bench/run}
-PHASES=${PHASES:-1 2 3 4 5}
+PHASES=${PHASES:-1 2 3 4 5 6}
 phase() { [[ " $PHASES " == *" $1 "* ]]; }
 
 cargo build --release -q -p mailhost -p mailhost-bench
@@ -68,10 +73,14 @@ mh user add user0@big.test --password bench-pw >/dev/null
 
 python3 bench/compare/dns-stub.py 127.0.0.1:3553 > "$WORK/dns.log" 2>&1 &
 DNS=$!
-RUST_LOG=warn "$MH" --config "$WORK/mailhost.toml" serve > "$WORK/stdout" 2> "$WORK/server.log" &
-PID=$!
-trap 'kill -TERM $PID $DNS 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do grep -q "mailhost: ready" "$WORK/stdout" 2>/dev/null && break; sleep 0.1; done
+SILENT=
+start_server() {
+    RUST_LOG=warn "$MH" --config "$WORK/mailhost.toml" serve > "$WORK/stdout" 2>> "$WORK/server.log" &
+    PID=$!
+    for _ in $(seq 1 100); do grep -q "mailhost: ready" "$WORK/stdout" 2>/dev/null && break; sleep 0.1; done
+}
+start_server
+trap 'kill -TERM $PID $DNS $SILENT 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
 
 if [ -n "${PERF:-}" ]; then
     # PERF=1: a call-graph profile of the server over the run ($WORK/perf.data).
@@ -137,4 +146,23 @@ wait $SINK
 t1=$(date +%s.%N)
 echo "end to end: $MESSAGES messages submitted and delivered in $(echo "$t1 - $t0" | bc -l | cut -c1-6)s = $(echo "$MESSAGES / ($t1 - $t0)" | bc -l | cut -d. -f1) msg/s"
 cpu_report "$MESSAGES"
+fi
+if phase 6; then
+echo "== 6. SMTP acceptance with the DNS resolver up, then down"
+N6=${RESOLVER_MESSAGES:-40000}
+rate() { sed -n 's/.* = \([0-9]*\) msg\/s.*/\1/p'; }
+"$LOAD" smtp --addr 127.0.0.1:3525 --sessions "$SESSIONS" --messages "$N6" --size "$SIZE" --domain bench.test --mailboxes 32 | tee "$WORK/up.txt"
+up=$(rate < "$WORK/up.txt")
+# Down: a UDP socket that reads nothing, so every query goes unanswered
+# (no ICMP refusal either: the worst case, a resolver that is gone).
+python3 -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 3554)); time.sleep(3600)' &
+SILENT=$!
+kill -TERM $PID; wait $PID 2>/dev/null || true
+sed -i 's/^dns_server = .*/dns_server = "127.0.0.1:3554"/' "$WORK/mailhost.toml"
+start_server
+"$LOAD" smtp --addr 127.0.0.1:3525 --sessions "$SESSIONS" --messages "$N6" --size "$SIZE" --domain bench.test --mailboxes 32 | tee "$WORK/down.txt"
+down=$(rate < "$WORK/down.txt")
+grep -q "DNS resolver not answering" "$WORK/server.log" && echo "(the server's log: DNS resolver not answering)"
+echo "resolver down: $down msg/s vs $up msg/s up = $(echo "scale=2; $down / $up" | bc -l)x"
 fi

@@ -47,6 +47,9 @@ enum State {
 #[derive(Debug)]
 pub struct Breaker {
     state: Mutex<State>,
+    /// Whether it is open, for checks in flight to stop waiting when it
+    /// opens.
+    open: tokio::sync::watch::Sender<bool>,
 }
 
 /// Leave for one message's checks to run, or for one probe
@@ -64,6 +67,7 @@ impl Default for Breaker {
     fn default() -> Self {
         Breaker {
             state: Mutex::new(State::Closed { failures: 0 }),
+            open: tokio::sync::watch::Sender::new(false),
         }
     }
 }
@@ -95,6 +99,12 @@ impl Breaker {
             probe,
             done: false,
         })
+    }
+
+    /// Resolves when the breaker is open (at once if it is).
+    pub async fn opened(&self) {
+        let mut rx = self.open.subscribe();
+        let _ = rx.wait_for(|open| *open).await;
     }
 
     pub fn is_open(&self) -> bool {
@@ -142,7 +152,10 @@ impl Breaker {
                 probing: false,
             },
         };
+        let open = matches!(next, State::Open { .. });
         *st = next;
+        self.open
+            .send_if_modified(|o| std::mem::replace(o, open) != open);
     }
 }
 
