@@ -72,13 +72,13 @@ rsa_bits = 1024
         self.proc = None
         self.ports = {}
 
-    def start(self, env=None):
+    def start(self, env=None, args=()):
         e = dict(os.environ)
         e.setdefault("RUST_LOG", "info")
         e.update(env or {})
         self.log = open(self.dir / "server.log", "ab")
         self.proc = subprocess.Popen(
-            [BIN, "--config", str(self.config), "serve"],
+            [BIN, "--config", str(self.config), "serve", *args],
             stdout=subprocess.PIPE,
             stderr=self.log,
             env=e,
@@ -202,13 +202,13 @@ def sink():
 def make_server(tmp_path, backend, dns):
     servers = []
 
-    def make(extra="", start=True, env=None):
+    def make(extra="", start=True, env=None, args=()):
         d = tmp_path / f"s{len(servers)}"
         d.mkdir()
         s = Server(d, backend, extra, dns_port=dns.port)
         servers.append(s)
         if start:
-            s.start(env)
+            s.start(env, args)
         return s
 
     yield make
