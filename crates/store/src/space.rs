@@ -41,10 +41,12 @@ pub struct DiskSpace {
 }
 
 /// One measurement: the path with the least room above its headroom.
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 struct Reading {
     at: Instant,
-    tightest: Option<(PathBuf, u64, u64)>,
+    /// (index into `paths`, free, headroom): Copy, so the hot path's
+    /// clone of a reading allocates nothing.
+    tightest: Option<(usize, u64, u64)>,
 }
 
 impl DiskSpace {
@@ -70,24 +72,19 @@ impl DiskSpace {
         // A reading is used for a second, and only while the room above
         // the headroom is larger than the headroom itself: near the line,
         // every MAIL reads afresh (a statvfs and a pragma, microseconds).
-        let cached = self
-            .last
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .filter(|r| {
-                r.at.elapsed() < FRESH
-                    && r.tightest
-                        .as_ref()
-                        .is_none_or(|(_, free, min)| *free / 2 > *min)
-            });
+        let cached = (*self.last.lock().unwrap_or_else(|e| e.into_inner())).filter(|r| {
+            r.at.elapsed() < FRESH
+                && r.tightest
+                    .as_ref()
+                    .is_none_or(|(_, free, min)| *free / 2 > *min)
+        });
         let reading = match cached {
             Some(r) => r,
             None => self.read().await,
         };
         match reading.tightest {
-            Some((path, free, min)) if free < min.saturating_add(need) => Err(Low {
-                path,
+            Some((i, free, min)) if free < min.saturating_add(need) => Err(Low {
+                path: self.paths[i].clone(),
                 free,
                 min,
                 need: if free < min { 0 } else { need },
@@ -120,27 +117,23 @@ impl DiskSpace {
         let tightest = self
             .paths
             .iter()
-            .filter_map(|p| {
+            .enumerate()
+            .filter_map(|(i, p)| {
                 let (free, size) = statvfs(p)?;
                 let free = free + if db.as_ref() == Some(p) { reusable } else { 0 };
-                Some((p.clone(), free, (self.min)(size)))
+                Some((i, free, (self.min)(size)))
             })
             .min_by_key(|(_, free, min)| *free as i128 - *min as i128);
         let reading = Reading {
             at: Instant::now(),
             tightest,
         };
-        let low = |r: &Reading| {
-            r.tightest
-                .as_ref()
-                .filter(|(_, free, min)| free < min)
-                .cloned()
-        };
+        let low = |r: &Reading| r.tightest.filter(|(_, free, min)| free < min);
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let was_low = last.as_ref().and_then(low).is_some();
+        let was_low = (*last).and_then(|r| low(&r)).is_some();
         match (low(&reading), was_low) {
-            (Some((path, free, min)), false) => tracing::warn!(
-                path = %path.display(),
+            (Some((i, free, min)), false) => tracing::warn!(
+                path = %self.paths[i].display(),
                 free,
                 min_free_space = min,
                 "free space below server.min_free_space: new mail is refused (452 4.3.1) until there is more"
@@ -150,7 +143,7 @@ impl DiskSpace {
             }
             _ => {}
         }
-        *last = Some(reading.clone());
+        *last = Some(reading);
         reading
     }
 }
