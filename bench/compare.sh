@@ -630,7 +630,8 @@ mh user add user0@big.test --password "$PASSWORD" --quota 16GB
 # ready.
 start_mailhost() {
     local from
-    from=$(($(wc -l < "$MH_DIR/serve.log" 2>/dev/null || echo 0) + 1))
+    from=1
+    [ -f "$MH_DIR/serve.log" ] && from=$(($(wc -l < "$MH_DIR/serve.log") + 1))
     "$MAILHOST" --config "$MH_CFG" serve >> "$MH_DIR/serve.log" 2>&1 &
     MH_PID=$!
     echo "$MH_PID" > "$MH_DIR/mailhost.pid"
