@@ -228,9 +228,12 @@ impl Verifier {
         // DMARC needs SPF's and DKIM's results, but its record does not:
         // asked now, it waits in the resolver's cache for verify_dmarc.
         let dmarc_prefetch = async {
-            if !at.skip && spf_domain(&from_domain).is_some() {
+            if spf_domain(&from_domain).is_some() {
                 let name = format!("_dmarc.{from_domain}.");
-                let _ = timeout_at(at.checks, self.auth.resolver().txt_lookup(name.as_str())).await;
+                let lookup = async {
+                    let _ = self.auth.resolver().txt_lookup(name.as_str()).await;
+                };
+                bounded(&at, at.checks, lookup, || ()).await;
             }
         };
         let (spf_helo, spf_mail_from, dkim, ()) =
