@@ -107,9 +107,12 @@ def test_full_disk_refuses_mail_but_not_users(make_server, backend, small_disk):
         assert (code, text[:22]) == (452, "4.3.1 mail system full"), (code, text)
         assert "too little free space" in text
     assert log().count("free space below server.min_free_space") == 1
-    # Users still log in, read and delete: their writes have room.
+    # Users still log in, read and delete, and the operator's commands
+    # work: their writes have room.
     assert pop_delete_all(server) == 3
     assert pop_delete_all(server) == 0
+    server.cli("user", "add", "carol@example.test", "--password", "secret-pw")
+    server.cli("user", "suspend", "bob@example.test")
     # Room again: accepted, and the log says so.
     filler.unlink()
     assert accepted_again(server, 1000)
