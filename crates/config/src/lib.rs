@@ -490,6 +490,11 @@ impl Config {
                 "delivery.verify_timeout and delivery.dns_timeout: must be at least 100ms".into(),
             ));
         }
+        if self.delivery.dns_timeout.std() > self.delivery.verify_timeout.std() {
+            return Err(ConfigError::Invalid(
+                "delivery.dns_timeout: must not be longer than delivery.verify_timeout".into(),
+            ));
+        }
         if self.policy.max_recipients == 0 {
             return Err(ConfigError::Invalid(
                 "policy.max_recipients: must be at least 1".into(),

@@ -13,9 +13,9 @@
 //!   for four fifths of it, DMARC (which needs their results) gets the
 //!   rest; a check that runs out of time is `temperror` (RFC 7208 §2.6.6,
 //!   RFC 8601 §2.7.1), which is what a slow or dead DNS server is;
-//! - after several messages in a row whose lookups all timed out, the
-//!   [`Breaker`] opens and the checks are `temperror` at once, until a
-//!   probe gets an answer again.
+//! - after a few messages whose lookups all timed out, the [`Breaker`]
+//!   opens and the checks are `temperror` at once, until the resolver
+//!   answers a probe again.
 //!
 //! Answers are cached by the resolver (hickory's cache) for their TTL,
 //! and so are NXDOMAIN and NODATA answers, for the SOA minimum that comes
@@ -26,13 +26,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::breaker::{Breaker, Health, Pass};
+use crate::breaker::{Breaker, PROBE_INTERVAL};
 use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::verify::DmarcParameters;
 use mail_auth::hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts,
 };
 use mail_auth::hickory_resolver::net::NetError;
+use mail_auth::hickory_resolver::proto::rr::{Name, RecordType};
 use mail_auth::hickory_resolver::system_conf::read_system_conf;
 use mail_auth::hickory_resolver::TokioResolver;
 use mail_auth::spf::verify::SpfParameters;
@@ -106,27 +107,35 @@ impl Verifier {
         })
     }
 
-    /// The breaker's probe, in the background: the SPF record of `domain`,
-    /// uncached. Any DNS answer (records, NXDOMAIN, even SERVFAIL: the
-    /// resolver answered, and in time) is an answer; a time-out is not.
-    fn probe(&self, pass: Option<Pass>, domain: Option<&str>) {
-        let (Some(pass), Some(domain)) = (pass, domain) else {
-            return; // nothing to ask: the next message probes
-        };
-        let name = format!("{domain}.");
+    /// Runs the breaker's probes, in the background, until one gets an
+    /// answer (see [`crate::breaker`]): an uncached query for the root
+    /// zone's NS records; any DNS answer, even SERVFAIL, means the
+    /// resolver is there and quick.
+    fn start_probing(&self) {
         let resolver = self.prober.clone();
+        let breaker = self.breaker.clone();
         let wait = self.dns_timeout;
         tokio::spawn(async move {
-            let answered = matches!(
-                tokio::time::timeout(wait, resolver.txt_lookup(name.as_str())).await,
-                Ok(Ok(_) | Err(NetError::Dns(_)))
-            );
-            pass.finish(if answered {
-                Health::Answered
-            } else {
-                Health::TimedOut
-            });
+            loop {
+                let answered = matches!(
+                    tokio::time::timeout(wait, resolver.lookup(Name::root(), RecordType::NS)).await,
+                    Ok(Ok(_) | Err(NetError::Dns(_)))
+                );
+                breaker.probed(answered);
+                if answered {
+                    return;
+                }
+                tokio::time::sleep(PROBE_INTERVAL).await;
+            }
         });
+    }
+
+    /// A message's lookups all timed out: tells the breaker, and probes if
+    /// that opened it.
+    fn timed_out(&self) {
+        if self.breaker.timed_out() {
+            self.start_probing();
+        }
     }
 
     /// Whether the checks are skipped for now (the resolver timed out).
@@ -153,11 +162,10 @@ impl Verifier {
         // ::ffff:a.b.c.d; SPF's ip4 mechanisms and the header want a.b.c.d.
         let ip = ip.to_canonical();
         let start = Instant::now();
-        let mut pass = self.breaker.admit();
         let at = Deadlines {
             checks: start + self.budget * 4 / 5,
             dmarc: start + self.budget,
-            skip: pass.as_ref().is_none_or(|p| p.probe),
+            skip: self.breaker.is_open(),
             breaker: &self.breaker,
         };
 
@@ -173,9 +181,6 @@ impl Verifier {
             None if mail_from.is_empty() => helo_domain,
             None => None,
         };
-        if pass.as_ref().is_some_and(|p| p.probe) {
-            self.probe(pass.take(), mail_from_domain.or(helo_domain));
-        }
         let parsed = AuthenticatedMessage::parse(message);
 
         let spf_helo = async {
@@ -214,7 +219,7 @@ impl Verifier {
             bounded(&at, at.checks, self.auth.verify_dkim(msg), || {
                 msg.dkim_headers
                     .iter()
-                    .map(|h| DkimOutput::temp_err(timed_out()).with_signature(&h.header))
+                    .map(|h| DkimOutput::temp_err(timed_out_error()).with_signature(&h.header))
                     .collect()
             })
             .await
@@ -241,20 +246,20 @@ impl Verifier {
         // What SPF and DKIM showed of the resolver is told at once (not
         // after DMARC), so that a dead resolver is found as soon as the
         // first lookups time out; and once the breaker is open, DMARC is
-        // not waited for either.
+        // not waited for either. "Slow": at least one query's time-out, or
+        // this phase's whole share of the budget.
         let checked_mail_from = mail_from_domain.is_some();
-        let slow = |start: Instant| start.elapsed() >= self.dns_timeout;
-        if let Some(p) = pass.take() {
-            match health(
+        let slow = (start + self.dns_timeout).min(at.checks);
+        if !at.skip
+            && timed_out(
                 spf_helo.as_ref(),
                 checked_mail_from.then_some(&spf_mail_from),
                 &dkim,
                 None,
-                slow(start),
-            ) {
-                Health::Unknown => pass = Some(p),
-                h => p.finish(h),
-            }
+                Instant::now() >= slow,
+            )
+        {
+            self.timed_out();
         }
         let at = Deadlines {
             skip: at.skip || self.breaker.is_open(),
@@ -268,6 +273,7 @@ impl Verifier {
         // RFC 7489 §4.1: DMARC's SPF input is the MAIL FROM identity; for a
         // null reverse-path that is postmaster@HELO (RFC 7208 §2.4), which
         // spf_mail_from already checked.
+        let dmarc_start = Instant::now();
         let dmarc = match parsed.as_ref() {
             Some(msg) => {
                 let params = DmarcParameters::new(
@@ -279,23 +285,28 @@ impl Verifier {
                 Some(
                     bounded(&at, at.dmarc, self.auth.verify_dmarc(params), || {
                         DmarcOutput::new(from_domain.clone())
-                            .with_spf_result(DmarcResult::TempError(timed_out()))
-                            .with_dkim_result(DmarcResult::TempError(timed_out()))
+                            .with_spf_result(DmarcResult::TempError(timed_out_error()))
+                            .with_dkim_result(DmarcResult::TempError(timed_out_error()))
                     })
                     .await,
                 )
             }
             None => None,
         };
-
-        if let Some(pass) = pass {
-            pass.finish(health(
+        // A message whose only lookups were DMARC's (a null sender with an
+        // address-literal HELO, unsigned) tells the breaker too.
+        let spf_looked_up = spf_helo.is_some() || checked_mail_from || !dkim.is_empty();
+        if !at.skip
+            && !spf_looked_up
+            && timed_out(
                 None,
                 None,
                 &[],
                 dmarc.as_ref().filter(|d| !d.domain().is_empty()),
-                slow(start),
-            ));
+                Instant::now() >= (dmarc_start + self.dns_timeout).min(at.dmarc),
+            )
+        {
+            self.timed_out();
         }
 
         // RFC 8601 §2.2: authserv-id, then one resinfo per method. Each
@@ -370,17 +381,17 @@ fn body_hash_mismatch_is_fail<'x>(
         .collect()
 }
 
-/// What one message's check results tell of the resolver: any result but
-/// `temperror` is an answer; `temperror` everywhere after at least one
-/// query's time-out (`slow`) is a time-out. Arguments are the checks that
-/// made lookups.
-fn health(
+/// Whether one message's lookups all timed out: the checks that made
+/// lookups (the arguments) are all `temperror`, after at least one query's
+/// time-out (`slow`). A quick `temperror` (SERVFAIL) costs the client no
+/// time, so it is no reason to skip lookups.
+fn timed_out(
     spf_helo: Option<&SpfOutput>,
     spf_mail_from: Option<&SpfOutput>,
     dkim: &[DkimOutput<'_>],
     dmarc: Option<&DmarcOutput>,
     slow: bool,
-) -> Health {
+) -> bool {
     let spf = |o: &SpfOutput| o.result() != SpfResult::TempError;
     let answered = spf_helo.is_some_and(spf)
         || spf_mail_from.is_some_and(spf)
@@ -393,11 +404,7 @@ fn health(
         });
     let looked_up =
         spf_helo.is_some() || spf_mail_from.is_some() || !dkim.is_empty() || dmarc.is_some();
-    match (answered, looked_up && slow) {
-        (true, _) => Health::Answered,
-        (false, true) => Health::TimedOut,
-        (false, false) => Health::Unknown,
-    }
+    looked_up && slow && !answered
 }
 
 /// Runs `check` until `deadline`; on time-out, or at once while the
@@ -423,7 +430,7 @@ async fn bounded<T>(
     }
 }
 
-fn timed_out() -> Error {
+fn timed_out_error() -> Error {
     Error::Dns(DnsError::Resolver("DNS lookups timed out".into()))
 }
 

@@ -112,7 +112,10 @@ impl Session {
             ));
         }
         let declared = (from.size > 0).then_some(from.size as u64);
-        if let Some(space) = &self.ctx.space {
+        // A declared size over the limit gets its 552 from the policy
+        // (R-IN-2), not a 452 to retry for days.
+        let oversize = declared.is_some_and(|n| n > self.ctx.config.server.max_message_size.0);
+        if let (Some(space), false) = (&self.ctx.space, oversize) {
             // RFC 3463 X.3.1 "mail system full"; 452 is "insufficient system
             // storage" (RFC 5321 §4.2.2, RFC 1870 §6.1 for a declared SIZE).
             if let Err(low) = space.check(declared.unwrap_or(0)).await {

@@ -113,14 +113,29 @@ impl DiskSpace {
     /// (once per crossing).
     async fn read(&self) -> Reading {
         let reusable = self.store.reusable_bytes().await.unwrap_or(0);
-        let db = db_dir(&self.store);
+        // Paths are grouped by file system: the database's free pages are
+        // free space for every path on its file system, and each file
+        // system is read once.
+        let dev = |p: &std::path::Path| rustix::fs::stat(p).ok().map(|s| s.st_dev);
+        let db_dev = db_dir(&self.store).and_then(|d| dev(&d));
+        let mut seen = Vec::new();
         let tightest = self
             .paths
             .iter()
             .enumerate()
             .filter_map(|(i, p)| {
+                let d = dev(p);
+                if d.is_some() && seen.contains(&d) {
+                    return None;
+                }
+                seen.push(d);
                 let (free, size) = statvfs(p)?;
-                let free = free + if db.as_ref() == Some(p) { reusable } else { 0 };
+                let free = free
+                    + if d.is_some() && d == db_dev {
+                        reusable
+                    } else {
+                        0
+                    };
                 Some((i, free, (self.min)(size)))
             })
             .min_by_key(|(_, free, min)| *free as i128 - *min as i128);
