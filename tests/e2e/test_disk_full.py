@@ -107,6 +107,12 @@ def test_full_disk_refuses_mail_but_not_users(make_server, backend, small_disk):
         assert (code, text[:22]) == (452, "4.3.1 mail system full"), (code, text)
         assert "too little free space" in text
     assert log().count("free space below server.min_free_space") == 1
+    # A declared size over max_message_size still gets its permanent 552,
+    # not a 452 to retry for days.
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30) as s:
+        s.ehlo()
+        code, text = s.mail("x@remote.test", ["SIZE=2000000"])
+        assert (code, text[:5]) == (552, b"5.3.4"), (code, text)
     # Users still log in, read and delete, and the operator's commands
     # work: their writes have room.
     assert pop_delete_all(server) == 3

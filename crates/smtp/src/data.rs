@@ -16,13 +16,8 @@
 //!
 //! A bare CR is an error either way: no client sends it by accident.
 
-/// What a bare LF in message data is (`smtp.bare_lf`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BareLf {
-    #[default]
-    Normalize,
-    Reject,
-}
+/// What a bare LF in message data is: the setting `smtp.bare_lf` itself.
+pub use mailhost_config::BareLf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {

@@ -32,10 +32,7 @@ impl Session {
         ));
 
         let max = self.ctx.config.server.max_message_size.0;
-        let mode = match self.ctx.config.smtp.bare_lf {
-            mailhost_config::BareLf::Normalize => BareLf::Normalize,
-            mailhost_config::BareLf::Reject => BareLf::Reject,
-        };
+        let mode = self.ctx.config.smtp.bare_lf;
         let mut rx = DataReceiver::new(max, mode);
         let qid = queue_id();
         let mut body = received_header(self, &qid);
