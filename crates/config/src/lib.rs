@@ -212,6 +212,9 @@ pub struct Delivery {
     /// Messages with more Received headers than this are refused as
     /// looping (RFC 5321 §6.3).
     pub max_received: u32,
+    /// R-IN-4: how long an SRS address of forwarded mail takes its bounce
+    /// (whole days; at most 1023).
+    pub srs_max_age: Duration,
 }
 
 impl Default for Delivery {
@@ -234,6 +237,7 @@ impl Default for Delivery {
             connection_cache_time: Duration::from_secs(2),
             poll: Duration::from_secs(1),
             max_received: 50,
+            srs_max_age: Duration::from_secs(21 * 86400),
         }
     }
 }
@@ -305,6 +309,23 @@ pub struct Policy {
     pub autoreply_interval: Duration,
     /// R-IN-3: default mailbox quota.
     pub quota: Size,
+    /// R-POP-5: retention of mail first read over IMAP ("0s": off).
+    pub imap_read_retention: Duration,
+    /// R-ADDR-5: who may send to all@DOMAIN.
+    pub all_from: AllFrom,
+}
+
+/// R-ADDR-5: who may send to all@DOMAIN.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AllFrom {
+    /// Authenticated senders of the same domain.
+    #[default]
+    Domain,
+    /// Anyone, from anywhere.
+    Anyone,
+    /// Only the domain's technical contact, authenticated.
+    Admin,
 }
 
 impl Default for Policy {
@@ -330,6 +351,8 @@ impl Default for Policy {
             max_forwards: 6,
             autoreply_interval: Duration::from_secs(7 * 86400),
             quota: Size(50 * 1024 * 1024),
+            imap_read_retention: Duration::from_secs(0),
+            all_from: AllFrom::Domain,
         }
     }
 }

@@ -52,4 +52,7 @@ pub struct DeliveryCtx {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// The policy engine's "before delivery" decision point, if any.
     pub policy: Option<std::sync::Arc<mailhost_policy::Engine>>,
+    /// Decodes SRS senders of forwarded mail, so that its bounces reach
+    /// the original sender (R-IN-4).
+    pub srs: Option<std::sync::Arc<mailhost_mailbox::Srs>>,
 }

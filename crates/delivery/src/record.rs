@@ -149,16 +149,35 @@ async fn notice(
     original: &[u8],
 ) -> Result<Option<NewMessage>, StoreError> {
     let hostname = &ctx.config.server.hostname;
+    let mut sender = sender.to_string();
+    // R-IN-4: the bounce of forwarded mail goes to its original sender.
+    if let (Some(srs), Some((local, _))) = (&ctx.srs, sender.clone().rsplit_once('@')) {
+        if mailhost_mailbox::srs::is_srs(local) {
+            match srs.reverse(local, (now / 1000).max(0) as u64) {
+                Ok(orig) => sender = orig,
+                Err(e) => {
+                    tracing::info!(%sender, "no delivery notice: {e}");
+                    return Ok(None);
+                }
+            }
+        }
+    }
     let body = dsn::build(&Report {
         hostname,
-        to: sender,
+        to: &sender,
         action,
         arrival_ms,
         last_attempt_ms: now,
         rcpts,
         original,
     });
-    Ok(match ctx.store.resolve(sender).await? {
+    let mut resolved = ctx.store.resolve(&sender).await?;
+    if let Resolved::Postmaster(contact) = resolved {
+        // R-ADDR-4: postmaster@'s mail goes to the domain's contact.
+        resolved = ctx.store.resolve(&contact).await?;
+        sender = contact;
+    }
+    Ok(match resolved {
         Resolved::Deliver(accounts) => Some(NewMessage {
             body,
             deliveries: accounts
@@ -182,7 +201,11 @@ async fn notice(
             }],
             ..Default::default()
         }),
-        Resolved::Unknown | Resolved::Suspended | Resolved::Quarantined(_) => {
+        Resolved::Unknown
+        | Resolved::Suspended
+        | Resolved::Quarantined(_)
+        | Resolved::All(_)
+        | Resolved::Postmaster(_) => {
             tracing::info!(%sender, "no delivery notice: the sender's address no longer takes mail");
             None
         }

@@ -92,6 +92,15 @@ async fn serve(config: Config) -> Result<(), String> {
         &config.server.hostname,
     )?;
     let tls = TlsAcceptor::from(tls_cfg);
+    store.set_default_quota(config.policy.quota.0);
+    // R-IN-4: one SRS key for every node on the store.
+    let srs = Arc::new(mailhost_mailbox::Srs::new(
+        &store
+            .secret("srs")
+            .await
+            .map_err(|e| format!("the SRS key: {e}"))?,
+        config.delivery.srs_max_age.std(),
+    ));
     let policy = Arc::new(Engine::new(config.clone(), store.clone()));
     // R-OUT-8: the bulk window is in memory before the first session
     // (with the acceptable-use rules off, nothing reads it).
@@ -177,10 +186,11 @@ async fn serve(config: Config) -> Result<(), String> {
                 service,
                 shutdown: shutdown.token.clone(),
                 wake: Some(wake.clone()),
-                signer: (service == Service::Submission && config.dkim.sign)
-                    .then(|| signer.clone()),
+                // Submitted mail and autoreplies are signed (R-OUT-9).
+                signer: config.dkim.sign.then(|| signer.clone()),
                 verifier: (service == Service::Mx).then(|| verifier.clone()),
                 space: Some(space.clone()),
+                srs: Some(srs.clone()),
             });
             let l = mk(name, sock, implicit.then(|| tls.clone()), SMTP_BUSY);
             tokio::spawn(l.run(shutdown.clone(), move |c| {
@@ -225,8 +235,16 @@ async fn serve(config: Config) -> Result<(), String> {
             config: config.clone(),
             node: node.clone(),
             shutdown: shutdown.token.clone(),
+            srs: Some(srs.clone()),
         }),
         wake.clone(),
+    ));
+    // R-POP-2: read mail goes after its retention.
+    tokio::spawn(mailhost_mailbox::retention::run(
+        store.clone(),
+        config.policy.read_retention.std(),
+        config.policy.autoreply_interval.std(),
+        shutdown.token.clone(),
     ));
     tokio::spawn(mailhost_policy::bulk_index::follow_bulk_window(
         store.clone(),

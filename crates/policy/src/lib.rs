@@ -265,6 +265,13 @@ impl Engine {
             (false, Box::new(rules::relay::NoRelay)),
             (false, Box::new(rules::recipients::KnownRecipient)),
             (
+                false,
+                Box::new(rules::all_from::AllFromRule {
+                    who: p.all_from,
+                    store: store.clone(),
+                }),
+            ),
+            (
                 true,
                 Box::new(rules::recipients::MaxRecipients {
                     max: p.max_recipients as usize,

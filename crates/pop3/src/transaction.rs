@@ -197,13 +197,20 @@ impl Maildrop {
     }
 
     /// TOP msg n — TRANSACTION. RFC 1939 §7: the header, the blank line,
-    /// then n lines of the body. Does not count as a retrieval.
+    /// then n lines of the body. Only a TOP that sends the whole message
+    /// counts as a retrieval (R-POP-2: the mail has been read).
     async fn cmd_top(&mut self, io: &mut Io, n: u32, lines: u32) -> Flow {
         let Some(data) = self.load(io, n).await? else {
             return Ok(());
         };
+        let len = top_len(&data, lines);
+        if len == data.len() {
+            if let Ok(i) = self.index(n) {
+                self.msgs[i].retrieved = true;
+            }
+        }
         io.ok("top of message follows");
-        io.send_multiline(&data[..top_len(&data, lines)]).await
+        io.send_multiline(&data[..len]).await
     }
 
     /// DELE msg — TRANSACTION. RFC 1939 §5: only marks; QUIT deletes.

@@ -4,7 +4,7 @@ use crate::data::{BareLf, DataReceiver, Outcome};
 use crate::date::{now_secs, rfc5322};
 use crate::headers::{self, Scan};
 use crate::reply::Reply;
-use crate::session::{Envelope, Flow, Session, State};
+use crate::session::{Flow, Session, State};
 use mailhost_net::ReadError;
 use mailhost_policy::{DataCtx, Effects, Service, Verdict};
 use mailhost_store::{NewMessage, Outbound};
@@ -115,6 +115,27 @@ impl Session {
             ));
             return Flow::Continue;
         }
+        if !env.forwards.is_empty() && !rx.over_limit() {
+            // R-IN-4: a message that already passed one of its forwarding
+            // addresses has come round (RFC 9228 Delivered-To).
+            let seen = crate::services::delivered_to(headers::section(&body[trace_len..]));
+            if let Some(f) = env
+                .forwards
+                .iter()
+                .find(|f| seen.contains(&f.via.to_ascii_lowercase()))
+            {
+                tracing::info!(peer = %self.conn.peer, via = %f.via, rule = "R-IN-4", "mail forwarding loop refused");
+                self.reply(Reply::new(
+                    554,
+                    "5.4.6",
+                    format!(
+                        "mail forwarding loop: this message was already forwarded by {} (R-IN-4)",
+                        f.via
+                    ),
+                ));
+                return Flow::Continue;
+            }
+        }
         let effects = Effects::default();
         let v = self
             .ctx
@@ -159,8 +180,55 @@ impl Session {
             body.splice(trace_len..trace_len, add.into_bytes());
             self.dkim_sign(&mut body, &scan).await;
         }
-        let deliveries = delivery_prefixes(&env);
-        let outbound = env
+        // R-IN-3: a mailbox the message does not fit refuses it when the
+        // recipient named that mailbox; a copy for a fan-out (alias,
+        // all@, forwarding) is left out instead, so one full mailbox does
+        // not hold back the rest.
+        let dq = self.ctx.config.policy.quota.0;
+        let mut kept = Vec::with_capacity(env.deliveries.len());
+        for d in &env.deliveries {
+            let size = (body.len() + prefix_len(&env.sender, &d.account.address)) as u64;
+            if crate::services::fits(&d.account, size, dq) {
+                kept.push(d);
+            } else if d.direct {
+                tracing::info!(qid, mailbox = %d.account.address, size, rule = "R-IN-3", "over quota: message refused");
+                self.reply(Reply::new(
+                    452,
+                    "4.2.2",
+                    format!(
+                        "mailbox {} is full: no room for this message; try again later (R-IN-3)",
+                        d.account.address
+                    ),
+                ));
+                return Flow::Continue;
+            } else {
+                tracing::info!(qid, mailbox = %d.account.address, size, rule = "R-IN-3", "over quota: copy left out");
+            }
+        }
+        if kept.is_empty()
+            && env.outbound.is_empty()
+            && env.forwards.is_empty()
+            && env.bounces.is_empty()
+        {
+            self.reply(Reply::new(
+                452,
+                "4.2.2",
+                "every receiving mailbox is full; try again later (R-IN-3)",
+            ));
+            return Flow::Continue;
+        }
+        let deliveries = kept
+            .iter()
+            .map(|d| (d.account.id, prefix(&env.sender, &d.account.address)))
+            .collect::<Vec<_>>();
+        let stored: Vec<(mailhost_store::Account, i64)> = kept
+            .iter()
+            .map(|d| {
+                let size = (body.len() + prefix_len(&env.sender, &d.account.address)) as i64;
+                (d.account.clone(), d.account.used + size)
+            })
+            .collect();
+        let mut outbound = env
             .outbound
             .iter()
             .map(|r| Outbound {
@@ -169,17 +237,34 @@ impl Session {
                 account: self.info.account.clone(),
             })
             .collect::<Vec<_>>();
-        let queued = !outbound.is_empty();
+        let remote_count = outbound.len() as i64;
+        // R-IN-4: bounces to SRS addresses go on with the null sender.
+        outbound.extend(env.bounces.iter().map(|b| Outbound {
+            sender: String::new(),
+            rcpt: b.clone(),
+            account: None,
+        }));
+        let forwards = crate::services::forward_copies(
+            &self.ctx.store,
+            self.ctx.srs.as_deref(),
+            &env.sender,
+            &env.forwards,
+        )
+        .await;
+        let queued = !outbound.is_empty() || !forwards.is_empty();
         let mut msg = NewMessage {
             deliveries,
+            forwards,
             ..Default::default()
         };
         if let (Service::Submission, Some(account)) = (self.ctx.service, &self.info.account) {
             // R-OUT-6/R-OUT-7 count what leaves the server; R-ABUSE-3 keeps
             // who sent what, from where, with its headers for abuse reports.
-            if queued {
+            // all@ counts as one message however many copies (R-ADDR-5).
+            let counted = remote_count + i64::from(env.to_all);
+            if counted > 0 {
                 let domain = account.rsplit_once('@').map_or("", |(_, d)| d).to_string();
-                msg.send_log = Some((account.clone(), domain, outbound.len() as i64));
+                msg.send_log = Some((account.clone(), domain, counted));
                 let p = &self.ctx.policy.config.policy;
                 msg.domain_limit = p.enforce.then_some(p.domain_hourly_limit as i64);
             }
@@ -202,6 +287,16 @@ impl Session {
         let bulk = effects.bulk.into_inner().unwrap_or_else(|p| p.into_inner());
         msg.bulk = bulk.clone();
         let sent = msg.send_log.clone();
+        let after = crate::services::After::needed(&stored, dq).then(|| crate::services::After {
+            store: self.ctx.store.clone(),
+            config: self.ctx.config.clone(),
+            hostname: self.ctx.hostname.clone(),
+            signer: self.ctx.signer.clone(),
+            wake: self.ctx.wake.clone(),
+            sender: env.sender.clone(),
+            stored,
+            message: headers::section(&msg.body).to_vec(),
+        });
         let stored = msg.body.len() as u64;
         match self.ctx.store.deliver(msg).await {
             Ok(_) => {
@@ -216,6 +311,9 @@ impl Session {
                 }
                 if let (true, Some(w)) = (queued, &self.ctx.wake) {
                     w.notify_one();
+                }
+                if let Some(a) = after {
+                    tokio::spawn(a.run());
                 }
                 tracing::info!(qid, peer = %self.conn.peer, from = env.sender, rcpts = env.rcpts.len(), size, "delivered");
                 self.reply(Reply::new(250, "2.0.0", format!("OK: queued as {qid}")));
@@ -319,15 +417,11 @@ fn received_header(s: &Session, qid: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Return-Path (RFC 5321 §4.4) and Delivered-To per receiving mailbox.
-fn delivery_prefixes(env: &Envelope) -> Vec<(i64, Vec<u8>)> {
-    env.deliveries
-        .iter()
-        .map(|(id, addr)| {
-            (
-                *id,
-                format!("Return-Path: <{}>\r\nDelivered-To: {addr}\r\n", env.sender).into_bytes(),
-            )
-        })
-        .collect()
+/// Return-Path (RFC 5321 §4.4) and Delivered-To of a receiving mailbox.
+fn prefix(sender: &str, mailbox: &str) -> Vec<u8> {
+    format!("Return-Path: <{sender}>\r\nDelivered-To: {mailbox}\r\n").into_bytes()
+}
+
+fn prefix_len(sender: &str, mailbox: &str) -> usize {
+    "Return-Path: <>\r\nDelivered-To: \r\n".len() + sender.len() + mailbox.len()
 }

@@ -150,6 +150,7 @@ impl Session {
         self.env = Envelope {
             sender: from.address,
             smtputf8,
+            declared,
             ..Default::default()
         };
         self.state = State::Mail;
@@ -169,6 +170,10 @@ impl Session {
                 "5.6.7",
                 "non-ASCII recipient address needs SMTPUTF8 on MAIL",
             ));
+        }
+        // R-IN-4: a bounce to the return address of forwarded mail.
+        if self.rcpt_srs(&to.address).await {
+            return;
         }
         let resolved = match self.ctx.store.resolve(&to.address).await {
             Ok(r) => r,
@@ -197,12 +202,25 @@ impl Session {
             return;
         }
         match resolved {
-            Resolved::Deliver(accounts) => {
-                for a in accounts {
-                    if !self.env.deliveries.iter().any(|(id, _)| *id == a.id) {
-                        self.env.deliveries.push((a.id, a.address));
+            Resolved::Deliver(_) | Resolved::All(_) | Resolved::Postmaster(_) => {
+                let planned = match self.plan(&to.address, &resolved).await {
+                    Ok(Some(p)) => p,
+                    Ok(None) => {
+                        return self.reply(Reply::new(550, "5.1.1", "recipient not accepted"))
                     }
+                    Err(e) => {
+                        tracing::error!("planning delivery to {}: {e}", to.address);
+                        return self.reply(Reply::new(
+                            451,
+                            "4.3.0",
+                            "temporary lookup failure; try again later",
+                        ));
+                    }
+                };
+                if let Err(r) = self.take_plan(&to.address, planned.0, planned.1) {
+                    return self.reply(r);
                 }
+                self.env.to_all |= matches!(resolved, Resolved::All(_));
             }
             // Relaying for an authenticated customer (the relay rule let it
             // through): queued for delivery.

@@ -22,6 +22,7 @@ mod deliver;
 mod envelope;
 pub mod headers;
 pub mod reply;
+mod services;
 mod session;
 
 pub use session::session;
@@ -51,4 +52,6 @@ pub struct SmtpCtx {
     pub verifier: Option<Arc<mailhost_mailauth::Verifier>>,
     /// Free-space headroom: new mail is refused below it.
     pub space: Option<Arc<mailhost_store::DiskSpace>>,
+    /// The SRS key for forwarded mail and its bounces (R-IN-4).
+    pub srs: Option<Arc<mailhost_mailbox::Srs>>,
 }

@@ -41,10 +41,28 @@ pub(crate) struct Envelope {
     pub smtputf8: bool,
     /// Accepted recipients as given.
     pub rcpts: Vec<String>,
-    /// Receiving mailboxes (deduplicated) and the recipient that led there.
-    pub deliveries: Vec<(i64, String)>,
+    /// The SIZE the client declared (RFC 1870), if any.
+    pub declared: Option<u64>,
+    /// Receiving mailboxes (deduplicated).
+    pub deliveries: Vec<Dest>,
     /// Remote recipients (authenticated submission only).
     pub outbound: Vec<String>,
+    /// Remote destinations of forwarding (R-IN-4, R-ADDR-4).
+    pub forwards: Vec<mailhost_mailbox::Forward>,
+    /// Original senders that bounces to SRS addresses go back to (R-IN-4).
+    pub bounces: Vec<String>,
+    /// all@ is a recipient (R-ADDR-5).
+    pub to_all: bool,
+}
+
+/// A receiving mailbox.
+#[derive(Debug)]
+pub(crate) struct Dest {
+    pub account: mailhost_store::Account,
+    /// The recipient named this mailbox itself (not an alias, all@ or
+    /// forwarding): over quota, the whole message is refused (R-IN-3)
+    /// rather than this copy left out.
+    pub direct: bool,
 }
 
 pub(crate) enum Flow {

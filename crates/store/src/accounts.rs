@@ -27,13 +27,27 @@ pub struct AddressInfo {
     pub targets: Vec<String>,
     pub messages: i64,
     pub bytes: i64,
+    /// The quota from the mailbox or a package; None: the server default.
+    pub effective_quota: Option<i64>,
 }
 
-/// An authenticated mailbox.
-#[derive(Debug, Clone, PartialEq)]
+/// A mailbox: as authenticated, or as a recipient (then with what the
+/// delivery needs to know about it).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Account {
     pub id: i64,
     pub address: String,
+    /// Bytes stored (R-IN-3), as read at resolution.
+    pub used: i64,
+    /// Its quota from the mailbox, its package or its domain's package;
+    /// None: the server default (`policy.quota`).
+    pub quota: Option<i64>,
+    /// Forwarding (R-IN-4): None for none, else whether a copy stays.
+    pub forward: Option<bool>,
+    /// An autoresponder is set (R-IN-5).
+    pub autoreply: bool,
+    /// The notice level last reached (R-IN-3): 0, 1 (past 90 %), 2 (full).
+    pub quota_level: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,12 +72,43 @@ pub enum Resolved {
     /// A cancelled address in quarantine until this time (ms since the
     /// epoch, R-ADDR-7): mail to it is refused.
     Quarantined(i64),
+    /// `all@DOMAIN` (R-ADDR-5): every active mailbox of the domain.
+    All(Vec<Account>),
+    /// `postmaster@DOMAIN` (R-ADDR-4): delivers to the domain's contact.
+    Postmaster(String),
     /// Not a domain we host.
     NotHosted,
 }
 
 const MAILBOX: &str = "mailbox";
 const ALIAS: &str = "alias";
+pub(crate) const POSTMASTER: &str = "postmaster";
+pub(crate) const ALL: &str = "all";
+
+/// The columns of a recipient mailbox `a` that [`account_row`] reads,
+/// after its id and address. The quota is the mailbox's own, its
+/// package's, or its domain's package's (R-IN-3).
+macro_rules! mailbox_cols {
+    () => {
+        "a.used, COALESCE(a.quota, (SELECT p.quota FROM packages p WHERE p.name = a.package),
+           (SELECT p.quota FROM packages p JOIN domains pd ON pd.package = p.name WHERE pd.id = a.domain_id)),
+         a.forward_keep, a.autoreply, a.quota_level"
+    };
+}
+pub(crate) use mailbox_cols;
+
+/// An [`Account`] from `id, address, mailbox_cols!()` at `at`.
+pub(crate) fn account_row(r: &crate::db::Row, at: usize) -> Result<Account> {
+    Ok(Account {
+        id: r.i64(at)?,
+        address: r.text(at + 1)?,
+        used: r.i64(at + 2)?,
+        quota: r.opt_i64(at + 3)?,
+        forward: r.opt_i64(at + 4)?.map(|k| k != 0),
+        autoreply: r.i64(at + 5)? != 0,
+        quota_level: r.i64(at + 6)?,
+    })
+}
 
 impl Store {
     // ---- domains ----
@@ -78,17 +123,30 @@ impl Store {
         let (cl, cd) = normalize_address(contact)
             .map_err(|e| StoreError::Invalid(format!("--contact: {e}")))?;
         let package = self.package_must_exist(package).await?;
-        let r = self
-            .batch(vec![Stmt::new(
-                "INSERT INTO domains (name, contact, package, created_at) VALUES (?, ?, ?, ?)",
+        let now = now_ms();
+        let mut stmts = vec![Stmt::new(
+            "INSERT INTO domains (name, contact, package, created_at) VALUES (?, ?, ?, ?)",
+            vec![
+                name.clone().into(),
+                join(&cl, &cd).into(),
+                package.into(),
+                now.into(),
+            ],
+        )];
+        // R-ADDR-4, R-ADDR-5: postmaster@ and all@ exist with the domain.
+        for kind in [POSTMASTER, ALL] {
+            stmts.push(Stmt::new(
+                "INSERT INTO addresses (address, domain_id, kind, suspended, created_at)
+                 SELECT ?, d.id, ?, 0, ? FROM domains d WHERE d.name = ?",
                 vec![
+                    format!("{kind}@{name}").into(),
+                    kind.into(),
+                    now.into(),
                     name.clone().into(),
-                    join(&cl, &cd).into(),
-                    package.into(),
-                    now_ms().into(),
                 ],
-            )])
-            .await;
+            ));
+        }
+        let r = self.batch(stmts).await;
         match r {
             Ok(_) => Ok(name),
             Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
@@ -102,7 +160,8 @@ impl Store {
         let rows = self
             .query(
                 "SELECT d.name, d.contact, d.package, d.created_at,
-                        (SELECT COUNT(*) FROM addresses a WHERE a.domain_id = d.id)
+                        (SELECT COUNT(*) FROM addresses a WHERE a.domain_id = d.id
+                           AND a.kind IN ('mailbox', 'alias'))
                  FROM domains d ORDER BY d.name",
                 vec![],
             )
@@ -138,14 +197,22 @@ impl Store {
                 d.addresses
             )));
         }
-        self.batch(vec![Stmt::new(
-            "DELETE FROM domains WHERE name = ?
-               AND NOT EXISTS (SELECT 1 FROM addresses a WHERE a.domain_id = domains.id)",
-            vec![name.clone().into()],
-        )
-        .must_change(StoreError::Conflict(format!(
-            "domain {name} changed meanwhile; try again"
-        )))])
+        self.batch(vec![
+            Stmt::new(
+                "DELETE FROM domains WHERE name = ?
+                   AND NOT EXISTS (SELECT 1 FROM addresses a WHERE a.domain_id = domains.id
+                                     AND a.kind IN ('mailbox', 'alias'))",
+                vec![name.clone().into()],
+            )
+            .must_change(StoreError::Conflict(format!(
+                "domain {name} changed meanwhile; try again"
+            ))),
+            Stmt::new(
+                "DELETE FROM addresses WHERE kind IN ('postmaster', 'all')
+                   AND NOT EXISTS (SELECT 1 FROM domains d WHERE d.id = addresses.domain_id)",
+                vec![],
+            ),
+        ])
         .await?;
         Ok(())
     }
@@ -172,6 +239,7 @@ impl Store {
         let (l, d) = normalize_address(address)?;
         let addr = join(&l, &d);
         check_password(password)?;
+        special_refusal(&addr, "made a mailbox")?;
         if !self.is_hosted(&d).await? {
             return Err(StoreError::NotFound(format!(
                 "domain {d} is not hosted here; add it with `domain add`"
@@ -221,6 +289,7 @@ impl Store {
 
     pub async fn user_passwd(&self, address: &str, password: &str) -> Result<()> {
         let addr = mailbox_address(address)?;
+        special_refusal(&addr, "given a password")?;
         check_password(password)?;
         let hash = password::hash(password.to_string()).await?;
         self.batch(vec![Stmt::new(
@@ -235,8 +304,9 @@ impl Store {
     /// Suspends or resumes a mailbox or alias (R-ADDR-3).
     pub async fn user_set_suspended(&self, address: &str, suspended: bool) -> Result<()> {
         let addr = mailbox_address(address)?;
+        special_refusal(&addr, "suspended")?;
         self.batch(vec![Stmt::new(
-            "UPDATE addresses SET suspended = ? WHERE address = ?",
+            "UPDATE addresses SET suspended = ? WHERE address = ? AND kind IN ('mailbox', 'alias')",
             vec![(suspended as i64).into(), addr.clone().into()],
         )
         .must_change(StoreError::NotFound(format!("no such address: {addr}")))])
@@ -282,6 +352,7 @@ impl Store {
     /// quarantines the address for `quarantine` (R-ADDR-7).
     pub async fn user_delete(&self, address: &str, quarantine: std::time::Duration) -> Result<()> {
         let addr = mailbox_address(address)?;
+        special_refusal(&addr, "deleted")?;
         let rows = self
             .lookup(
                 "SELECT id FROM addresses WHERE address = ? AND kind = 'mailbox'",
@@ -298,6 +369,9 @@ impl Store {
             )
             .must_change(StoreError::NotFound(format!("no such mailbox: {addr}"))),
             Stmt::new("DELETE FROM alias_targets WHERE target = ?", vec![addr.clone().into()]),
+            Stmt::new("DELETE FROM forwards WHERE address_id = ?", vec![id.into()]),
+            Stmt::new("DELETE FROM autoreplies WHERE address_id = ?", vec![id.into()]),
+            Stmt::new("DELETE FROM autoreply_sent WHERE address_id = ?", vec![id.into()]),
             Self::quarantine_stmt(&addr, quarantine),
             Stmt::new(
                 "DELETE FROM blobs WHERE id IN (SELECT blob_id FROM entries WHERE mailbox_id = ?)
@@ -318,13 +392,16 @@ impl Store {
         }
         let rows = self
             .query(
-                "SELECT a.address, a.kind, a.suspended, a.quota, a.package,
+                concat!(
+                    "SELECT a.address, a.kind, a.suspended, a.quota, a.package,
                         (SELECT COUNT(*) FROM entries e WHERE e.mailbox_id = a.id),
-                        (SELECT CAST(COALESCE(SUM(e.size), 0) AS BIGINT) FROM entries e WHERE e.mailbox_id = a.id),
-                        a.id
+                        a.used, a.id, a.address, ",
+                    mailbox_cols!(),
+                    "
                  FROM addresses a JOIN domains d ON d.id = a.domain_id
-                 WHERE d.name = ? ORDER BY a.address",
-                vec![d.into()],
+                 WHERE d.name = ? ORDER BY a.address"
+                ),
+                vec![d.clone().into()],
             )
             .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -332,6 +409,8 @@ impl Store {
             let kind = r.text(1)?;
             let targets = if kind == ALIAS {
                 self.alias_targets(r.i64(7)?).await?
+            } else if kind == POSTMASTER {
+                vec![self.domain_contact(&d).await?]
             } else {
                 vec![]
             };
@@ -344,6 +423,7 @@ impl Store {
                 targets,
                 messages: r.i64(5)?,
                 bytes: r.i64(6)?,
+                effective_quota: account_row(r, 7)?.quota,
             });
         }
         Ok(out)
@@ -365,6 +445,7 @@ impl Store {
     pub async fn alias_add(&self, alias: &str, targets: &[String]) -> Result<String> {
         let (l, d) = normalize_address(alias)?;
         let addr = join(&l, &d);
+        special_refusal(&addr, "made an alias")?;
         if targets.is_empty() {
             return Err(StoreError::Invalid(
                 "an alias needs at least one target".into(),
@@ -427,6 +508,7 @@ impl Store {
     /// Removes an alias and quarantines its address (R-ADDR-7).
     pub async fn alias_remove(&self, alias: &str, quarantine: std::time::Duration) -> Result<()> {
         let addr = mailbox_address(alias)?;
+        special_refusal(&addr, "removed")?;
         self.batch(vec![
             Stmt::new(
                 "DELETE FROM alias_targets WHERE alias_id IN
@@ -468,8 +550,9 @@ impl Store {
         // is ours (the common case at RCPT is a remote recipient).
         let rows = self
             .lookup(
-                "SELECT a.id, a.kind, a.suspended, (SELECT COUNT(*) FROM domains WHERE name = ?)
-                 FROM (SELECT 1 AS one) AS one LEFT JOIN addresses a ON a.address = ?",
+                concat!("SELECT a.id, a.kind, a.suspended, (SELECT COUNT(*) FROM domains WHERE name = ?),
+                        a.id, a.address, ", mailbox_cols!(), "
+                 FROM (SELECT 1 AS one) AS one LEFT JOIN addresses a ON a.address = ?"),
                 vec![d.clone().into(), addr.clone().into()],
             )
             .await?;
@@ -488,24 +571,23 @@ impl Store {
         if r.i64(2)? != 0 {
             return Ok(Resolved::Suspended);
         }
-        if r.text(1)? == MAILBOX {
-            return Ok(Resolved::Deliver(vec![Account { id, address: addr }]));
+        match r.text(1)?.as_str() {
+            MAILBOX => return Ok(Resolved::Deliver(vec![account_row(r, 4)?])),
+            POSTMASTER => return Ok(Resolved::Postmaster(self.domain_contact(&d).await?)),
+            ALL => return Ok(Resolved::All(self.all_members(&d).await?)),
+            _ => {}
         }
         let rows = self
             .lookup(
-                "SELECT m.id, m.address FROM alias_targets t JOIN addresses m ON m.address = t.target
-                 WHERE t.alias_id = ? AND m.kind = 'mailbox' AND m.suspended = 0 ORDER BY m.address",
+                concat!("SELECT a.id, a.address, ", mailbox_cols!(), "
+                 FROM alias_targets t JOIN addresses a ON a.address = t.target
+                 WHERE t.alias_id = ? AND a.kind = 'mailbox' AND a.suspended = 0 ORDER BY a.address"),
                 vec![id.into()],
             )
             .await?;
         let targets = rows
             .iter()
-            .map(|r| {
-                Ok(Account {
-                    id: r.i64(0)?,
-                    address: r.text(1)?,
-                })
-            })
+            .map(|r| account_row(r, 0))
             .collect::<Result<Vec<_>>>()?;
         Ok(if targets.is_empty() {
             Resolved::Suspended
@@ -559,11 +641,29 @@ impl Store {
         Ok(AuthResult::Ok(Account {
             id: r.i64(0)?,
             address,
+            ..Default::default()
         }))
     }
 }
 
-fn mailbox_address(s: &str) -> Result<String> {
+/// R-ADDR-4, R-ADDR-5: postmaster@ and all@ of every domain are the
+/// server's, never a mailbox or alias of the customer's.
+pub(crate) fn special_refusal(addr: &str, action: &str) -> Result<()> {
+    let local = addr.rsplit_once('@').map_or(addr, |(l, _)| l);
+    if local.eq_ignore_ascii_case(POSTMASTER) {
+        return Err(StoreError::Invalid(format!(
+            "{addr} cannot be {action}: it exists for every domain and delivers to the domain's contact (R-ADDR-4); change the contact with `domain set DOMAIN --contact EMAIL`"
+        )));
+    }
+    if local.eq_ignore_ascii_case(ALL) {
+        return Err(StoreError::Invalid(format!(
+            "{addr} cannot be {action}: it exists for every domain and delivers to every active mailbox (R-ADDR-5)"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn mailbox_address(s: &str) -> Result<String> {
     let (l, d) = normalize_address(s)?;
     Ok(join(&l, &d))
 }

@@ -28,8 +28,10 @@
 
 mod accounts;
 pub mod address;
+mod autoreply;
 mod bulk;
 pub mod db;
+mod forwards;
 mod grants;
 mod locks;
 mod messages;
@@ -38,18 +40,27 @@ mod password;
 mod pg;
 mod policy_state;
 mod queue;
+pub mod quota;
+mod retention;
 mod schema;
+mod secrets;
 mod space;
+mod special;
 mod sqlite;
 
 pub use accounts::{Account, AddressInfo, AuthResult, DomainInfo, Resolved};
+pub use autoreply::{Autoreply, AUTOREPLY_MAX_BODY};
 pub use bulk::{new_cluster_id, BulkRow, BulkTrack};
+pub use forwards::{ForwardSet, Forwarding, MAX_CHAIN};
 pub use grants::DkimKey;
-pub use messages::{MessageMeta, NewMessage, Outbound};
+pub use messages::{ForwardCopy, MessageMeta, NewMessage, Outbound};
 pub use packages::{Package, SenderProfile};
 pub use policy_state::{Evidence, EvidenceQuery, Hold};
 pub use queue::{Deferral, QueueItem};
+pub use quota::Usage;
+pub use retention::Purged;
 pub use space::{DiskSpace, Low, MinFree};
+pub use special::Billing;
 
 use db::{Row, Stmt, Val};
 use std::sync::Arc;
@@ -79,6 +90,8 @@ pub struct Store {
     backend: Arc<Backend>,
     /// Bodies this node queued lately, for its delivery worker.
     recent: Arc<std::sync::Mutex<messages::RecentBodies>>,
+    /// `policy.quota`, for mailboxes whose quota no package sets (R-IN-3).
+    default_quota: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Store {
@@ -97,6 +110,7 @@ impl Store {
         Ok(Store {
             backend: Arc::new(backend),
             recent: Default::default(),
+            default_quota: Arc::new(std::sync::atomic::AtomicI64::new(50 << 20)),
         })
     }
 

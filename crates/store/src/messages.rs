@@ -33,6 +33,17 @@ pub struct NewMessage {
     pub evidence: Vec<crate::Evidence>,
     /// What the message adds to the bulk window (R-OUT-8).
     pub bulk: Option<crate::BulkTrack>,
+    /// Forwarded copies (R-IN-4), each stored as its own body: the
+    /// message with `prefix` (the forwarding address's Delivered-To)
+    /// before it, queued to each of its recipients.
+    pub forwards: Vec<ForwardCopy>,
+}
+
+/// One forwarding address's copy of a message.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ForwardCopy {
+    pub prefix: Vec<u8>,
+    pub outbound: Vec<Outbound>,
 }
 
 /// One remote recipient of a message.
@@ -228,8 +239,13 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut stmts = Vec::with_capacity(ids.len() * 2);
+        let mut stmts = Vec::with_capacity(ids.len() * 3 + 2);
         for id in ids {
+            stmts.push(Stmt::new(
+                "UPDATE addresses SET used = used - COALESCE((SELECT size FROM entries WHERE id = ? AND mailbox_id = ?), 0)
+                 WHERE id = ?",
+                vec![(*id).into(), mailbox.into(), mailbox.into()],
+            ));
             // The body goes first, while the entry still names it.
             stmts.push(Stmt::new(
                 "DELETE FROM blobs WHERE id = (SELECT blob_id FROM entries WHERE id = ? AND mailbox_id = ?)
@@ -242,6 +258,7 @@ impl Store {
                 vec![(*id).into(), mailbox.into()],
             ));
         }
+        stmts.extend(crate::quota::settle_stmts(mailbox, self.default_quota()));
         self.batch(stmts).await?;
         Ok(())
     }
@@ -256,7 +273,8 @@ pub(crate) fn message_stmts(msg: NewMessage) -> Result<(Vec<Stmt>, Vec<String>)>
 
 /// `message_stmts` with the body stored as `blob`.
 fn message_stmts_as(msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec<String>)> {
-    if msg.deliveries.is_empty() && msg.outbound.is_empty() {
+    let forwarded = msg.forwards.iter().any(|f| !f.outbound.is_empty());
+    if msg.deliveries.is_empty() && msg.outbound.is_empty() && !forwarded {
         return Err(StoreError::Invalid(
             "a message needs at least one recipient".into(),
         ));
@@ -264,11 +282,26 @@ fn message_stmts_as(msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec<Str
     let now = now_ms();
     let len = msg.body.len();
     let mut uids = Vec::with_capacity(msg.deliveries.len());
-    let mut stmts = Vec::with_capacity(msg.deliveries.len() + msg.outbound.len() + 1);
-    stmts.push(Stmt::new(
-        "INSERT INTO blobs (id, data) VALUES (?, ?)",
-        vec![blob.clone().into(), Val::B(msg.body)],
-    ));
+    let mut stmts = Vec::with_capacity(msg.deliveries.len() * 2 + msg.outbound.len() + 1);
+    for f in msg.forwards.iter().filter(|f| !f.outbound.is_empty()) {
+        let copy = new_blob_id();
+        let mut data = Vec::with_capacity(f.prefix.len() + msg.body.len());
+        data.extend_from_slice(&f.prefix);
+        data.extend_from_slice(&msg.body);
+        stmts.push(Stmt::new(
+            "INSERT INTO blobs (id, data) VALUES (?, ?)",
+            vec![copy.clone().into(), Val::B(data)],
+        ));
+        for o in &f.outbound {
+            stmts.push(queue_stmt(&copy, o, now));
+        }
+    }
+    if !msg.deliveries.is_empty() || !msg.outbound.is_empty() {
+        stmts.push(Stmt::new(
+            "INSERT INTO blobs (id, data) VALUES (?, ?)",
+            vec![blob.clone().into(), Val::B(msg.body)],
+        ));
+    }
     for (i, (mailbox, prefix)) in msg.deliveries.into_iter().enumerate() {
         // RFC 1939 §7: UIDs are 1-70 printable characters, unique in
         // the mailbox and stable across sessions.
@@ -287,6 +320,8 @@ fn message_stmts_as(msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec<Str
             ],
         ));
         uids.push(uid);
+        // R-IN-3: usage changes with the entry, in its transaction.
+        stmts.push(crate::quota::usage_stmt(mailbox, size));
     }
     if let Some((account, domain, n)) = &msg.send_log {
         let minute = now / 60_000;
@@ -344,6 +379,28 @@ fn message_stmts_as(msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec<Str
         stmts.push(Stmt::new(sql, args));
     }
     Ok((stmts, uids))
+}
+
+/// A plain queue row for `o`, due now.
+fn queue_stmt(blob: &str, o: &Outbound, now: i64) -> Stmt {
+    let domain = o
+        .rcpt
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default();
+    Stmt::new(
+        "INSERT INTO queue (blob_id, sender, rcpt, domain, account, created_at, next_attempt)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            blob.into(),
+            o.sender.clone().into(),
+            o.rcpt.clone().into(),
+            domain.into(),
+            o.account.clone().into(),
+            now.into(),
+            now.into(),
+        ],
+    )
 }
 
 #[cfg(test)]

@@ -192,6 +192,51 @@ DROP TABLE send_log;
     r#"
 ALTER TABLE queue ADD COLUMN over_limit BIGINT NOT NULL DEFAULT 0;
 "#,
+    // 9: mailbox services. Usage kept with every delivery and deletion
+    // (R-IN-3) and the notice level last reached (0, 1 = past 90 %, 2 =
+    // full), forwarding (R-IN-4: NULL forward_keep means none), the
+    // autoresponder (R-IN-5) with whom it answered when, server secrets
+    // (the SRS key), postmaster@ and all@ for every domain (R-ADDR-4,
+    // R-ADDR-5), and an index that finds read mail past its retention
+    // (R-POP-2) without a scan.
+    r#"
+ALTER TABLE addresses ADD COLUMN used BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE addresses ADD COLUMN quota_level BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE addresses ADD COLUMN forward_keep BIGINT;
+ALTER TABLE addresses ADD COLUMN autoreply BIGINT NOT NULL DEFAULT 0;
+UPDATE addresses SET used = (SELECT CAST(COALESCE(SUM(e.size), 0) AS BIGINT) FROM entries e WHERE e.mailbox_id = addresses.id);
+CREATE TABLE forwards (
+    address_id BIGINT NOT NULL,
+    position BIGINT NOT NULL,
+    dest TEXT NOT NULL,
+    PRIMARY KEY (address_id, position)
+);
+CREATE TABLE autoreplies (
+    address_id BIGINT PRIMARY KEY,
+    subject TEXT,
+    body TEXT NOT NULL,
+    from_at BIGINT,
+    until_at BIGINT,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE autoreply_sent (
+    address_id BIGINT NOT NULL,
+    sender TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (address_id, sender)
+);
+CREATE TABLE secrets (
+    name TEXT PRIMARY KEY,
+    value {BLOB} NOT NULL
+);
+CREATE INDEX entries_retrieved ON entries (retrieved_at, id) WHERE retrieved_at IS NOT NULL;
+INSERT INTO addresses (address, domain_id, kind, suspended, created_at)
+  SELECT 'postmaster@' || d.name, d.id, 'postmaster', 0, d.created_at FROM domains d
+  WHERE NOT EXISTS (SELECT 1 FROM addresses a WHERE a.address = 'postmaster@' || d.name);
+INSERT INTO addresses (address, domain_id, kind, suspended, created_at)
+  SELECT 'all@' || d.name, d.id, 'all', 0, d.created_at FROM domains d
+  WHERE NOT EXISTS (SELECT 1 FROM addresses a WHERE a.address = 'all@' || d.name);
+"#,
 ];
 
 pub fn render(ddl: &str, id: &str, blob: &str) -> String {

@@ -88,6 +88,7 @@ impl Harness {
             config: self.config.clone(),
             node: "n1".into(),
             shutdown: self.token.clone(),
+            srs: None,
         });
         self.worker = Some(tokio::spawn(run(ctx, self.wake.clone())));
     }

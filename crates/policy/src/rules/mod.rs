@@ -1,6 +1,7 @@
 //! One file per rule. To add one: write it here beside the others, with
 //! its tests, and list it in `Engine::new`.
 
+pub mod all_from;
 pub mod bulk;
 pub mod holds;
 pub mod hourly;

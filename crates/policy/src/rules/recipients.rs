@@ -104,6 +104,7 @@ mod tests {
         let ok = Resolved::Deliver(vec![Account {
             id: 1,
             address: "x@h.example".into(),
+            ..Default::default()
         }]);
         assert_eq!(code(KnownRecipient.on_rcpt(&ctx(&ok)).await), (250, ""));
     }

@@ -2,9 +2,14 @@
 //! the store's service layer; errors go to stderr with exit status 1 and
 //! leave the store unchanged.
 
+mod addresses;
+mod services;
+
+use addresses::{AliasCmd, DomainCmd, UserCmd};
 use clap::{Parser, Subcommand};
 use mailhost_config::{Config, Size};
 use mailhost_store::Store;
+use services::{AutoreplyCmd, BillingArgs, ForwardCmd};
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +47,14 @@ pub enum Command {
     /// Aliases that deliver to hosted mailboxes.
     #[command(subcommand)]
     Alias(AliasCmd),
+    /// Forwarding of a mailbox (R-IN-4).
+    #[command(subcommand)]
+    Forward(ForwardCmd),
+    /// The autoresponder of a mailbox (R-IN-5).
+    #[command(subcommand)]
+    Autoreply(AutoreplyCmd),
+    /// Billable addresses per domain (R-ADDR-8).
+    Billing(BillingArgs),
     /// The outbound queue.
     #[command(subcommand)]
     Queue(QueueCmd),
@@ -126,78 +139,14 @@ pub enum QueueCmd {
     Flush,
 }
 
-#[derive(Subcommand)]
-pub enum DomainCmd {
-    Add {
-        domain: String,
-        /// The domain's technical contact (domain admin).
-        #[arg(long)]
-        contact: String,
-        #[arg(long)]
-        package: Option<String>,
-    },
-    List,
-    Remove {
-        domain: String,
-    },
-    /// The DNS records to publish: MX, SPF, DKIM, DMARC. Makes the DKIM key
-    /// if the domain has none yet.
-    Dns {
-        domain: String,
-    },
-}
-
-#[derive(Subcommand)]
-pub enum UserCmd {
-    Add {
-        address: String,
-        #[command(flatten)]
-        password: PasswordArg,
-        /// Mailbox quota, e.g. "50MB".
-        #[arg(long)]
-        quota: Option<String>,
-        #[arg(long)]
-        package: Option<String>,
-    },
-    Passwd {
-        address: String,
-        #[command(flatten)]
-        password: PasswordArg,
-    },
-    Suspend {
-        address: String,
-    },
-    Resume {
-        address: String,
-    },
-    Delete {
-        address: String,
-    },
-    List {
-        domain: String,
-    },
-}
-
 #[derive(clap::Args)]
 #[group(required = true, multiple = false)]
 pub struct PasswordArg {
     #[arg(long)]
-    password: Option<String>,
+    pub password: Option<String>,
     /// Read the password from the first line of standard input.
     #[arg(long)]
-    password_stdin: bool,
-}
-
-#[derive(Subcommand)]
-pub enum AliasCmd {
-    Add {
-        alias: String,
-        #[arg(required = true)]
-        targets: Vec<String>,
-    },
-    Remove {
-        alias: String,
-    },
+    pub password_stdin: bool,
 }
 
 #[derive(Subcommand)]
@@ -334,9 +283,11 @@ async fn new_dkim_key(config: &Config, domain: &str) -> Result<mailhost_store::D
 }
 
 async fn open(config: &Config) -> Result<Store, String> {
-    Store::open(&config.store_url())
+    let store = Store::open(&config.store_url())
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    store.set_default_quota(config.policy.quota.0);
+    Ok(store)
 }
 
 async fn exec(config: Config, cmd: Command) -> Result<(), String> {
@@ -498,143 +449,12 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
         Command::Config(ConfigCmd::Check) => {
             println!("configuration OK; store: {}", config.store_url());
         }
-        Command::Domain(d) => {
-            let store = open(&config).await?;
-            match d {
-                DomainCmd::Add {
-                    domain,
-                    contact,
-                    package,
-                } => {
-                    // The key is made first (the slow, fallible step), so a
-                    // failure leaves no domain behind.
-                    let name = mailhost_store::address::normalize_domain(&domain).map_err(e)?;
-                    let key = new_dkim_key(&config, &name).await?;
-                    let name = store
-                        .domain_add(&name, &contact, package.as_deref())
-                        .await
-                        .map_err(e)?;
-                    store.dkim_key_set(&key).await.map_err(e)?;
-                    println!(
-                        "domain {name} added; publish its records: mailhost domain dns {name}"
-                    );
-                }
-                DomainCmd::Dns { domain } => {
-                    let name = mailhost_store::address::normalize_domain(&domain).map_err(e)?;
-                    if !store.is_hosted(&name).await.map_err(e)? {
-                        return Err(format!("no such domain: {name}"));
-                    }
-                    let key = dkim_key(&config, &store, &name).await?;
-                    print!(
-                        "{}",
-                        mailhost_mailauth::dns_records(&name, &config.server.hostname, Some(&key))
-                    );
-                }
-                DomainCmd::List => {
-                    for d in store.domain_list().await.map_err(e)? {
-                        println!(
-                            "{}\t{}\t{}\t{}",
-                            d.name,
-                            d.contact,
-                            d.package.as_deref().unwrap_or("-"),
-                            d.addresses
-                        );
-                    }
-                }
-                DomainCmd::Remove { domain } => {
-                    store.domain_remove(&domain).await.map_err(e)?;
-                    println!("domain {domain} removed");
-                }
-            }
-        }
-        Command::User(u) => {
-            // Read the password before opening the store, so a bad invocation
-            // touches nothing.
-            let store_needed = open(&config);
-            match u {
-                UserCmd::Add {
-                    address,
-                    password: p,
-                    quota,
-                    package,
-                } => {
-                    let quota = quota
-                        .map(|q| Size::parse(&q).map(|s| s.0))
-                        .transpose()
-                        .map_err(|m| format!("--quota: {m}"))?;
-                    let pw = password(p)?;
-                    let store = store_needed.await?;
-                    let a = store
-                        .user_add(&address, &pw, quota, package.as_deref())
-                        .await
-                        .map_err(e)?;
-                    println!("mailbox {a} added");
-                }
-                UserCmd::Passwd {
-                    address,
-                    password: p,
-                } => {
-                    let pw = password(p)?;
-                    store_needed
-                        .await?
-                        .user_passwd(&address, &pw)
-                        .await
-                        .map_err(e)?;
-                    println!("password changed");
-                }
-                UserCmd::Suspend { address } => {
-                    store_needed
-                        .await?
-                        .user_set_suspended(&address, true)
-                        .await
-                        .map_err(e)?;
-                    println!("{address} suspended");
-                }
-                UserCmd::Resume { address } => {
-                    store_needed
-                        .await?
-                        .user_set_suspended(&address, false)
-                        .await
-                        .map_err(e)?;
-                    println!("{address} resumed");
-                }
-                UserCmd::Delete { address } => {
-                    store_needed
-                        .await?
-                        .user_delete(&address, config.policy.quarantine.std())
-                        .await
-                        .map_err(e)?;
-                    println!("{address} deleted");
-                }
-                UserCmd::List { domain } => {
-                    for a in store_needed.await?.user_list(&domain).await.map_err(e)? {
-                        let status = if a.suspended { "suspended" } else { "active" };
-                        let detail = if a.kind == "alias" {
-                            format!("-> {}", a.targets.join(", "))
-                        } else {
-                            format!("{} messages, {} bytes", a.messages, a.bytes)
-                        };
-                        println!("{}\t{}\t{}\t{}", a.address, a.kind, status, detail);
-                    }
-                }
-            }
-        }
-        Command::Alias(a) => {
-            let store = open(&config).await?;
-            match a {
-                AliasCmd::Add { alias, targets } => {
-                    let a = store.alias_add(&alias, &targets).await.map_err(e)?;
-                    println!("alias {a} added");
-                }
-                AliasCmd::Remove { alias } => {
-                    store
-                        .alias_remove(&alias, config.policy.quarantine.std())
-                        .await
-                        .map_err(e)?;
-                    println!("alias {alias} removed");
-                }
-            }
-        }
+        Command::Domain(d) => addresses::domain(config, d).await?,
+        Command::User(u) => addresses::user(config, u).await?,
+        Command::Alias(a) => addresses::alias(config, a).await?,
+        Command::Forward(f) => services::forward(config, f).await?,
+        Command::Autoreply(a) => services::autoreply(config, a).await?,
+        Command::Billing(b) => services::billing(config, b).await?,
     }
     Ok(())
 }

@@ -1,0 +1,440 @@
+//! The mailbox services at each step of a transaction: SRS bounces and
+//! recipient plans at RCPT (R-IN-4, R-ADDR-4, R-ADDR-5), quota (R-IN-3)
+//! and forwarding loops at end of DATA, and, once the message is stored,
+//! the quota notices and the autoresponder (R-IN-5).
+
+use crate::reply::Reply;
+use crate::session::{Dest, Session, State};
+use mailhost_mailbox::{autoreply, expand, notice, srs, Plan};
+use mailhost_policy::{Refusal, Verdict};
+use mailhost_store::{quota, Account, ForwardCopy, NewMessage, Outbound, Resolved, Store};
+use std::sync::Arc;
+
+/// Whether `size` more bytes fit in the mailbox.
+pub(crate) fn fits(a: &Account, size: u64, default_quota: u64) -> bool {
+    let q = a.quota.unwrap_or(default_quota as i64);
+    a.used.saturating_add(size as i64) <= q && a.used < q.max(1)
+}
+
+fn over_quota(addr: &str) -> Reply {
+    Reply::new(
+        452,
+        "4.2.2",
+        format!("mailbox {addr} is full; try again later (R-IN-3)"),
+    )
+}
+
+impl Session {
+    fn default_quota(&self) -> u64 {
+        self.ctx.config.policy.quota.0
+    }
+
+    /// RCPT to `local@domain` in SRS form at a hosted domain: a bounce of
+    /// mail we forwarded, going back to its sender (R-IN-4). Returns false
+    /// when the address is not SRS at all.
+    pub(crate) async fn rcpt_srs(&mut self, rcpt: &str) -> bool {
+        let Some(srs) = self.ctx.srs.clone() else {
+            return false;
+        };
+        let Some((local, domain)) = rcpt.rsplit_once('@') else {
+            return false;
+        };
+        if !srs::is_srs(local) || !matches!(self.ctx.store.is_hosted(domain).await, Ok(true)) {
+            return false;
+        }
+        let refuse = |text: String| Verdict::Refuse(Refusal::new(550, "5.7.1", "R-IN-4", text));
+        if !self.env.sender.is_empty() {
+            let v = refuse(format!(
+                "{rcpt} is the return address of forwarded mail and takes only bounces (null sender)"
+            ));
+            self.refuse(&v).await;
+            return true;
+        }
+        let now = crate::date::now_secs() as u64;
+        let orig = match srs.reverse(local, now) {
+            Ok(o) => o,
+            Err(e) => {
+                let v = refuse(format!("{rcpt}: {e}; no such return address"));
+                self.refuse(&v).await;
+                return true;
+            }
+        };
+        match self.ctx.store.resolve(&orig).await {
+            Ok(Resolved::Deliver(accts)) => {
+                for account in accts {
+                    self.add_dest(Dest {
+                        account,
+                        direct: false,
+                    });
+                }
+            }
+            Ok(Resolved::NotHosted) => {
+                if !self
+                    .env
+                    .bounces
+                    .iter()
+                    .any(|b| b.eq_ignore_ascii_case(&orig))
+                {
+                    self.env.bounces.push(orig.clone());
+                }
+            }
+            Ok(_) => {
+                let v = refuse(format!("{rcpt}: the original sender {orig} takes no mail"));
+                self.refuse(&v).await;
+                return true;
+            }
+            Err(e) => {
+                tracing::error!("resolving {orig}: {e}");
+                self.reply(Reply::new(
+                    451,
+                    "4.3.0",
+                    "temporary lookup failure; try again later",
+                ));
+                return true;
+            }
+        }
+        tracing::info!(peer = %self.conn.peer, rcpt, to = orig, "bounce to an SRS address returned to its sender");
+        self.env.rcpts.push(rcpt.to_string());
+        self.state = State::Rcpt;
+        self.reply(Reply::new(
+            250,
+            "2.1.5",
+            "recipient OK (bounce returned to its sender)",
+        ));
+        true
+    }
+
+    /// Where mail for a hosted recipient goes; None when the resolution
+    /// is not a delivery (refused earlier by the rules).
+    pub(crate) async fn plan(
+        &self,
+        rcpt: &str,
+        resolved: &Resolved,
+    ) -> mailhost_store::Result<Option<(Plan, Option<i64>)>> {
+        let store = &self.ctx.store;
+        Ok(Some(match resolved {
+            Resolved::Deliver(accts) => {
+                let direct = (accts.len() == 1).then(|| accts[0].id);
+                (expand::expand(store, accts.clone()).await?, direct)
+            }
+            Resolved::All(accts) => (expand::expand(store, accts.clone()).await?, None),
+            Resolved::Postmaster(contact) => {
+                (expand::postmaster(store, rcpt, contact).await?, None)
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Takes a plan into the envelope, or refuses it: a plan that leads
+    /// nowhere is a forwarding loop; one whose every mailbox is full gets
+    /// 452 (R-IN-3).
+    pub(crate) fn take_plan(
+        &mut self,
+        rcpt: &str,
+        plan: Plan,
+        direct: Option<i64>,
+    ) -> Result<(), Reply> {
+        if plan.is_empty() {
+            return Err(Reply::new(
+                550,
+                "5.4.6",
+                format!("forwarding of {rcpt} leads back to itself: mail forwarding loop (R-IN-4)"),
+            ));
+        }
+        let size = self.env.declared.unwrap_or(0);
+        let dq = self.default_quota();
+        if plan.remote.is_empty() && !plan.local.iter().any(|a| fits(a, size, dq)) {
+            let full = plan
+                .local
+                .first()
+                .map_or(rcpt, |a| a.address.as_str())
+                .to_string();
+            return Err(over_quota(&full));
+        }
+        for account in plan.local {
+            let direct = direct == Some(account.id);
+            self.add_dest(Dest { account, direct });
+        }
+        for f in plan.remote {
+            if !self
+                .env
+                .forwards
+                .iter()
+                .any(|x| x.dest.eq_ignore_ascii_case(&f.dest))
+            {
+                self.env.forwards.push(f);
+            }
+        }
+        Ok(())
+    }
+
+    fn add_dest(&mut self, d: Dest) {
+        match self
+            .env
+            .deliveries
+            .iter_mut()
+            .find(|x| x.account.id == d.account.id)
+        {
+            Some(x) => x.direct |= d.direct,
+            None => self.env.deliveries.push(d),
+        }
+    }
+}
+
+/// The Delivered-To values of a header section, lower-cased (RFC 9228):
+/// a forwarding address already among them means the message has come
+/// round.
+pub(crate) fn delivered_to(section: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in section.split(|&b| b == b'\n') {
+        if line.len() > 13 && line[..13].eq_ignore_ascii_case(b"delivered-to:") {
+            let v = String::from_utf8_lossy(&line[13..])
+                .trim()
+                .to_ascii_lowercase();
+            out.push(v.trim_matches(['<', '>']).to_string());
+        }
+    }
+    out
+}
+
+/// The forwarded copies: one per forwarding address, with its
+/// Delivered-To and an SRS sender (none for the null sender or a sender
+/// of a domain we host, whose SPF names us already).
+pub(crate) async fn forward_copies(
+    store: &Store,
+    srs: Option<&srs::Srs>,
+    sender: &str,
+    forwards: &[mailhost_mailbox::Forward],
+) -> Vec<ForwardCopy> {
+    let hosted_sender = match sender.rsplit_once('@') {
+        Some((_, d)) => store.is_hosted(d).await.unwrap_or(false),
+        None => true,
+    };
+    let now = crate::date::now_secs() as u64;
+    let mut copies: Vec<(String, ForwardCopy)> = Vec::new();
+    for f in forwards {
+        let via_domain = f.via.rsplit_once('@').map_or("", |(_, d)| d);
+        let env_from = match srs {
+            Some(s) if !hosted_sender => s.forward(sender, via_domain, now),
+            _ => sender.to_string(),
+        };
+        let o = Outbound {
+            sender: env_from,
+            rcpt: f.dest.clone(),
+            account: None,
+        };
+        match copies.iter_mut().find(|(v, _)| *v == f.via) {
+            Some((_, c)) => c.outbound.push(o),
+            None => copies.push((
+                f.via.clone(),
+                ForwardCopy {
+                    prefix: format!("Delivered-To: {}\r\n", f.via).into_bytes(),
+                    outbound: vec![o],
+                },
+            )),
+        }
+    }
+    copies.into_iter().map(|(_, c)| c).collect()
+}
+
+/// What runs once a message is stored, off the session's path: a notice
+/// for each mailbox that crossed 90 % or 100 % (R-IN-3), and the
+/// autoresponder's replies (R-IN-5).
+pub(crate) struct After {
+    pub store: Store,
+    pub config: Arc<mailhost_config::Config>,
+    pub hostname: String,
+    pub signer: Option<Arc<mailhost_mailauth::Signer>>,
+    pub wake: Option<Arc<tokio::sync::Notify>>,
+    pub sender: String,
+    /// (mailbox, its usage after this message)
+    pub stored: Vec<(Account, i64)>,
+    /// The message as received, without our trace header.
+    pub message: Vec<u8>,
+}
+
+impl After {
+    /// Whether anything is to be done.
+    pub fn needed(stored: &[(Account, i64)], default_quota: u64) -> bool {
+        stored.iter().any(|(a, used)| {
+            a.autoreply
+                || quota::level(*used, a.quota.unwrap_or(default_quota as i64)) > a.quota_level
+        })
+    }
+
+    pub async fn run(self) {
+        let dq = self.config.policy.quota.0 as i64;
+        let mut woke = false;
+        for (a, used) in &self.stored {
+            let q = a.quota.unwrap_or(dq);
+            let level = quota::level(*used, q);
+            if level > a.quota_level {
+                match self.notice(a, level, q).await {
+                    Ok(queued) => woke |= queued,
+                    Err(e) => tracing::warn!(mailbox = %a.address, "quota notice: {e}"),
+                }
+            }
+            if a.autoreply {
+                match self.autoreply(a).await {
+                    Ok(queued) => woke |= queued,
+                    Err(e) => tracing::warn!(mailbox = %a.address, "autoreply: {e}"),
+                }
+            }
+        }
+        if let (true, Some(w)) = (woke, &self.wake) {
+            w.notify_one();
+        }
+    }
+
+    /// Mailbox recipients of a notice or reply to `to`, or its queue row.
+    async fn address(
+        &self,
+        to: &str,
+        account: Option<&str>,
+        msg: &mut NewMessage,
+    ) -> mailhost_store::Result<()> {
+        match self.store.resolve(to).await? {
+            Resolved::Deliver(accts) => {
+                for a in accts {
+                    if !msg.deliveries.iter().any(|(id, _)| *id == a.id) {
+                        msg.deliveries.push((
+                            a.id,
+                            format!("Return-Path: <>\r\nDelivered-To: {}\r\n", a.address)
+                                .into_bytes(),
+                        ));
+                    }
+                }
+            }
+            Resolved::NotHosted => msg.outbound.push(Outbound {
+                sender: String::new(),
+                rcpt: to.to_string(),
+                account: account.map(str::to_string),
+            }),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// R-IN-3: to the mailbox and the domain's contact, once per crossing
+    /// (the store decides, atomically with the level). Delivered even
+    /// into a full mailbox: nothing checks the quota here.
+    async fn notice(&self, a: &Account, level: i64, q: i64) -> mailhost_store::Result<bool> {
+        let domain = a.address.rsplit_once('@').map_or("", |(_, d)| d);
+        let contact = self.store.domain_contact(domain).await?;
+        let mut to = vec![a.address.as_str()];
+        if !contact.eq_ignore_ascii_case(&a.address) {
+            to.push(&contact);
+        }
+        let body = notice::build(level, &a.address, q, &to, &self.hostname);
+        let mut msg = NewMessage {
+            body,
+            ..Default::default()
+        };
+        for t in &to {
+            self.address(t, None, &mut msg).await?;
+        }
+        let queued = !msg.outbound.is_empty();
+        if msg.deliveries.is_empty() && !queued {
+            return Ok(false);
+        }
+        let sent = self.store.quota_notice(a.id, level, msg).await?;
+        if sent {
+            tracing::info!(mailbox = %a.address, level, quota = q, rule = "R-IN-3", "quota notice sent");
+        }
+        Ok(sent && queued)
+    }
+
+    /// R-IN-5, RFC 3834.
+    async fn autoreply(&self, a: &Account) -> mailhost_store::Result<bool> {
+        let Some(ar) = self.store.autoreply_get(a.id).await? else {
+            return Ok(false);
+        };
+        if !ar.active(mailhost_store::now_ms()) {
+            return Ok(false);
+        }
+        let Some(msg) = mail_parser::MessageParser::default().parse_headers(&self.message[..])
+        else {
+            return Ok(false);
+        };
+        let names = self.store.identities(&a.address).await?;
+        if let Some(why) = autoreply::refusal(&self.sender, &msg, &names) {
+            tracing::debug!(mailbox = %a.address, sender = %self.sender, why, "no autoreply");
+            return Ok(false);
+        }
+        let mut body = autoreply::build(
+            &a.address,
+            &self.sender,
+            ar.subject.as_deref(),
+            &ar.body,
+            &msg,
+            &self.hostname,
+        );
+        let domain = a
+            .address
+            .rsplit_once('@')
+            .map_or("", |(_, d)| d)
+            .to_string();
+        if let (Some(signer), true) = (&self.signer, self.config.dkim.sign) {
+            if let Ok(Some(sig)) = signer.sign(&domain, &body).await {
+                body.splice(0..0, sig);
+            }
+        }
+        let mut out = NewMessage {
+            body,
+            ..Default::default()
+        };
+        self.address(&self.sender, Some(&a.address), &mut out)
+            .await?;
+        let queued = !out.outbound.is_empty();
+        if queued {
+            // Replies count against the domain's hourly limit (R-IN-5).
+            out.send_log = Some((a.address.clone(), domain, 1));
+        }
+        if out.deliveries.is_empty() && !queued {
+            return Ok(false);
+        }
+        let sent = self
+            .store
+            .autoreply_send(
+                a.id,
+                &self.sender,
+                self.config.policy.autoreply_interval.std(),
+                out,
+            )
+            .await?;
+        if sent {
+            tracing::info!(mailbox = %a.address, to = %self.sender, rule = "R-IN-5", "autoreply sent");
+        }
+        Ok(sent && queued)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivered_to_values() {
+        let h = b"Delivered-To: A@x.example\r\nSubject: s\r\ndelivered-to:<b@y.example>\r\n\r\n";
+        assert_eq!(delivered_to(h), vec!["a@x.example", "b@y.example"]);
+    }
+
+    #[test]
+    fn quota_fit() {
+        let a = Account {
+            used: 90,
+            quota: Some(100),
+            ..Default::default()
+        };
+        assert!(fits(&a, 10, 0));
+        assert!(!fits(&a, 11, 0));
+        let full = Account {
+            used: 100,
+            quota: Some(100),
+            ..Default::default()
+        };
+        assert!(!fits(&full, 0, 0));
+        let default = Account::default();
+        assert!(fits(&default, 50, 100));
+    }
+}
