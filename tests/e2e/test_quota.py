@@ -226,3 +226,26 @@ def test_mailbox_and_package_quota(make_server):
     deliver(srv, m25, "y@example.test")
     assert stat(srv, "y@example.test")[0] == 2
     assert usage(srv, "y@example.test", 1048576) > 37000
+
+
+def test_full_member_of_a_fan_out_is_left_out_with_a_notice(make_server, sink):
+    """An alias to a full mailbox and one with room: the message is
+    accepted, the full one's copy is left out, and the sender gets a
+    delivery notice (RFC 3464) naming it, with 5.2.2."""
+    srv = make_server('[policy]\nquota = "20KB"\n' + sink.route + 'poll = "100ms"\n', start=False)
+    srv.setup_domain()
+    srv.cli("alias", "add", "team@example.test", A, "bob@example.test")
+    srv.start()
+    deliver(srv, sized(19000, "fills alice"))
+    with smtp(srv) as s:
+        assert s.sendmail("x@remote.test", ["team@example.test"], sized(3000, "to the team", to="team@example.test")) == {}
+    bob = pop_messages(srv.ports["pop3"], "bob@example.test")
+    assert any(b"Subject: to the team" in m for m in bob), bob
+    alice = [m for m in pop_messages(srv.ports["pop3"], A) if b"Subject: to the team" in m]
+    assert alice == []
+    got = sink.wait(1)
+    _, rcpts, data = got[0]
+    assert rcpts == ["x@remote.test"]
+    report = email.message_from_bytes(data, policy=email.policy.default)
+    assert report.get_content_type() == "multipart/report"
+    assert b"Status: 5.2.2" in data and b"alice@example.test" in data, data

@@ -38,7 +38,8 @@ pub fn refusal(sender: &str, msg: &Message<'_>, names: &[String]) -> Option<&'st
             return Some("flagged as spam");
         }
         // §2: list traffic (RFC 2369, RFC 2919).
-        if name.len() > 5 && name[..5].eq_ignore_ascii_case("List-") {
+        // (Bytes: a header name from the world may not be ASCII.)
+        if name.len() > 5 && name.as_bytes()[..5].eq_ignore_ascii_case(b"List-") {
             return Some("list message");
         }
     }
@@ -145,6 +146,8 @@ mod tests {
             why("a@o.example", &format!("Precedence: first-class\r\n{ok}")),
             None
         );
+        // Found by fuzzing: a non-ASCII header name.
+        assert_eq!(why("a@o.example", &format!("Lisé-x: y\r\n{ok}")), None);
         let bcc = ok.replace("To: Me <me@x.example>", "To: other@x.example");
         assert!(why("a@o.example", &bcc).is_some());
     }

@@ -186,6 +186,7 @@ impl Session {
         // not hold back the rest.
         let dq = self.ctx.config.policy.quota.0;
         let mut kept = Vec::with_capacity(env.deliveries.len());
+        let mut left_out = Vec::new();
         for d in &env.deliveries {
             let size = (body.len() + prefix_len(&env.sender, &d.account.address)) as u64;
             if crate::services::fits(&d.account, size, dq) {
@@ -203,6 +204,7 @@ impl Session {
                 return Flow::Continue;
             } else {
                 tracing::info!(qid, mailbox = %d.account.address, size, rule = "R-IN-3", "over quota: copy left out");
+                left_out.push(d.account.address.clone());
             }
         }
         if kept.is_empty()
@@ -257,6 +259,31 @@ impl Session {
             forwards,
             ..Default::default()
         };
+        if !left_out.is_empty() {
+            // The sender learns which copies did not fit, in the same
+            // transaction as the message.
+            match crate::services::full_notice(
+                &self.ctx.store,
+                &self.ctx.hostname,
+                &env.sender,
+                &left_out,
+                &body,
+            )
+            .await
+            {
+                Ok(Some(n)) => msg.also.push(n),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(qid, "delivery notice for full mailboxes: {e}");
+                    self.reply(Reply::new(
+                        451,
+                        "4.3.0",
+                        "temporary storage failure; try again later",
+                    ));
+                    return Flow::Continue;
+                }
+            }
+        }
         if let (Service::Submission, Some(account)) = (self.ctx.service, &self.info.account) {
             // R-OUT-6/R-OUT-7 count what leaves the server; R-ABUSE-3 keeps
             // who sent what, from where, with its headers for abuse reports.
@@ -286,6 +313,7 @@ impl Session {
         msg.outbound = outbound;
         let bulk = effects.bulk.into_inner().unwrap_or_else(|p| p.into_inner());
         msg.bulk = bulk.clone();
+        let notice_queued = msg.also.iter().any(|m| !m.outbound.is_empty());
         let sent = msg.send_log.clone();
         let after = crate::services::After::needed(&stored, dq).then(|| crate::services::After {
             store: self.ctx.store.clone(),
@@ -309,7 +337,7 @@ impl Session {
                 if let Some((account, domain, n)) = &sent {
                     self.ctx.policy.state.sent(account, domain, *n);
                 }
-                if let (true, Some(w)) = (queued, &self.ctx.wake) {
+                if let (true, Some(w)) = (queued || notice_queued, &self.ctx.wake) {
                     w.notify_one();
                 }
                 if let Some(a) = after {

@@ -237,6 +237,61 @@ pub(crate) async fn forward_copies(
     copies.into_iter().map(|(_, c)| c).collect()
 }
 
+/// The delivery notice (RFC 3464) for copies of a fan-out left out because
+/// their mailbox was full (R-IN-3): to the sender's mailbox, or queued with
+/// the null sender. None for the null sender (never bounce a bounce).
+pub(crate) async fn full_notice(
+    store: &Store,
+    hostname: &str,
+    sender: &str,
+    mailboxes: &[String],
+    original: &[u8],
+) -> mailhost_store::Result<Option<NewMessage>> {
+    use mailhost_delivery::dsn;
+    if sender.is_empty() {
+        return Ok(None);
+    }
+    let failure =
+        mailhost_delivery::outcome::Failure::local(true, "5.2.2", "the mailbox is full (R-IN-3)");
+    let now = mailhost_store::now_ms();
+    let body = dsn::build(&dsn::Report {
+        hostname,
+        to: sender,
+        action: dsn::Action::Failed,
+        arrival_ms: now,
+        last_attempt_ms: now,
+        rcpts: mailboxes
+            .iter()
+            .map(|addr| dsn::Recipient {
+                addr,
+                failure: &failure,
+            })
+            .collect(),
+        original,
+    });
+    let mut msg = NewMessage {
+        body,
+        ..Default::default()
+    };
+    match store.resolve(sender).await? {
+        Resolved::Deliver(accts) => {
+            for a in accts {
+                msg.deliveries.push((
+                    a.id,
+                    format!("Return-Path: <>\r\nDelivered-To: {}\r\n", a.address).into_bytes(),
+                ));
+            }
+        }
+        Resolved::NotHosted => msg.outbound.push(Outbound {
+            sender: String::new(),
+            rcpt: sender.to_string(),
+            account: None,
+        }),
+        _ => return Ok(None),
+    }
+    Ok(Some(msg))
+}
+
 /// What runs once a message is stored, off the session's path: a notice
 /// for each mailbox that crossed 90 % or 100 % (R-IN-3), and the
 /// autoresponder's replies (R-IN-5).

@@ -37,6 +37,10 @@ pub struct NewMessage {
     /// message with `prefix` (the forwarding address's Delivered-To)
     /// before it, queued to each of its recipients.
     pub forwards: Vec<ForwardCopy>,
+    /// Messages committed with this one, such as the delivery notice for
+    /// recipients it could not reach (R-IN-3: a full mailbox of a
+    /// fan-out): both or neither.
+    pub also: Vec<NewMessage>,
 }
 
 /// One forwarding address's copy of a message.
@@ -272,7 +276,8 @@ pub(crate) fn message_stmts(msg: NewMessage) -> Result<(Vec<Stmt>, Vec<String>)>
 }
 
 /// `message_stmts` with the body stored as `blob`.
-fn message_stmts_as(msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec<String>)> {
+fn message_stmts_as(mut msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec<String>)> {
+    let also = std::mem::take(&mut msg.also);
     let forwarded = msg.forwards.iter().any(|f| !f.outbound.is_empty());
     if msg.deliveries.is_empty() && msg.outbound.is_empty() && !forwarded {
         return Err(StoreError::Invalid(
@@ -377,6 +382,9 @@ fn message_stmts_as(msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec<Str
             }
         };
         stmts.push(Stmt::new(sql, args));
+    }
+    for m in also {
+        stmts.extend(message_stmts(m)?.0);
     }
     Ok((stmts, uids))
 }
