@@ -2,8 +2,8 @@
 //! its first retrieval, even if the client leaves it on the server.
 //!
 //! Each pass walks the entries read before the cut-off in index order, in
-//! batches of [`BATCH`] (one transaction each), at most [`PASS`] entries,
-//! then sleeps; a backlog (a million read messages after a restart) is
+//! batches of [`BATCH`] (one transaction each, each followed by a pause as
+//! long as it took), at most [`PASS`] entries, then sleeps; a backlog (a million read messages after a restart) is
 //! worked off pass after pass without holding the writer for long. A crash
 //! mid-pass loses nothing: the next pass finds what is left.
 
@@ -11,7 +11,7 @@ use mailhost_store::{now_ms, Store};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-pub const BATCH: i64 = 500;
+pub const BATCH: i64 = 250;
 pub const PASS: u64 = 20_000;
 
 /// One pass: deletes up to [`PASS`] entries read before `now - retention`.
@@ -22,7 +22,12 @@ pub async fn pass(store: &Store, retention: Duration) -> mailhost_store::Result<
     let mut done = 0;
     let mut looked = 0;
     loop {
+        let t = std::time::Instant::now();
         let p = store.purge_read(before, cursor, BATCH).await?;
+        // A background job yields the store's one writer: after each
+        // batch it waits as long as the batch took, so deliveries wait
+        // for at most one batch and get half the writer's time or more.
+        tokio::time::sleep(t.elapsed()).await;
         done += p.entries;
         looked += BATCH as u64;
         match p.next {
