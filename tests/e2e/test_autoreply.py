@@ -186,3 +186,16 @@ def test_date_range(make_server, sink):
     assert replied_to(sink) == ["s2@remote.test", "s3@remote.test"], sink.messages()
     subjects = sorted(parse(d)["Subject"] for _, _, d in sink.messages())
     assert subjects == ["Now", "Open"]
+
+
+def test_body_that_is_not_utf8_is_refused(server):
+    """Bytes that are not UTF-8 on the command line: a clear error, and no
+    autoresponder set."""
+    import subprocess
+    from conftest import BIN
+
+    r = subprocess.run([BIN, "--config", str(server.config), "autoreply", "set", A, "--body", b"caf\xe9 ferm\xe9"],
+                       capture_output=True, timeout=60)
+    assert r.returncode != 0 and r.stderr.strip(), r
+    assert b"utf-8" in r.stderr.lower() or b"utf8" in r.stderr.lower(), r.stderr
+    assert "no autoreply" in server.cli("autoreply", "show", A).stdout

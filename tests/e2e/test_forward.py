@@ -252,3 +252,20 @@ def test_show_and_clear(server):
     assert wait_for(lambda: count(server, "alice@example.test") == 1, timeout=15, interval=0.2)
     assert b"Subject: kept" in pop_messages(server.ports["pop3"], "alice@example.test")[0]
     assert count(server, "bob@example.test") == 1
+
+
+def test_our_bounce_of_a_forwarded_copy_reaches_the_original_sender(make_server, sink):
+    """The destination refuses the forwarded copy for good: our delivery
+    notice goes to the original sender, decoded from the SRS address, not
+    to the SRS address itself."""
+    sink.refuse["carol@remote.test"] = "550 5.1.1 no such user here"
+    srv = external(make_server, sink)
+    with smtp(srv) as s:
+        assert s.sendmail("sender@origin.test", ["alice@example.test"], ORIGINAL) == {}
+    got = sink.wait(1)
+    assert len(got) == 1, got
+    mail_from, rcpts, data = got[0]
+    assert mail_from in ("", "<>"), mail_from
+    assert rcpts == ["sender@origin.test"]
+    assert b"Status: 5.1.1" in data and b"carol@remote.test" in data, data
+    assert re.search(rb"^To: <?sender@origin\.test>?\r$", data, re.M), data

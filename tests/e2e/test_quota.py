@@ -249,3 +249,32 @@ def test_full_member_of_a_fan_out_is_left_out_with_a_notice(make_server, sink):
     report = email.message_from_bytes(data, policy=email.policy.default)
     assert report.get_content_type() == "multipart/report"
     assert b"Status: 5.2.2" in data and b"alice@example.test" in data, data
+
+
+def test_quota_below_usage_is_allowed_with_a_warning(make_server):
+    srv = make_server('[policy]\nquota = "50KB"\n')
+    srv.setup_domain()
+    deliver(srv, sized(12000, "12k"))
+    used = usage(srv, A, 51200)
+    r = srv.cli("user", "quota", A, "--set", "8KB")
+    assert "warning" in r.stderr and "R-IN-3" in r.stderr, r.stderr
+    assert usage(srv, A, 8192) == used
+    # new mail is refused until it fits (at RCPT: the mailbox is over)
+    with smtp(srv) as s:
+        s.ehlo("mx.remote.test")
+        assert s.mail("x@remote.test")[0] == 250
+        code, text = s.rcpt(A)
+        assert code == 452 and b"4.2.2" in text, (code, text)
+    # back to the server's quota: it fits again
+    r = srv.cli("user", "quota", A, "--set", "default")
+    assert "warning" not in r.stderr, r.stderr
+    deliver(srv, sized(1000, "fits"))
+    # a package lowered below a mailbox's usage warns too, naming it
+    srv.cli("package", "set", "tiny", "--quota", "100KB")
+    srv.cli("user", "add", "p@example.test", "--password", PW, "--package", "tiny")
+    deliver(srv, sized(9000, "9k"), "p@example.test")
+    r = srv.cli("package", "set", "tiny", "--quota", "5KB")
+    assert "p@example.test" in r.stderr and "warning" in r.stderr, r.stderr
+    for bad in ["-1", "lots", "1XB"]:
+        r = srv.cli("user", "quota", A, "--set", bad, check=False)
+        assert r.returncode != 0 and r.stderr.strip(), bad

@@ -75,6 +75,65 @@ impl Store {
         })
     }
 
+    /// `user quota ADDRESS --set SIZE`: the mailbox's own quota (None:
+    /// from its package again). A quota below the usage is allowed; new
+    /// mail is refused until the mailbox fits (the caller warns).
+    pub async fn user_set_quota(&self, address: &str, quota: Option<u64>) -> Result<Usage> {
+        let addr = mailbox_address(address)?;
+        self.batch(vec![Stmt::new(
+            "UPDATE addresses SET quota = ? WHERE address = ? AND kind = 'mailbox'",
+            vec![
+                quota.map(|q| q.min(i64::MAX as u64) as i64).into(),
+                addr.clone().into(),
+            ],
+        )
+        .must_change(StoreError::NotFound(format!("no such mailbox: {addr}")))])
+            .await?;
+        let id = self
+            .lookup(
+                "SELECT id FROM addresses WHERE address = ?",
+                vec![addr.clone().into()],
+            )
+            .await?
+            .first()
+            .map(|r| r.i64(0))
+            .transpose()?
+            .unwrap_or(0);
+        let [a, b] = settle_stmts(id, self.default_quota());
+        self.batch(vec![a, b]).await?;
+        self.user_quota(&addr).await
+    }
+
+    /// Mailboxes whose quota comes from package `name` (theirs or their
+    /// domain's) and that use more than it: after `package set --quota`,
+    /// the ones that take no new mail until they fit.
+    pub async fn package_overruns(&self, name: &str) -> Result<Vec<Usage>> {
+        let rows = self
+            .query(
+                "SELECT a.address, a.used, COALESCE(a.quota, (SELECT p.quota FROM packages p WHERE p.name = a.package),
+                   (SELECT p.quota FROM packages p JOIN domains pd ON pd.package = p.name WHERE pd.id = a.domain_id), ?)
+                 FROM addresses a
+                 WHERE a.kind = 'mailbox' AND a.quota IS NULL
+                   AND (a.package = ? OR a.domain_id IN (SELECT d.id FROM domains d WHERE d.package = ?))
+                 ORDER BY a.address",
+                vec![self.default_quota().into(), name.into(), name.into()],
+            )
+            .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let (used, quota) = (r.i64(1)?, r.i64(2)?);
+            if used > quota {
+                out.push(Usage {
+                    address: r.text(0)?,
+                    used,
+                    quota,
+                    messages: 0,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// Stores a quota notice (R-IN-3) if, and only if, the mailbox has not
     /// yet been told about `level`: the level and the notice commit
     /// together, so a notice goes once per crossing whichever node

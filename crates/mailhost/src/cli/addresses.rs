@@ -68,6 +68,10 @@ pub enum UserCmd {
     /// Usage and quota of one mailbox (R-IN-3).
     Quota {
         address: String,
+        /// Sets the mailbox's own quota ("default": from its package or
+        /// the server again); below the usage it warns.
+        #[arg(long)]
+        set: Option<String>,
     },
 }
 
@@ -212,8 +216,26 @@ pub async fn user(config: Config, u: UserCmd) -> Result<(), String> {
                 .map_err(e)?;
             println!("{address} deleted");
         }
-        UserCmd::Quota { address } => {
-            let q = store_needed.await?.user_quota(&address).await.map_err(e)?;
+        UserCmd::Quota { address, set } => {
+            let store = store_needed.await?;
+            let q = match set.as_deref() {
+                None => store.user_quota(&address).await.map_err(e)?,
+                Some(v) => {
+                    let quota = if v == "default" {
+                        None
+                    } else {
+                        Some(Size::parse(v).map_err(|m| format!("--set: {m}"))?.0)
+                    };
+                    let q = store.user_set_quota(&address, quota).await.map_err(e)?;
+                    if q.used > q.quota {
+                        eprintln!(
+                            "mailhost: warning: {} uses {} bytes, more than its new quota of {}: new mail is refused until it fits (R-IN-3)",
+                            q.address, q.used, q.quota
+                        );
+                    }
+                    q
+                }
+            };
             println!(
                 "{}: {} of {} bytes ({}%), {} messages",
                 q.address,

@@ -375,6 +375,16 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
                         show(p.quota),
                         show(p.max_forwards)
                     );
+                    if quota.is_some() {
+                        // Allowed, but those mailboxes take no new mail
+                        // until they fit (R-IN-3).
+                        for u in store.package_overruns(&p.name).await.map_err(e)? {
+                            eprintln!(
+                                "mailhost: warning: {} uses {} bytes, more than the new quota of {}: new mail is refused until it fits (R-IN-3)",
+                                u.address, u.used, u.quota
+                            );
+                        }
+                    }
                 }
                 PackageCmd::List => {
                     for p in store.package_list().await.map_err(e)? {
