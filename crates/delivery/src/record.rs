@@ -19,7 +19,7 @@
 use crate::dsn::{self, Action, Recipient, Report};
 use crate::outcome::{Failure, Outcome};
 use crate::DeliveryCtx;
-use mailhost_store::{now_ms, Deferral, NewMessage, Outbound, QueueItem, Resolved, StoreError};
+use mailhost_store::{now_ms, Deferral, NewMessage, QueueItem, StoreError};
 use std::time::Duration;
 
 /// The wait before the next attempt after `attempts` earlier ones.
@@ -171,45 +171,15 @@ async fn notice(
         rcpts,
         original,
     });
-    let mut resolved = ctx.store.resolve(&sender).await?;
-    if let Resolved::Postmaster(contact) = resolved {
-        // R-ADDR-4: postmaster@'s mail goes to the domain's contact.
-        resolved = ctx.store.resolve(&contact).await?;
-        sender = contact;
+    let mut msg = NewMessage {
+        body,
+        ..Default::default()
+    };
+    if !ctx.store.address_notice(&sender, None, &mut msg).await? {
+        tracing::info!(%sender, "no delivery notice: the sender's address no longer takes mail");
+        return Ok(None);
     }
-    Ok(match resolved {
-        Resolved::Deliver(accounts) => Some(NewMessage {
-            body,
-            deliveries: accounts
-                .into_iter()
-                .map(|a| {
-                    (
-                        a.id,
-                        format!("Return-Path: <>\r\nDelivered-To: {}\r\n", a.address).into_bytes(),
-                    )
-                })
-                .collect(),
-            ..Default::default()
-        }),
-        Resolved::NotHosted => Some(NewMessage {
-            body,
-            deliveries: vec![],
-            outbound: vec![Outbound {
-                sender: String::new(),
-                rcpt: sender.to_string(),
-                account: None,
-            }],
-            ..Default::default()
-        }),
-        Resolved::Unknown
-        | Resolved::Suspended
-        | Resolved::Quarantined(_)
-        | Resolved::All(_)
-        | Resolved::Postmaster(_) => {
-            tracing::info!(%sender, "no delivery notice: the sender's address no longer takes mail");
-            None
-        }
-    })
+    Ok(Some(msg))
 }
 
 /// "5 days", "3 hours", "90 seconds", for the text of a notice.

@@ -273,21 +273,8 @@ pub(crate) async fn full_notice(
         body,
         ..Default::default()
     };
-    match store.resolve(sender).await? {
-        Resolved::Deliver(accts) => {
-            for a in accts {
-                msg.deliveries.push((
-                    a.id,
-                    format!("Return-Path: <>\r\nDelivered-To: {}\r\n", a.address).into_bytes(),
-                ));
-            }
-        }
-        Resolved::NotHosted => msg.outbound.push(Outbound {
-            sender: String::new(),
-            rcpt: sender.to_string(),
-            account: None,
-        }),
-        _ => return Ok(None),
+    if !store.address_notice(sender, None, &mut msg).await? {
+        return Ok(None);
     }
     Ok(Some(msg))
 }
@@ -341,35 +328,6 @@ impl After {
         }
     }
 
-    /// Mailbox recipients of a notice or reply to `to`, or its queue row.
-    async fn address(
-        &self,
-        to: &str,
-        account: Option<&str>,
-        msg: &mut NewMessage,
-    ) -> mailhost_store::Result<()> {
-        match self.store.resolve(to).await? {
-            Resolved::Deliver(accts) => {
-                for a in accts {
-                    if !msg.deliveries.iter().any(|(id, _)| *id == a.id) {
-                        msg.deliveries.push((
-                            a.id,
-                            format!("Return-Path: <>\r\nDelivered-To: {}\r\n", a.address)
-                                .into_bytes(),
-                        ));
-                    }
-                }
-            }
-            Resolved::NotHosted => msg.outbound.push(Outbound {
-                sender: String::new(),
-                rcpt: to.to_string(),
-                account: account.map(str::to_string),
-            }),
-            _ => {}
-        }
-        Ok(())
-    }
-
     /// R-IN-3: to the mailbox and the domain's contact, once per crossing
     /// (the store decides, atomically with the level). Delivered even
     /// into a full mailbox: nothing checks the quota here.
@@ -386,7 +344,7 @@ impl After {
             ..Default::default()
         };
         for t in &to {
-            self.address(t, None, &mut msg).await?;
+            self.store.address_notice(t, None, &mut msg).await?;
         }
         let queued = !msg.outbound.is_empty();
         if msg.deliveries.is_empty() && !queued {
@@ -438,7 +396,8 @@ impl After {
             body,
             ..Default::default()
         };
-        self.address(&self.sender, Some(&a.address), &mut out)
+        self.store
+            .address_notice(&self.sender, Some(&a.address), &mut out)
             .await?;
         let queued = !out.outbound.is_empty();
         if queued {

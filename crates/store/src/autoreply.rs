@@ -175,11 +175,7 @@ impl Store {
         )
         .must_change(StoreError::Conflict("answered lately".into()))];
         stmts.extend(crate::messages::message_stmts(reply)?.0);
-        match self.batch(stmts).await {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.batch_guarded(stmts).await
     }
 
     /// Forgets answers older than `interval`: they no longer hold a reply

@@ -167,6 +167,17 @@ impl Store {
         }
     }
 
+    /// Like [`Store::batch`] for a batch whose first statement is a guard
+    /// that fails with `Conflict` when its condition does not hold: Ok(true)
+    /// when it committed, Ok(false) when the guard held it back.
+    pub(crate) async fn batch_guarded(&self, stmts: Vec<Stmt>) -> Result<bool> {
+        match self.batch(stmts).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Applies the statements atomically and durably; returns the number of
     /// rows each changed.
     pub async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<u64>> {

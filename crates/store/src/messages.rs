@@ -155,6 +155,47 @@ impl Store {
         Ok(uids)
     }
 
+    /// Addresses a notice the system sends (a DSN, a quota notice, an
+    /// autoreply) with the null sender: into `to`'s mailboxes when local
+    /// (postmaster@ meaning its domain's contact), else queued for `to`,
+    /// counted for `account` if given. False when `to` takes no mail.
+    pub async fn address_notice(
+        &self,
+        to: &str,
+        account: Option<&str>,
+        msg: &mut NewMessage,
+    ) -> Result<bool> {
+        let mut to = to.to_string();
+        let mut r = self.resolve(&to).await?;
+        if let crate::Resolved::Postmaster(contact) = r {
+            r = self.resolve(&contact).await?;
+            to = contact;
+        }
+        match r {
+            crate::Resolved::Deliver(accts) => {
+                for a in accts {
+                    if !msg.deliveries.iter().any(|(id, _)| *id == a.id) {
+                        msg.deliveries.push((
+                            a.id,
+                            format!("Return-Path: <>\r\nDelivered-To: {}\r\n", a.address)
+                                .into_bytes(),
+                        ));
+                    }
+                }
+                Ok(true)
+            }
+            crate::Resolved::NotHosted => {
+                msg.outbound.push(Outbound {
+                    sender: String::new(),
+                    rcpt: to,
+                    account: account.map(str::to_string),
+                });
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// The mailbox's messages in arrival order.
     pub async fn list_messages(&self, mailbox: i64) -> Result<Vec<MessageMeta>> {
         let rows = self

@@ -157,11 +157,7 @@ impl Store {
         )
         .must_change(StoreError::Conflict("already noticed".into()))];
         stmts.extend(crate::messages::message_stmts(notice)?.0);
-        match self.batch(stmts).await {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.batch_guarded(stmts).await
     }
 }
 

@@ -220,6 +220,15 @@ async fn forwarding_rules(s: Store) {
     assert_eq!(mailbox(&s, "one@a.example").await.forward, None);
 }
 
+async fn ids_of(s: &Store, mailbox: i64) -> Vec<i64> {
+    s.list_messages(mailbox)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect()
+}
+
 fn message(id: i64, size: usize) -> NewMessage {
     NewMessage {
         body: vec![b'x'; size],
@@ -246,13 +255,7 @@ async fn usage_and_notices(s: Store) {
     let used = s.user_quota("one@a.example").await.unwrap().used;
     assert_eq!(used, 910, "the notice itself is stored, and counted");
     // Deleting below 90 % lowers the level: the next crossing notifies.
-    let ids: Vec<i64> = s
-        .list_messages(one.id)
-        .await
-        .unwrap()
-        .iter()
-        .map(|m| m.id)
-        .collect();
+    let ids = ids_of(&s, one.id).await;
     s.delete_messages(one.id, &ids[..1]).await.unwrap();
     assert_eq!(s.user_quota("one@a.example").await.unwrap().used, 310);
     assert_eq!(mailbox(&s, "one@a.example").await.quota_level, 0);
@@ -357,13 +360,7 @@ async fn retention_purge(s: Store) {
     })
     .await
     .unwrap();
-    let ids: Vec<i64> = s
-        .list_messages(one.id)
-        .await
-        .unwrap()
-        .iter()
-        .map(|m| m.id)
-        .collect();
+    let ids = ids_of(&s, one.id).await;
     s.mark_retrieved(one.id, &ids[..3]).await.unwrap();
     s.mark_retrieved(one.id, &ids[5..]).await.unwrap();
     let cut = mailhost_store::now_ms() + 1;
@@ -387,13 +384,7 @@ async fn retention_purge(s: Store) {
     assert_eq!(p2.entries, 2);
     let p3 = s.purge_read(cut, p2.next.unwrap(), 2).await.unwrap();
     assert_eq!((p3.entries, p3.next), (0, None));
-    let left: Vec<i64> = s
-        .list_messages(one.id)
-        .await
-        .unwrap()
-        .iter()
-        .map(|m| m.id)
-        .collect();
+    let left = ids_of(&s, one.id).await;
     assert_eq!(left, &ids[3..5], "unread mail stays");
     assert_eq!(s.user_quota("one@a.example").await.unwrap().used, 200);
     // The shared body is still there for two.

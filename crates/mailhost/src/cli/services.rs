@@ -207,23 +207,20 @@ pub async fn billing(config: Config, b: BillingArgs) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     match b.format {
-        BillingFormat::Table => {
-            println!("domain\tmailboxes\taliases\tsuspended\tbillable");
+        BillingFormat::Table | BillingFormat::Csv => {
+            // CSV per RFC 4180 (domain names hold no comma or quote).
+            let sep = if matches!(b.format, BillingFormat::Csv) {
+                ","
+            } else {
+                "\t"
+            };
+            println!(
+                "{}",
+                ["domain", "mailboxes", "aliases", "suspended", "billable"].join(sep)
+            );
             for r in rows {
-                println!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    r.domain, r.mailboxes, r.aliases, r.suspended, r.billable
-                );
-            }
-        }
-        BillingFormat::Csv => {
-            // RFC 4180; domain names hold no comma or quote.
-            println!("domain,mailboxes,aliases,suspended,billable");
-            for r in rows {
-                println!(
-                    "{},{},{},{},{}",
-                    r.domain, r.mailboxes, r.aliases, r.suspended, r.billable
-                );
+                let n = [r.mailboxes, r.aliases, r.suspended, r.billable].map(|v| v.to_string());
+                println!("{}{sep}{}", r.domain, n.join(sep));
             }
         }
         BillingFormat::Json => {
