@@ -269,3 +269,33 @@ def test_our_bounce_of_a_forwarded_copy_reaches_the_original_sender(make_server,
     assert rcpts == ["sender@origin.test"]
     assert b"Status: 5.1.1" in data and b"carol@remote.test" in data, data
     assert re.search(rb"^To: <?sender@origin\.test>?\r$", data, re.M), data
+
+
+def test_srs_return_path_is_not_a_relay(make_server, sink):
+    """One SRS recipient per message, each relayed bounce in the evidence
+    log (R-IN-4), and a claimed hosted sender from outside is rewritten
+    like any other (forwarding must not lend it our SPF)."""
+    srv = external(make_server, sink)
+    srs, _, _ = forward_one(srv, sink, ORIGINAL)
+    other = ORIGINAL.replace(b"fw1@", b"fw2@")
+    with smtp(srv) as s:
+        assert s.sendmail("other@origin.test", ["alice@example.test"], other) == {}
+    got = sink.wait(2)
+    srs2 = got[1][0]
+    assert SRS.match(srs) and srs2 != srs, (srs, srs2)
+    with smtp(srv) as s:
+        s.ehlo("mx.remote.test")
+        assert s.mail("")[0] == 250
+        assert s.rcpt(srs)[0] == 250
+        code, text = s.rcpt(srs2)
+        assert code == 452 and b"4.5.3" in text, (code, text)
+        code, _ = s.data(b"From: MAILER-DAEMON@remote.test\r\nSubject: bounce\r\n\r\nx\r\n")
+        assert code == 250
+    assert sink.wait(3)[2][1] == ["sender@origin.test"]
+    ev = srv.cli("evidence", "--rule", "R-IN-4", "--format", "json").stdout
+    assert "bounce returned to sender@origin.test" in ev, ev
+    # From outside, claiming to be bob@example.test: still SRS.
+    with smtp(srv) as s:
+        assert s.sendmail("bob@example.test", ["alice@example.test"], other) == {}
+    got = sink.wait(4)
+    assert re.match(r"^SRS0=[^=]+=[A-Z2-7]{2}=example\.test=bob@example\.test$", got[3][0], re.I), got[3][0]

@@ -278,3 +278,40 @@ def test_quota_below_usage_is_allowed_with_a_warning(make_server):
     for bad in ["-1", "lots", "1XB"]:
         r = srv.cli("user", "quota", A, "--set", bad, check=False)
         assert r.returncode != 0 and r.stderr.strip(), bad
+
+
+def test_one_full_mailbox_does_not_hold_back_the_others(make_server, sink):
+    """RCPT alice (full for this message) and bob: accepted, bob gets it,
+    the sender a DSN for alice, and alice her "exceeded" notice although
+    her usage is under the quota (R-IN-3)."""
+    srv = make_server('[policy]\nquota = "20KB"\n' + sink.route + 'poll = "100ms"\n', start=False)
+    srv.setup_domain()
+    srv.cli("domain", "set", "example.test", "--contact", "bob@example.test")
+    srv.start()
+    deliver(srv, sized(18300, "almost full"))
+    # the warning (stored in the mailbox too) leaves her over 90 % but under 100 %
+    assert wait_for(lambda: len(notices(srv, A, WARNING)) == 1, timeout=20, interval=0.3)
+    assert 0.9 * 20480 < usage(srv, A, 20480) < 20480
+    with smtp(srv) as s:
+        # No SIZE (smtplib would add it, and RCPT would refuse alice then)
+        s.ehlo("mx.remote.test")
+        assert s.mail("x@remote.test")[0] == 250
+        assert s.rcpt(A)[0] == 250 and s.rcpt("bob@example.test")[0] == 250
+        code, text = s.data(sized(3000, "for both"))
+        assert code == 250, (code, text)
+    bob = pop_messages(srv.ports["pop3"], "bob@example.test")
+    assert any(b"Subject: for both" in m for m in bob)
+    assert not any(b"Subject: for both" in m for m in pop_messages(srv.ports["pop3"], A))
+    got = sink.wait(1)
+    assert got and got[0][1] == ["x@remote.test"] and b"Status: 5.2.2" in got[0][2], got
+    assert wait_for(lambda: len(notices(srv, A, EXCEEDED)) == 1, timeout=20, interval=0.3)
+    assert wait_for(lambda: len(notices(srv, "bob@example.test", EXCEEDED)) == 1, timeout=20, interval=0.3)
+    # a second refusal (at RCPT now: the notice filled her up): no second notice
+    with smtp(srv) as s:
+        s.ehlo("mx.remote.test")
+        assert s.mail("x@remote.test")[0] == 250
+        code, text = s.rcpt(A)
+        assert code == 452 and b"4.2.2" in text, (code, text)
+    import time as _t
+    _t.sleep(1)
+    assert len(notices(srv, A, EXCEEDED)) == 1

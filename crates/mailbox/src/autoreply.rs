@@ -16,7 +16,12 @@ pub fn refusal(sender: &str, msg: &Message<'_>, names: &[String]) -> Option<&'st
         .rsplit_once('@')
         .map_or(sender, |(l, _)| l)
         .to_ascii_lowercase();
-    if local == "mailer-daemon" || local.starts_with("owner-") || local.ends_with("-request") {
+    if matches!(
+        local.as_str(),
+        "mailer-daemon" | "postmaster" | "listserv" | "majordomo"
+    ) || local.starts_with("owner-")
+        || local.ends_with("-request")
+    {
         return Some("sender is a mail system or list address");
     }
     let raw = msg.raw_message();
@@ -60,6 +65,42 @@ pub fn refusal(sender: &str, msg: &Message<'_>, names: &[String]) -> Option<&'st
         return Some("the mailbox is not in To or Cc");
     }
     None
+}
+
+/// Who a sender is for "once per interval": the address without the
+/// tags that change per message or per day — BATV (`prvs=TAG=local@d`)
+/// and another forwarder's SRS (`SRS0=H=TT=d=local@f`) — lower-cased.
+pub fn sender_key(sender: &str) -> String {
+    let s = sender.to_ascii_lowercase();
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return s;
+    };
+    if let Some(rest) = local.strip_prefix("srs0=") {
+        // H=TT=domain=local
+        let mut it = rest.splitn(4, '=');
+        if let (Some(_), Some(_), Some(d), Some(l)) = (it.next(), it.next(), it.next(), it.next()) {
+            return format!("{l}@{d}");
+        }
+    }
+    if let Some(rest) = local.strip_prefix("srs1=") {
+        // H=first==H=TT=domain=local
+        if let Some((_, srs0)) = rest.split_once("==") {
+            let mut it = srs0.splitn(4, '=');
+            if let (Some(_), Some(_), Some(d), Some(l)) =
+                (it.next(), it.next(), it.next(), it.next())
+            {
+                return format!("{l}@{d}");
+            }
+        }
+    }
+    for prefix in ["prvs=", "btv1=", "msprvs1="] {
+        if let Some(rest) = local.strip_prefix(prefix) {
+            if let Some((_, l)) = rest.split_once('=') {
+                return format!("{l}@{domain}");
+            }
+        }
+    }
+    s
 }
 
 /// The reply from `mailbox` to `to`, answering `msg`.
@@ -150,6 +191,25 @@ mod tests {
         assert_eq!(why("a@o.example", &format!("Lisé-x: y\r\n{ok}")), None);
         let bcc = ok.replace("To: Me <me@x.example>", "To: other@x.example");
         assert!(why("a@o.example", &bcc).is_some());
+    }
+
+    #[test]
+    fn sender_keys_drop_changing_tags() {
+        assert_eq!(sender_key("Bob@X.example"), "bob@x.example");
+        assert_eq!(sender_key("prvs=1234abcd=bob@x.example"), "bob@x.example");
+        assert_eq!(
+            sender_key("SRS0=HhHh=TT=x.example=bob@fwd.example"),
+            "bob@x.example"
+        );
+        assert_eq!(
+            sender_key("SRS1=HHHH=first.example==HhHh=TT=x.example=bob@fwd.example"),
+            "bob@x.example"
+        );
+        assert_eq!(
+            sender_key("SRS0=broken@fwd.example"),
+            "srs0=broken@fwd.example"
+        );
+        assert_eq!(sender_key("nodomain"), "nodomain");
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub async fn expand(store: &Store, accounts: Vec<Account>) -> Result<Plan> {
     let mut plan = Plan::default();
     let mut seen: Vec<i64> = Vec::new();
     let mut level = accounts;
-    for _ in 0..=MAX_CHAIN {
+    for depth in 0..=MAX_CHAIN {
         let mut next = Vec::new();
         for a in level {
             if seen.contains(&a.id) {
@@ -55,6 +55,18 @@ pub async fn expand(store: &Store, accounts: Vec<Account>) -> Result<Plan> {
             }
         }
         if next.is_empty() {
+            break;
+        }
+        if depth == MAX_CHAIN {
+            // Deeper than any chain `forward set` allows: the mail stays
+            // where the chain was cut rather than being lost.
+            for a in next {
+                tracing::warn!(mailbox = %a.address, "forwarding chain longer than {MAX_CHAIN}: kept here");
+                if !seen.contains(&a.id) {
+                    seen.push(a.id);
+                    plan.local.push(a);
+                }
+            }
             break;
         }
         level = next;
@@ -97,14 +109,15 @@ async fn follow(
         }
         Resolved::Postmaster(contact) => {
             // A contact that is itself a postmaster@ would chain; one
-            // step is enough.
-            if let Resolved::Deliver(accts) = store.resolve(&contact).await? {
-                next.extend(accts);
-            } else if !contact.eq_ignore_ascii_case(dest) {
-                plan.remote.push(Forward {
+            // step is enough. A hosted contact that takes no mail is
+            // nobody's to send to.
+            match store.resolve(&contact).await? {
+                Resolved::Deliver(accts) => next.extend(accts),
+                Resolved::NotHosted => plan.remote.push(Forward {
                     via: via.to_string(),
                     dest: contact,
-                });
+                }),
+                other => tracing::warn!(via, contact, ?other, "the contact takes no mail"),
             }
         }
         other => {

@@ -50,12 +50,13 @@ pub struct Srs {
 }
 
 /// Whether a local part has the SRS form, so that a recipient is checked
-/// as one (case-insensitive, as SRS readers do).
+/// as one (case-insensitive, as SRS readers do). Only the `=` separator
+/// that we write: `srs0-team@` stays an ordinary address.
 pub fn is_srs(local: &str) -> bool {
     let l = local.as_bytes();
     l.len() > 5
         && (l[..4].eq_ignore_ascii_case(b"SRS0") || l[..4].eq_ignore_ascii_case(b"SRS1"))
-        && matches!(l[4], b'=' | b'+' | b'-')
+        && l[4] == b'='
 }
 
 impl Srs {

@@ -180,31 +180,22 @@ impl Session {
             body.splice(trace_len..trace_len, add.into_bytes());
             self.dkim_sign(&mut body, &scan).await;
         }
-        // R-IN-3: a mailbox the message does not fit refuses it when the
-        // recipient named that mailbox; a copy for a fan-out (alias,
-        // all@, forwarding) is left out instead, so one full mailbox does
-        // not hold back the rest.
+        // R-IN-3: a mailbox the message does not fit refuses it (452) when
+        // it is the only place the message goes; otherwise its copy is left
+        // out and the sender told (a DSN with the message), so one full
+        // mailbox does not hold back the others.
         let dq = self.ctx.config.policy.quota.0;
         let mut kept = Vec::with_capacity(env.deliveries.len());
         let mut left_out = Vec::new();
+        let mut refused = Vec::new();
         for d in &env.deliveries {
             let size = (body.len() + prefix_len(&env.sender, &d.account.address)) as u64;
             if crate::services::fits(&d.account, size, dq) {
                 kept.push(d);
-            } else if d.direct {
-                tracing::info!(qid, mailbox = %d.account.address, size, rule = "R-IN-3", "over quota: message refused");
-                self.reply(Reply::new(
-                    452,
-                    "4.2.2",
-                    format!(
-                        "mailbox {} is full: no room for this message; try again later (R-IN-3)",
-                        d.account.address
-                    ),
-                ));
-                return Flow::Continue;
             } else {
-                tracing::info!(qid, mailbox = %d.account.address, size, rule = "R-IN-3", "over quota: copy left out");
+                tracing::info!(qid, mailbox = %d.account.address, size, direct = d.direct, rule = "R-IN-3", "over quota");
                 left_out.push(d.account.address.clone());
+                refused.push((d.account.clone(), size as i64));
             }
         }
         if kept.is_empty()
@@ -212,10 +203,12 @@ impl Session {
             && env.forwards.is_empty()
             && env.bounces.is_empty()
         {
+            let who = left_out.first().cloned().unwrap_or_default();
+            self.notify_full(refused);
             self.reply(Reply::new(
                 452,
                 "4.2.2",
-                "every receiving mailbox is full; try again later (R-IN-3)",
+                format!("mailbox {who} has no room for this message ({size} bytes); try again later (R-IN-3)"),
             ));
             return Flow::Continue;
         }
@@ -247,16 +240,30 @@ impl Session {
             account: None,
         }));
         let forwards = crate::services::forward_copies(
-            &self.ctx.store,
             self.ctx.srs.as_deref(),
             &env.sender,
+            self.info.account.is_some(),
             &env.forwards,
-        )
-        .await;
+        );
+        // What forwarding sends out counts for the forwarding mailbox and
+        // its domain (R-OUT-6/7); bounces sent on through SRS for the
+        // domain that forwarded the original.
+        let mut counts: Vec<(String, String, i64)> = Vec::new();
+        for f in &env.forwards {
+            let domain = f.via.rsplit_once('@').map_or("", |(_, d)| d).to_string();
+            match counts.iter_mut().find(|c| c.0 == f.via) {
+                Some(c) => c.2 += 1,
+                None => counts.push((f.via.clone(), domain, 1)),
+            }
+        }
+        for (domain, n) in &env.bounce_domains {
+            counts.push((format!("postmaster@{domain}"), domain.clone(), *n));
+        }
         let queued = !outbound.is_empty() || !forwards.is_empty();
         let mut msg = NewMessage {
             deliveries,
             forwards,
+            counts,
             ..Default::default()
         };
         if !left_out.is_empty() {
@@ -283,6 +290,21 @@ impl Session {
                     return Flow::Continue;
                 }
             }
+        }
+        for b in &env.bounces {
+            // R-ABUSE-3: what leaves through an SRS address, and from whom.
+            msg.evidence.push(mailhost_store::Evidence {
+                ip: self.conn.peer.ip().to_string(),
+                account: None,
+                rule: "R-IN-4".into(),
+                decision: "accept".into(),
+                reply: format!("250 2.0.0 OK: queued as {qid}: bounce returned to {b} through SRS"),
+                service: self.service_name().into(),
+                queue_id: Some(qid.clone()),
+                message_id: scan.message_id.clone(),
+                headers: Some(headers::section(&body).to_vec()),
+                ..Default::default()
+            });
         }
         if let (Service::Submission, Some(account)) = (self.ctx.service, &self.info.account) {
             // R-OUT-6/R-OUT-7 count what leaves the server; R-ABUSE-3 keeps
@@ -315,15 +337,13 @@ impl Session {
         msg.bulk = bulk.clone();
         let notice_queued = msg.also.iter().any(|m| !m.outbound.is_empty());
         let sent = msg.send_log.clone();
-        let after = crate::services::After::needed(&stored, dq).then(|| crate::services::After {
-            store: self.ctx.store.clone(),
-            config: self.ctx.config.clone(),
-            hostname: self.ctx.hostname.clone(),
-            signer: self.ctx.signer.clone(),
-            wake: self.ctx.wake.clone(),
-            sender: env.sender.clone(),
-            stored,
-            message: headers::section(&msg.body).to_vec(),
+        let after = crate::services::After::needed(&stored, &refused, dq).then(|| {
+            self.after(
+                &env.sender,
+                stored,
+                refused,
+                headers::section(&msg.body).to_vec(),
+            )
         });
         let stored = msg.body.len() as u64;
         match self.ctx.store.deliver(msg).await {

@@ -16,11 +16,16 @@ pub(crate) fn fits(a: &Account, size: u64, default_quota: u64) -> bool {
     a.used.saturating_add(size as i64) <= q && a.used < q.max(1)
 }
 
-fn over_quota(addr: &str) -> Reply {
+fn over_quota(addr: &str, size: u64) -> Reply {
+    let what = if size > 0 {
+        format!("has no room for a message of {size} bytes")
+    } else {
+        "is full".to_string()
+    };
     Reply::new(
         452,
         "4.2.2",
-        format!("mailbox {addr} is full; try again later (R-IN-3)"),
+        format!("mailbox {addr} {what}; try again later (R-IN-3)"),
     )
 }
 
@@ -69,14 +74,42 @@ impl Session {
                 }
             }
             Ok(Resolved::NotHosted) => {
-                if !self
-                    .env
-                    .bounces
-                    .iter()
-                    .any(|b| b.eq_ignore_ascii_case(&orig))
-                {
-                    self.env.bounces.push(orig.clone());
+                // A bounce has one recipient, its envelope sender; more SRS
+                // recipients in one message would make this a relay.
+                if !self.env.bounces.is_empty() {
+                    self.reply(Reply::new(
+                        452,
+                        "4.5.3",
+                        "one SRS return address per message; send the others separately (R-IN-4)",
+                    ));
+                    return true;
                 }
+                // What goes back out through SRS counts for the domain that
+                // forwarded (R-OUT-7), and stops at its hourly limit.
+                let p = &self.ctx.config.policy;
+                if p.enforce {
+                    let sent = self
+                        .ctx
+                        .policy
+                        .state
+                        .sent_by_domain(domain, mailhost_store::now_ms())
+                        .await
+                        .unwrap_or(0);
+                    if sent >= i64::from(p.domain_hourly_limit) {
+                        let v = Verdict::Refuse(Refusal::new(
+                            450,
+                            "4.7.1",
+                            "R-OUT-7",
+                            format!("{domain} has reached its hourly limit; bounces to its SRS addresses wait"),
+                        ));
+                        self.refuse(&v).await;
+                        return true;
+                    }
+                }
+                self.env.bounces.push(orig.clone());
+                self.env
+                    .bounce_domains
+                    .push((domain.to_ascii_lowercase(), 1));
             }
             Ok(_) => {
                 let v = refuse(format!("{rcpt}: the original sender {orig} takes no mail"));
@@ -117,7 +150,10 @@ impl Session {
                 let direct = (accts.len() == 1).then(|| accts[0].id);
                 (expand::expand(store, accts.clone()).await?, direct)
             }
-            Resolved::All(accts) => (expand::expand(store, accts.clone()).await?, None),
+            Resolved::All(domain) => (
+                expand::expand(store, store.all_members(domain).await?).await?,
+                None,
+            ),
             Resolved::Postmaster(contact) => {
                 (expand::postmaster(store, rcpt, contact).await?, None)
             }
@@ -138,7 +174,7 @@ impl Session {
             return Err(Reply::new(
                 550,
                 "5.4.6",
-                format!("forwarding of {rcpt} leads back to itself: mail forwarding loop (R-IN-4)"),
+                format!("mail for {rcpt} has nowhere to go: its forwarding leads back to itself (a loop, R-IN-4) or its contact takes no mail (R-ADDR-4)"),
             ));
         }
         let size = self.env.declared.unwrap_or(0);
@@ -149,7 +185,13 @@ impl Session {
                 .first()
                 .map_or(rcpt, |a| a.address.as_str())
                 .to_string();
-            return Err(over_quota(&full));
+            self.notify_full(
+                plan.local
+                    .iter()
+                    .map(|a| (a.clone(), size.max(1) as i64))
+                    .collect(),
+            );
+            return Err(over_quota(&full, size));
         }
         for account in plan.local {
             let direct = direct == Some(account.id);
@@ -166,6 +208,35 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// The work to do once a message is stored (or refused).
+    pub(crate) fn after(
+        &self,
+        sender: &str,
+        stored: Vec<(Account, i64)>,
+        refused: Vec<(Account, i64)>,
+        message: Vec<u8>,
+    ) -> After {
+        After {
+            store: self.ctx.store.clone(),
+            config: self.ctx.config.clone(),
+            hostname: self.ctx.hostname.clone(),
+            signer: self.ctx.signer.clone(),
+            wake: self.ctx.wake.clone(),
+            sender: sender.to_string(),
+            stored,
+            refused,
+            message,
+        }
+    }
+
+    /// R-IN-3: mailboxes that refused a message for want of room get
+    /// their "exceeded" notice (once), off the session's path.
+    pub(crate) fn notify_full(&self, refused: Vec<(Account, i64)>) {
+        if After::needed(&[], &refused, self.default_quota()) {
+            tokio::spawn(self.after("", vec![], refused, vec![]).run());
+        }
     }
 
     fn add_dest(&mut self, d: Dest) {
@@ -198,24 +269,22 @@ pub(crate) fn delivered_to(section: &[u8]) -> Vec<String> {
 }
 
 /// The forwarded copies: one per forwarding address, with its
-/// Delivered-To and an SRS sender (none for the null sender or a sender
-/// of a domain we host, whose SPF names us already).
-pub(crate) async fn forward_copies(
-    store: &Store,
+/// Delivered-To and an SRS sender — unless the sender authenticated
+/// (its address is its own, R-OUT-4, and its domain's SPF names us) or is
+/// the null sender. A claimed hosted sender from outside is rewritten
+/// like any other: otherwise forwarding would lend it our SPF.
+pub(crate) fn forward_copies(
     srs: Option<&srs::Srs>,
     sender: &str,
+    authenticated: bool,
     forwards: &[mailhost_mailbox::Forward],
 ) -> Vec<ForwardCopy> {
-    let hosted_sender = match sender.rsplit_once('@') {
-        Some((_, d)) => store.is_hosted(d).await.unwrap_or(false),
-        None => true,
-    };
     let now = crate::date::now_secs() as u64;
     let mut copies: Vec<(String, ForwardCopy)> = Vec::new();
     for f in forwards {
         let via_domain = f.via.rsplit_once('@').map_or("", |(_, d)| d);
         let env_from = match srs {
-            Some(s) if !hosted_sender => s.forward(sender, via_domain, now),
+            Some(s) if !authenticated => s.forward(sender, via_domain, now),
             _ => sender.to_string(),
         };
         let o = Outbound {
@@ -291,27 +360,49 @@ pub(crate) struct After {
     pub sender: String,
     /// (mailbox, its usage after this message)
     pub stored: Vec<(Account, i64)>,
+    /// (mailbox, the size of a message it had to refuse): it is full, and
+    /// says so once (R-IN-3).
+    pub refused: Vec<(Account, i64)>,
     /// The message as received, without our trace header.
     pub message: Vec<u8>,
 }
 
 impl After {
     /// Whether anything is to be done.
-    pub fn needed(stored: &[(Account, i64)], default_quota: u64) -> bool {
+    pub fn needed(
+        stored: &[(Account, i64)],
+        refused: &[(Account, i64)],
+        default_quota: u64,
+    ) -> bool {
         stored.iter().any(|(a, used)| {
             a.autoreply
                 || quota::level(*used, a.quota.unwrap_or(default_quota as i64)) > a.quota_level
-        })
+        }) || refused.iter().any(|(a, _)| a.quota_level < quota::FULL)
     }
 
     pub async fn run(self) {
         let dq = self.config.policy.quota.0 as i64;
         let mut woke = false;
+        // A mailbox that refused a message is full for mail of that size,
+        // though its usage may stay under the quota: the "exceeded"
+        // notice goes then, once, as long as usage has not fallen since.
+        for (a, size) in &self.refused {
+            let q = a.quota.unwrap_or(dq);
+            if a.quota_level < quota::FULL {
+                // Not for a message merely larger than the room left in a
+                // mailbox below 90 %: that one is not full.
+                let threshold = (q - size + 1).max(quota::line(quota::WARNED, q)).min(q);
+                match self.notice(a, quota::FULL, q, threshold).await {
+                    Ok(queued) => woke |= queued,
+                    Err(e) => tracing::warn!(mailbox = %a.address, "quota notice: {e}"),
+                }
+            }
+        }
         for (a, used) in &self.stored {
             let q = a.quota.unwrap_or(dq);
             let level = quota::level(*used, q);
             if level > a.quota_level {
-                match self.notice(a, level, q).await {
+                match self.notice(a, level, q, quota::line(level, q)).await {
                     Ok(queued) => woke |= queued,
                     Err(e) => tracing::warn!(mailbox = %a.address, "quota notice: {e}"),
                 }
@@ -331,7 +422,13 @@ impl After {
     /// R-IN-3: to the mailbox and the domain's contact, once per crossing
     /// (the store decides, atomically with the level). Delivered even
     /// into a full mailbox: nothing checks the quota here.
-    async fn notice(&self, a: &Account, level: i64, q: i64) -> mailhost_store::Result<bool> {
+    async fn notice(
+        &self,
+        a: &Account,
+        level: i64,
+        q: i64,
+        threshold: i64,
+    ) -> mailhost_store::Result<bool> {
         let domain = a.address.rsplit_once('@').map_or("", |(_, d)| d);
         let contact = self.store.domain_contact(domain).await?;
         let mut to = vec![a.address.as_str()];
@@ -350,7 +447,7 @@ impl After {
         if msg.deliveries.is_empty() && !queued {
             return Ok(false);
         }
-        let sent = self.store.quota_notice(a.id, level, msg).await?;
+        let sent = self.store.quota_notice(a.id, level, threshold, msg).await?;
         if sent {
             tracing::info!(mailbox = %a.address, level, quota = q, rule = "R-IN-3", "quota notice sent");
         }
@@ -411,7 +508,7 @@ impl After {
             .store
             .autoreply_send(
                 a.id,
-                &self.sender,
+                &autoreply::sender_key(&self.sender),
                 self.config.policy.autoreply_interval.std(),
                 out,
             )

@@ -49,8 +49,10 @@ pub(crate) struct Envelope {
     pub outbound: Vec<String>,
     /// Remote destinations of forwarding (R-IN-4, R-ADDR-4).
     pub forwards: Vec<mailhost_mailbox::Forward>,
-    /// Original senders that bounces to SRS addresses go back to (R-IN-4).
+    /// Original senders that bounces to SRS addresses go back to (R-IN-4),
+    /// and the domains whose SRS addresses they came through.
     pub bounces: Vec<String>,
+    pub bounce_domains: Vec<(String, i64)>,
     /// all@ is a recipient (R-ADDR-5).
     pub to_all: bool,
 }

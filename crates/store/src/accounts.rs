@@ -72,8 +72,9 @@ pub enum Resolved {
     /// A cancelled address in quarantine until this time (ms since the
     /// epoch, R-ADDR-7): mail to it is refused.
     Quarantined(i64),
-    /// `all@DOMAIN` (R-ADDR-5): every active mailbox of the domain.
-    All(Vec<Account>),
+    /// `all@DOMAIN` (R-ADDR-5): every active mailbox of this domain
+    /// ([`Store::all_members`], read once the rules let the sender use it).
+    All(String),
     /// `postmaster@DOMAIN` (R-ADDR-4): delivers to the domain's contact.
     Postmaster(String),
     /// Not a domain we host.
@@ -240,6 +241,7 @@ impl Store {
         let addr = join(&l, &d);
         check_password(password)?;
         special_refusal(&addr, "made a mailbox")?;
+        let quota = quota.map(crate::quota::check_quota).transpose()?;
         if !self.is_hosted(&d).await? {
             return Err(StoreError::NotFound(format!(
                 "domain {d} is not hosted here; add it with `domain add`"
@@ -260,7 +262,7 @@ impl Store {
                 vec![
                     addr.clone().into(),
                     hash.into(),
-                    quota.map(|q| q as i64).into(),
+                    quota.into(),
                     package.into(),
                     now_ms().into(),
                     d.clone().into(),
@@ -289,7 +291,7 @@ impl Store {
 
     pub async fn user_passwd(&self, address: &str, password: &str) -> Result<()> {
         let addr = mailbox_address(address)?;
-        special_refusal(&addr, "given a password")?;
+        self.special_row_refusal(&addr, "given a password").await?;
         check_password(password)?;
         let hash = password::hash(password.to_string()).await?;
         self.batch(vec![Stmt::new(
@@ -304,7 +306,7 @@ impl Store {
     /// Suspends or resumes a mailbox or alias (R-ADDR-3).
     pub async fn user_set_suspended(&self, address: &str, suspended: bool) -> Result<()> {
         let addr = mailbox_address(address)?;
-        special_refusal(&addr, "suspended")?;
+        self.special_row_refusal(&addr, "suspended").await?;
         self.batch(vec![Stmt::new(
             "UPDATE addresses SET suspended = ? WHERE address = ? AND kind IN ('mailbox', 'alias')",
             vec![(suspended as i64).into(), addr.clone().into()],
@@ -352,7 +354,7 @@ impl Store {
     /// quarantines the address for `quarantine` (R-ADDR-7).
     pub async fn user_delete(&self, address: &str, quarantine: std::time::Duration) -> Result<()> {
         let addr = mailbox_address(address)?;
-        special_refusal(&addr, "deleted")?;
+        self.special_row_refusal(&addr, "deleted").await?;
         let rows = self
             .lookup(
                 "SELECT id FROM addresses WHERE address = ? AND kind = 'mailbox'",
@@ -380,7 +382,10 @@ impl Store {
                 vec![id.into(), id.into()],
             ),
             Stmt::new("DELETE FROM entries WHERE mailbox_id = ?", vec![id.into()]),
-        ])
+        ]
+        .into_iter()
+        .chain(Self::special_restore_stmt(&addr))
+        .collect())
         .await?;
         Ok(())
     }
@@ -508,20 +513,25 @@ impl Store {
     /// Removes an alias and quarantines its address (R-ADDR-7).
     pub async fn alias_remove(&self, alias: &str, quarantine: std::time::Duration) -> Result<()> {
         let addr = mailbox_address(alias)?;
-        special_refusal(&addr, "removed")?;
-        self.batch(vec![
-            Stmt::new(
-                "DELETE FROM alias_targets WHERE alias_id IN
+        self.special_row_refusal(&addr, "removed").await?;
+        self.batch(
+            vec![
+                Stmt::new(
+                    "DELETE FROM alias_targets WHERE alias_id IN
                    (SELECT id FROM addresses WHERE address = ? AND kind = 'alias')",
-                vec![addr.clone().into()],
-            ),
-            Stmt::new(
-                "DELETE FROM addresses WHERE address = ? AND kind = 'alias'",
-                vec![addr.clone().into()],
-            )
-            .must_change(StoreError::NotFound(format!("no such alias: {addr}"))),
-            Self::quarantine_stmt(&addr, quarantine),
-        ])
+                    vec![addr.clone().into()],
+                ),
+                Stmt::new(
+                    "DELETE FROM addresses WHERE address = ? AND kind = 'alias'",
+                    vec![addr.clone().into()],
+                )
+                .must_change(StoreError::NotFound(format!("no such alias: {addr}"))),
+                Self::quarantine_stmt(&addr, quarantine),
+            ]
+            .into_iter()
+            .chain(Self::special_restore_stmt(&addr))
+            .collect(),
+        )
         .await?;
         Ok(())
     }
@@ -574,7 +584,7 @@ impl Store {
         match r.text(1)?.as_str() {
             MAILBOX => return Ok(Resolved::Deliver(vec![account_row(r, 4)?])),
             POSTMASTER => return Ok(Resolved::Postmaster(self.domain_contact(&d).await?)),
-            ALL => return Ok(Resolved::All(self.all_members(&d).await?)),
+            ALL => return Ok(Resolved::All(d)),
             _ => {}
         }
         let rows = self
@@ -643,6 +653,44 @@ impl Store {
             address,
             ..Default::default()
         }))
+    }
+}
+
+impl Store {
+    /// [`special_refusal`] for an address that exists: by its kind, so
+    /// that a postmaster@ mailbox or alias made before these addresses
+    /// existed (migration 9 leaves it alone) can still be managed, and
+    /// removed.
+    async fn special_row_refusal(&self, addr: &str, action: &str) -> Result<()> {
+        let rows = self
+            .lookup(
+                "SELECT kind FROM addresses WHERE address = ?",
+                vec![addr.into()],
+            )
+            .await?;
+        match rows.first().map(|r| r.text(0)).transpose()?.as_deref() {
+            Some(POSTMASTER) | Some(ALL) => special_refusal(addr, action),
+            _ => Ok(()),
+        }
+    }
+
+    /// After a legacy postmaster@ or all@ row goes, the server's own takes
+    /// its place, in the same batch.
+    fn special_restore_stmt(addr: &str) -> Option<Stmt> {
+        let (local, domain) = addr.rsplit_once('@')?;
+        let kind = [POSTMASTER, ALL].into_iter().find(|k| local == *k)?;
+        Some(Stmt::new(
+            "INSERT INTO addresses (address, domain_id, kind, suspended, created_at)
+             SELECT ?, d.id, ?, 0, ? FROM domains d WHERE d.name = ?
+               AND NOT EXISTS (SELECT 1 FROM addresses a WHERE a.address = ?)",
+            vec![
+                addr.into(),
+                kind.into(),
+                now_ms().into(),
+                domain.into(),
+                addr.into(),
+            ],
+        ))
     }
 }
 

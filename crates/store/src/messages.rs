@@ -37,6 +37,10 @@ pub struct NewMessage {
     /// message with `prefix` (the forwarding address's Delivered-To)
     /// before it, queued to each of its recipients.
     pub forwards: Vec<ForwardCopy>,
+    /// More hourly counts (account, domain, recipients) beside `send_log`:
+    /// forwarded copies count for the forwarding mailbox (R-IN-4,
+    /// R-OUT-6/7), bounces sent on through SRS for their domain.
+    pub counts: Vec<(String, String, i64)>,
     /// Messages committed with this one, such as the delivery notice for
     /// recipients it could not reach (R-IN-3: a full mailbox of a
     /// fan-out): both or neither.
@@ -369,7 +373,7 @@ fn message_stmts_as(mut msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec
         // R-IN-3: usage changes with the entry, in its transaction.
         stmts.push(crate::quota::usage_stmt(mailbox, size));
     }
-    if let Some((account, domain, n)) = &msg.send_log {
+    for (account, domain, n) in msg.send_log.iter().chain(&msg.counts) {
         let minute = now / 60_000;
         for key in [format!("acct:{account}"), format!("dom:{domain}")] {
             stmts.push(Stmt::new(

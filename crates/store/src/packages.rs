@@ -64,6 +64,9 @@ impl Store {
                 return Err(StoreError::Invalid(format!("{what} must not be negative")));
             }
         }
+        if let Some(q) = quota {
+            crate::quota::check_quota(q as u64)?;
+        }
         self.batch(vec![Stmt::new(
             "INSERT INTO packages (name, hourly_limit, quota, max_forwards, updated_at) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (name) DO UPDATE SET
@@ -74,6 +77,9 @@ impl Store {
             vec![name.clone().into(), hourly_limit.into(), quota.into(), max_forwards.into(), now_ms().into()],
         )])
         .await?;
+        if quota.is_some() {
+            self.settle_package(Some(&name), None).await?;
+        }
         self.package_get(&name)
             .await?
             .ok_or_else(|| StoreError::Backend(format!("package {name} vanished")))

@@ -20,6 +20,29 @@ macro_rules! effective_quota {
 pub const WARNED: i64 = 1;
 pub const FULL: i64 = 2;
 
+/// The largest quota (1 PiB): usage arithmetic (`used * 10`) stays far
+/// from BIGINT's limit, which PostgreSQL enforces.
+pub const MAX_QUOTA: u64 = 1 << 50;
+
+/// Refuses a quota over [`MAX_QUOTA`].
+pub fn check_quota(q: u64) -> Result<i64> {
+    if q > MAX_QUOTA {
+        return Err(StoreError::Invalid(format!(
+            "a quota of {q} bytes is more than the largest, {MAX_QUOTA} (1 PiB)"
+        )));
+    }
+    Ok(q as i64)
+}
+
+/// The usage at which `level` is reached in a quota of `quota` bytes.
+pub fn line(level: i64, quota: i64) -> i64 {
+    if level >= FULL {
+        quota
+    } else {
+        (quota.saturating_mul(9) + 9) / 10
+    }
+}
+
 /// The level `used` bytes reach in a quota of `quota` bytes.
 pub fn level(used: i64, quota: i64) -> i64 {
     if used >= quota {
@@ -45,7 +68,7 @@ impl Store {
     /// comes from no package.
     pub fn set_default_quota(&self, bytes: u64) {
         self.default_quota
-            .store(bytes.min(i64::MAX as u64) as i64, Ordering::Relaxed);
+            .store(bytes.min(MAX_QUOTA) as i64, Ordering::Relaxed);
     }
 
     pub fn default_quota(&self) -> i64 {
@@ -80,12 +103,10 @@ impl Store {
     /// mail is refused until the mailbox fits (the caller warns).
     pub async fn user_set_quota(&self, address: &str, quota: Option<u64>) -> Result<Usage> {
         let addr = mailbox_address(address)?;
+        let quota = quota.map(check_quota).transpose()?;
         self.batch(vec![Stmt::new(
             "UPDATE addresses SET quota = ? WHERE address = ? AND kind = 'mailbox'",
-            vec![
-                quota.map(|q| q.min(i64::MAX as u64) as i64).into(),
-                addr.clone().into(),
-            ],
+            vec![quota.into(), addr.clone().into()],
         )
         .must_change(StoreError::NotFound(format!("no such mailbox: {addr}")))])
             .await?;
@@ -102,6 +123,36 @@ impl Store {
         let [a, b] = settle_stmts(id, self.default_quota());
         self.batch(vec![a, b]).await?;
         self.user_quota(&addr).await
+    }
+
+    /// After a package's quota changed (or a domain moved to another
+    /// package): lowers the notice level of its mailboxes now under a
+    /// line, so that their next crossing notifies again.
+    pub(crate) async fn settle_package(
+        &self,
+        package: Option<&str>,
+        domain: Option<&str>,
+    ) -> Result<()> {
+        let rows = self
+            .query(
+                "SELECT a.id FROM addresses a
+                 WHERE a.kind = 'mailbox' AND a.quota_level > 0
+                   AND (a.package = ? OR a.domain_id IN (SELECT d.id FROM domains d WHERE d.package = ? OR d.name = ?))",
+                vec![
+                    package.unwrap_or("").into(),
+                    package.unwrap_or("").into(),
+                    domain.unwrap_or("").into(),
+                ],
+            )
+            .await?;
+        let mut stmts = Vec::with_capacity(rows.len() * 2);
+        for r in &rows {
+            stmts.extend(settle_stmts(r.i64(0)?, self.default_quota()));
+        }
+        if !stmts.is_empty() {
+            self.batch(stmts).await?;
+        }
+        Ok(())
     }
 
     /// Mailboxes whose quota comes from package `name` (theirs or their
@@ -135,25 +186,21 @@ impl Store {
     }
 
     /// Stores a quota notice (R-IN-3) if, and only if, the mailbox has not
-    /// yet been told about `level`: the level and the notice commit
-    /// together, so a notice goes once per crossing whichever node
-    /// delivered. Returns whether it was stored.
-    pub async fn quota_notice(&self, mailbox: i64, level: i64, notice: NewMessage) -> Result<bool> {
-        let need = if level >= FULL { 10 } else { 9 };
+    /// yet been told about `level` and uses at least `threshold` bytes
+    /// ([`line`], or for a mailbox that had to refuse a message, what
+    /// made it not fit): the level and the notice commit together, so a
+    /// notice goes once per crossing whichever node delivered. Returns
+    /// whether it was stored.
+    pub async fn quota_notice(
+        &self,
+        mailbox: i64,
+        level: i64,
+        threshold: i64,
+        notice: NewMessage,
+    ) -> Result<bool> {
         let mut stmts = vec![Stmt::new(
-            concat!(
-                "UPDATE addresses SET quota_level = ? WHERE id = ? AND quota_level < ?
-                   AND used * 10 >= ",
-                effective_quota!(),
-                " * ?"
-            ),
-            vec![
-                level.into(),
-                mailbox.into(),
-                level.into(),
-                self.default_quota().into(),
-                need.into(),
-            ],
+            "UPDATE addresses SET quota_level = ? WHERE id = ? AND quota_level < ? AND used >= ?",
+            vec![level.into(), mailbox.into(), level.into(), threshold.into()],
         )
         .must_change(StoreError::Conflict("already noticed".into()))];
         stmts.extend(crate::messages::message_stmts(notice)?.0);

@@ -225,6 +225,7 @@ CREATE TABLE autoreply_sent (
     at BIGINT NOT NULL,
     PRIMARY KEY (address_id, sender)
 );
+CREATE INDEX autoreply_sent_at ON autoreply_sent (at);
 CREATE TABLE secrets (
     name TEXT PRIMARY KEY,
     value {BLOB} NOT NULL
@@ -276,7 +277,9 @@ mod tests {
                 "INSERT INTO meta VALUES ('schema_version', '8');
                  INSERT INTO domains (id, name, contact, created_at) VALUES (1, 'old.example', 'boss@x.example', 0);
                  INSERT INTO addresses (id, address, domain_id, kind, suspended, created_at)
-                   VALUES (1, 'u@old.example', 1, 'mailbox', 0, 0);
+                   VALUES (1, 'u@old.example', 1, 'mailbox', 0, 0),
+                          (2, 'all@old.example', 1, 'alias', 0, 0);
+                 INSERT INTO alias_targets VALUES (2, 'u@old.example');
                  INSERT INTO entries (mailbox_id, blob_id, uid, prefix, size, received_at)
                    VALUES (1, 'b', 'b.0', x'', 123, 0), (1, 'c', 'c.0', x'', 77, 0);",
             )
@@ -289,11 +292,22 @@ mod tests {
             s.resolve("postmaster@old.example").await.unwrap(),
             crate::Resolved::Postmaster("boss@x.example".into())
         );
+        assert_eq!(s.user_quota("u@old.example").await.unwrap().used, 200);
+        // An all@ alias made before stays an alias (billable) until its
+        // owner removes it; then the server's all@ takes its place.
+        assert_eq!(s.domain_list().await.unwrap()[0].addresses, 2);
         assert!(matches!(
             s.resolve("all@old.example").await.unwrap(),
-            crate::Resolved::All(m) if m.len() == 1
+            crate::Resolved::Deliver(_)
         ));
-        assert_eq!(s.user_quota("u@old.example").await.unwrap().used, 200);
+        s.alias_remove("all@old.example", std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.resolve("all@old.example").await.unwrap(),
+            crate::Resolved::All("old.example".into())
+        );
+        assert_eq!(s.all_members("old.example").await.unwrap().len(), 1);
         assert_eq!(s.domain_list().await.unwrap()[0].addresses, 1);
     }
 }

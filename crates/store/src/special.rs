@@ -81,10 +81,13 @@ impl Store {
         let package = self.package_must_exist(package).await?;
         self.batch(vec![Stmt::new(
             "UPDATE domains SET contact = COALESCE(?, contact), package = COALESCE(?, package) WHERE name = ?",
-            vec![contact.into(), package.into(), name.clone().into()],
+            vec![contact.into(), package.clone().into(), name.clone().into()],
         )
         .must_change(StoreError::NotFound(format!("no such domain: {name}")))])
             .await?;
+        if package.is_some() {
+            self.settle_package(None, Some(&name)).await?;
+        }
         Ok(())
     }
 

@@ -73,7 +73,7 @@ mod tests {
 
     #[tokio::test]
     async fn only_the_domains_own_senders_by_default() {
-        let all = Resolved::All(vec![]);
+        let all = Resolved::All("a.example".into());
         assert_eq!(
             verdict(AllFrom::Domain, Some("u@a.example"), &all).await,
             Verdict::Allow
