@@ -118,11 +118,10 @@ impl Session {
         if !env.forwards.is_empty() && !rx.over_limit() {
             // R-IN-4: a message that already passed one of its forwarding
             // addresses has come round (RFC 9228 Delivered-To).
-            let seen = crate::services::delivered_to(headers::section(&body[trace_len..]));
             if let Some(f) = env
                 .forwards
                 .iter()
-                .find(|f| seen.contains(&f.via.to_ascii_lowercase()))
+                .find(|f| scan.delivered_to.contains(&f.via.to_ascii_lowercase()))
             {
                 tracing::info!(peer = %self.conn.peer, via = %f.via, rule = "R-IN-4", "mail forwarding loop refused");
                 self.reply(Reply::new(
@@ -185,26 +184,21 @@ impl Session {
         // out and the sender told (a DSN with the message), so one full
         // mailbox does not hold back the others.
         let dq = self.ctx.config.policy.quota.0;
-        let mut kept = Vec::with_capacity(env.deliveries.len());
-        let mut left_out = Vec::new();
-        let mut refused = Vec::new();
-        for d in &env.deliveries {
-            let size = (body.len() + prefix_len(&env.sender, &d.account.address)) as u64;
-            if crate::services::fits(&d.account, size, dq) {
-                kept.push(d);
-            } else {
-                tracing::info!(qid, mailbox = %d.account.address, size, direct = d.direct, rule = "R-IN-3", "over quota");
-                left_out.push(d.account.address.clone());
-                refused.push((d.account.clone(), size as i64));
-            }
+        let split = crate::services::split_by_quota(&env, body.len(), dq);
+        for (a, size) in &split.refused {
+            tracing::info!(qid, mailbox = %a.address, size, rule = "R-IN-3", "over quota");
         }
-        if kept.is_empty()
+        if split.deliveries.is_empty()
             && env.outbound.is_empty()
             && env.forwards.is_empty()
-            && env.bounces.is_empty()
+            && env.bounce.is_none()
         {
-            let who = left_out.first().cloned().unwrap_or_default();
-            self.notify_full(refused);
+            let who = split
+                .refused
+                .first()
+                .map(|(a, _)| a.address.clone())
+                .unwrap_or_default();
+            self.notify_full(split.refused);
             self.reply(Reply::new(
                 452,
                 "4.2.2",
@@ -212,17 +206,6 @@ impl Session {
             ));
             return Flow::Continue;
         }
-        let deliveries = kept
-            .iter()
-            .map(|d| (d.account.id, prefix(&env.sender, &d.account.address)))
-            .collect::<Vec<_>>();
-        let stored: Vec<(mailhost_store::Account, i64)> = kept
-            .iter()
-            .map(|d| {
-                let size = (body.len() + prefix_len(&env.sender, &d.account.address)) as i64;
-                (d.account.clone(), d.account.used + size)
-            })
-            .collect();
         let mut outbound = env
             .outbound
             .iter()
@@ -233,40 +216,39 @@ impl Session {
             })
             .collect::<Vec<_>>();
         let remote_count = outbound.len() as i64;
-        // R-IN-4: bounces to SRS addresses go on with the null sender.
-        outbound.extend(env.bounces.iter().map(|b| Outbound {
-            sender: String::new(),
-            rcpt: b.clone(),
-            account: None,
-        }));
-        let forwards = crate::services::forward_copies(
+        let (forwards, mut counts) = crate::services::forward_copies(
             self.ctx.srs.as_deref(),
             &env.sender,
             self.info.account.is_some(),
             &env.forwards,
         );
-        // What forwarding sends out counts for the forwarding mailbox and
-        // its domain (R-OUT-6/7); bounces sent on through SRS for the
-        // domain that forwarded the original.
-        let mut counts: Vec<(String, String, i64)> = Vec::new();
-        for f in &env.forwards {
-            let domain = f.via.rsplit_once('@').map_or("", |(_, d)| d).to_string();
-            match counts.iter_mut().find(|c| c.0 == f.via) {
-                Some(c) => c.2 += 1,
-                None => counts.push((f.via.clone(), domain, 1)),
-            }
-        }
-        for (domain, n) in &env.bounce_domains {
-            counts.push((format!("postmaster@{domain}"), domain.clone(), *n));
+        if let Some(b) = &env.bounce {
+            // R-IN-4: a bounce to an SRS address goes on with the null
+            // sender, counted for the domain that forwarded the original.
+            outbound.push(Outbound {
+                sender: String::new(),
+                rcpt: b.to.clone(),
+                account: None,
+            });
+            counts.push((
+                format!("postmaster@{}", b.via_domain),
+                b.via_domain.clone(),
+                1,
+            ));
         }
         let queued = !outbound.is_empty() || !forwards.is_empty();
         let mut msg = NewMessage {
-            deliveries,
+            deliveries: split.deliveries,
             forwards,
             counts,
             ..Default::default()
         };
-        if !left_out.is_empty() {
+        if !split.refused.is_empty() {
+            let left_out: Vec<String> = split
+                .refused
+                .iter()
+                .map(|(a, _)| a.address.clone())
+                .collect();
             // The sender learns which copies did not fit, in the same
             // transaction as the message.
             match crate::services::full_notice(
@@ -291,14 +273,17 @@ impl Session {
                 }
             }
         }
-        for b in &env.bounces {
+        if let Some(b) = &env.bounce {
             // R-ABUSE-3: what leaves through an SRS address, and from whom.
             msg.evidence.push(mailhost_store::Evidence {
                 ip: self.conn.peer.ip().to_string(),
                 account: None,
                 rule: "R-IN-4".into(),
                 decision: "accept".into(),
-                reply: format!("250 2.0.0 OK: queued as {qid}: bounce returned to {b} through SRS"),
+                reply: format!(
+                    "250 2.0.0 OK: queued as {qid}: bounce returned to {} through SRS",
+                    b.to
+                ),
                 service: self.service_name().into(),
                 queue_id: Some(qid.clone()),
                 message_id: scan.message_id.clone(),
@@ -337,11 +322,11 @@ impl Session {
         msg.bulk = bulk.clone();
         let notice_queued = msg.also.iter().any(|m| !m.outbound.is_empty());
         let sent = msg.send_log.clone();
-        let after = crate::services::After::needed(&stored, &refused, dq).then(|| {
+        let after = crate::services::After::needed(&split.stored, &split.refused, dq).then(|| {
             self.after(
                 &env.sender,
-                stored,
-                refused,
+                split.stored,
+                split.refused,
                 headers::section(&msg.body).to_vec(),
             )
         });
@@ -463,13 +448,4 @@ fn received_header(s: &Session, qid: &str) -> Vec<u8> {
         rfc5322(now_secs())
     )
     .into_bytes()
-}
-
-/// Return-Path (RFC 5321 §4.4) and Delivered-To of a receiving mailbox.
-fn prefix(sender: &str, mailbox: &str) -> Vec<u8> {
-    format!("Return-Path: <{sender}>\r\nDelivered-To: {mailbox}\r\n").into_bytes()
-}
-
-fn prefix_len(sender: &str, mailbox: &str) -> usize {
-    "Return-Path: <>\r\nDelivered-To: \r\n".len() + sender.len() + mailbox.len()
 }

@@ -217,7 +217,7 @@ impl Session {
                         ));
                     }
                 };
-                if let Err(r) = self.take_plan(&to.address, planned.0, planned.1) {
+                if let Err(r) = self.take_plan(&to.address, planned) {
                     return self.reply(r);
                 }
                 self.env.to_all |= matches!(resolved, Resolved::All(_));

@@ -13,6 +13,9 @@ pub struct Scan {
     pub has_date: bool,
     pub has_message_id: bool,
     pub message_id: Option<String>,
+    /// Delivered-To values, lower-cased (RFC 9228): a forwarding address
+    /// already among them means the message has come round (R-IN-4).
+    pub delivered_to: Vec<String>,
 }
 
 /// The header section of `msg`, with the blank line that ends it.
@@ -40,11 +43,17 @@ pub fn scan(msg: &[u8]) -> Scan {
     let mut received = 0;
     let mut has_date = false;
     let mut has_message_id = false;
+    let mut delivered_to = Vec::new();
     for h in m.headers() {
-        match h.name {
+        match &h.name {
             HeaderName::Received => received += 1,
             HeaderName::Date => has_date = true,
             HeaderName::MessageId => has_message_id = true,
+            HeaderName::DeliveredTo => {
+                let raw = msg.get(h.offset_start as usize..h.offset_end as usize);
+                let v = String::from_utf8_lossy(raw.unwrap_or_default());
+                delivered_to.push(v.trim().trim_matches(['<', '>']).to_ascii_lowercase());
+            }
             _ => {}
         }
     }
@@ -57,6 +66,7 @@ pub fn scan(msg: &[u8]) -> Scan {
         has_date,
         has_message_id,
         message_id: m.message_id().map(|id| format!("<{id}>")),
+        delivered_to,
     }
 }
 
@@ -120,6 +130,12 @@ fn authserv_id(v: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delivered_to_values() {
+        let h = b"Delivered-To: A@x.example\r\nSubject: s\r\ndelivered-to:<b@y.example>\r\n\r\nDelivered-To: body@z.example\r\n";
+        assert_eq!(scan(h).delivered_to, vec!["a@x.example", "b@y.example"]);
+    }
 
     #[test]
     fn reads_senders_and_trace() {

@@ -4,7 +4,7 @@
 //! the quota notices and the autoresponder (R-IN-5).
 
 use crate::reply::Reply;
-use crate::session::{Dest, Session, State};
+use crate::session::{Bounce, Envelope, Session, State};
 use mailhost_mailbox::{autoreply, expand, notice, srs, Plan};
 use mailhost_policy::{Refusal, Verdict};
 use mailhost_store::{quota, Account, ForwardCopy, NewMessage, Outbound, Resolved, Store};
@@ -67,16 +67,13 @@ impl Session {
         match self.ctx.store.resolve(&orig).await {
             Ok(Resolved::Deliver(accts)) => {
                 for account in accts {
-                    self.add_dest(Dest {
-                        account,
-                        direct: false,
-                    });
+                    self.add_dest(account);
                 }
             }
             Ok(Resolved::NotHosted) => {
                 // A bounce has one recipient, its envelope sender; more SRS
                 // recipients in one message would make this a relay.
-                if !self.env.bounces.is_empty() {
+                if self.env.bounce.is_some() {
                     self.reply(Reply::new(
                         452,
                         "4.5.3",
@@ -106,10 +103,10 @@ impl Session {
                         return true;
                     }
                 }
-                self.env.bounces.push(orig.clone());
-                self.env
-                    .bounce_domains
-                    .push((domain.to_ascii_lowercase(), 1));
+                self.env.bounce = Some(Bounce {
+                    to: orig.clone(),
+                    via_domain: domain.to_ascii_lowercase(),
+                });
             }
             Ok(_) => {
                 let v = refuse(format!("{rcpt}: the original sender {orig} takes no mail"));
@@ -143,20 +140,14 @@ impl Session {
         &self,
         rcpt: &str,
         resolved: &Resolved,
-    ) -> mailhost_store::Result<Option<(Plan, Option<i64>)>> {
+    ) -> mailhost_store::Result<Option<Plan>> {
         let store = &self.ctx.store;
         Ok(Some(match resolved {
-            Resolved::Deliver(accts) => {
-                let direct = (accts.len() == 1).then(|| accts[0].id);
-                (expand::expand(store, accts.clone()).await?, direct)
+            Resolved::Deliver(accts) => expand::expand(store, accts.clone()).await?,
+            Resolved::All(domain) => {
+                expand::expand(store, store.all_members(domain).await?).await?
             }
-            Resolved::All(domain) => (
-                expand::expand(store, store.all_members(domain).await?).await?,
-                None,
-            ),
-            Resolved::Postmaster(contact) => {
-                (expand::postmaster(store, rcpt, contact).await?, None)
-            }
+            Resolved::Postmaster(contact) => expand::postmaster(store, rcpt, contact).await?,
             _ => return Ok(None),
         }))
     }
@@ -164,12 +155,7 @@ impl Session {
     /// Takes a plan into the envelope, or refuses it: a plan that leads
     /// nowhere is a forwarding loop; one whose every mailbox is full gets
     /// 452 (R-IN-3).
-    pub(crate) fn take_plan(
-        &mut self,
-        rcpt: &str,
-        plan: Plan,
-        direct: Option<i64>,
-    ) -> Result<(), Reply> {
+    pub(crate) fn take_plan(&mut self, rcpt: &str, plan: Plan) -> Result<(), Reply> {
         if plan.is_empty() {
             return Err(Reply::new(
                 550,
@@ -194,8 +180,7 @@ impl Session {
             return Err(over_quota(&full, size));
         }
         for account in plan.local {
-            let direct = direct == Some(account.id);
-            self.add_dest(Dest { account, direct });
+            self.add_dest(account);
         }
         for f in plan.remote {
             if !self
@@ -239,46 +224,29 @@ impl Session {
         }
     }
 
-    fn add_dest(&mut self, d: Dest) {
-        match self
-            .env
-            .deliveries
-            .iter_mut()
-            .find(|x| x.account.id == d.account.id)
-        {
-            Some(x) => x.direct |= d.direct,
-            None => self.env.deliveries.push(d),
+    fn add_dest(&mut self, account: Account) {
+        if !self.env.deliveries.iter().any(|x| x.id == account.id) {
+            self.env.deliveries.push(account);
         }
     }
 }
 
-/// The Delivered-To values of a header section, lower-cased (RFC 9228):
-/// a forwarding address already among them means the message has come
-/// round.
-pub(crate) fn delivered_to(section: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    for line in section.split(|&b| b == b'\n') {
-        if line.len() > 13 && line[..13].eq_ignore_ascii_case(b"delivered-to:") {
-            let v = String::from_utf8_lossy(&line[13..])
-                .trim()
-                .to_ascii_lowercase();
-            out.push(v.trim_matches(['<', '>']).to_string());
-        }
-    }
-    out
-}
+/// Hourly counts (account, domain, recipients), as `NewMessage::counts`.
+pub(crate) type Counts = Vec<(String, String, i64)>;
 
 /// The forwarded copies: one per forwarding address, with its
 /// Delivered-To and an SRS sender — unless the sender authenticated
 /// (its address is its own, R-OUT-4, and its domain's SPF names us) or is
 /// the null sender. A claimed hosted sender from outside is rewritten
-/// like any other: otherwise forwarding would lend it our SPF.
+/// like any other: otherwise forwarding would lend it our SPF. With them,
+/// what each forwarding mailbox sends out, counted for it and its domain
+/// (R-OUT-6/7).
 pub(crate) fn forward_copies(
     srs: Option<&srs::Srs>,
     sender: &str,
     authenticated: bool,
     forwards: &[mailhost_mailbox::Forward],
-) -> Vec<ForwardCopy> {
+) -> (Vec<ForwardCopy>, Counts) {
     let now = crate::date::now_secs() as u64;
     let mut copies: Vec<(String, ForwardCopy)> = Vec::new();
     for f in forwards {
@@ -303,7 +271,46 @@ pub(crate) fn forward_copies(
             )),
         }
     }
-    copies.into_iter().map(|(_, c)| c).collect()
+    let counts = copies
+        .iter()
+        .map(|(via, c)| {
+            let domain = via.rsplit_once('@').map_or("", |(_, d)| d).to_string();
+            (via.clone(), domain, c.outbound.len() as i64)
+        })
+        .collect();
+    (copies.into_iter().map(|(_, c)| c).collect(), counts)
+}
+
+/// The receiving mailboxes of a message of `body_len` bytes, by whether it
+/// fits (R-IN-3).
+#[derive(Default)]
+pub(crate) struct QuotaSplit {
+    /// (mailbox id, its Return-Path and Delivered-To) where it fits.
+    pub deliveries: Vec<(i64, Vec<u8>)>,
+    /// Those mailboxes, with their usage once it is stored.
+    pub stored: Vec<(Account, i64)>,
+    /// Mailboxes it does not fit, with its size there.
+    pub refused: Vec<(Account, i64)>,
+}
+
+pub(crate) fn split_by_quota(env: &Envelope, body_len: usize, default_quota: u64) -> QuotaSplit {
+    let mut q = QuotaSplit::default();
+    for a in &env.deliveries {
+        // Return-Path (RFC 5321 §4.4) and Delivered-To (RFC 9228).
+        let prefix = format!(
+            "Return-Path: <{}>\r\nDelivered-To: {}\r\n",
+            env.sender, a.address
+        )
+        .into_bytes();
+        let size = (body_len + prefix.len()) as i64;
+        if fits(a, size as u64, default_quota) {
+            q.deliveries.push((a.id, prefix));
+            q.stored.push((a.clone(), a.used + size));
+        } else {
+            q.refused.push((a.clone(), size));
+        }
+    }
+    q
 }
 
 /// The delivery notice (RFC 3464) for copies of a fan-out left out because
@@ -523,12 +530,6 @@ impl After {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn delivered_to_values() {
-        let h = b"Delivered-To: A@x.example\r\nSubject: s\r\ndelivered-to:<b@y.example>\r\n\r\n";
-        assert_eq!(delivered_to(h), vec!["a@x.example", "b@y.example"]);
-    }
 
     #[test]
     fn quota_fit() {

@@ -44,27 +44,25 @@ pub(crate) struct Envelope {
     /// The SIZE the client declared (RFC 1870), if any.
     pub declared: Option<u64>,
     /// Receiving mailboxes (deduplicated).
-    pub deliveries: Vec<Dest>,
+    pub deliveries: Vec<mailhost_store::Account>,
     /// Remote recipients (authenticated submission only).
     pub outbound: Vec<String>,
     /// Remote destinations of forwarding (R-IN-4, R-ADDR-4).
     pub forwards: Vec<mailhost_mailbox::Forward>,
-    /// Original senders that bounces to SRS addresses go back to (R-IN-4),
-    /// and the domains whose SRS addresses they came through.
-    pub bounces: Vec<String>,
-    pub bounce_domains: Vec<(String, i64)>,
+    /// A bounce to an SRS address going back to the original sender
+    /// (R-IN-4): at most one per message.
+    pub bounce: Option<Bounce>,
     /// all@ is a recipient (R-ADDR-5).
     pub to_all: bool,
 }
 
-/// A receiving mailbox.
+/// A bounce sent on through SRS.
 #[derive(Debug)]
-pub(crate) struct Dest {
-    pub account: mailhost_store::Account,
-    /// The recipient named this mailbox itself (not an alias, all@ or
-    /// forwarding): over quota, the whole message is refused (R-IN-3)
-    /// rather than this copy left out.
-    pub direct: bool,
+pub(crate) struct Bounce {
+    /// The original sender it goes back to.
+    pub to: String,
+    /// The hosted domain whose SRS address it came to: it counts there.
+    pub via_domain: String,
 }
 
 pub(crate) enum Flow {

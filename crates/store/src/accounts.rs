@@ -400,7 +400,7 @@ impl Store {
                 concat!(
                     "SELECT a.address, a.kind, a.suspended, a.quota, a.package,
                         (SELECT COUNT(*) FROM entries e WHERE e.mailbox_id = a.id),
-                        a.used, a.id, a.address, ",
+                        a.id, a.address, ",
                     mailbox_cols!(),
                     "
                  FROM addresses a JOIN domains d ON d.id = a.domain_id
@@ -412,8 +412,9 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let kind = r.text(1)?;
+            let a = account_row(r, 6)?;
             let targets = if kind == ALIAS {
-                self.alias_targets(r.i64(7)?).await?
+                self.alias_targets(a.id).await?
             } else if kind == POSTMASTER {
                 vec![self.domain_contact(&d).await?]
             } else {
@@ -427,8 +428,8 @@ impl Store {
                 package: r.opt_text(4)?,
                 targets,
                 messages: r.i64(5)?,
-                bytes: r.i64(6)?,
-                effective_quota: account_row(r, 7)?.quota,
+                bytes: a.used,
+                effective_quota: a.quota,
             });
         }
         Ok(out)

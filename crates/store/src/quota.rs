@@ -2,7 +2,7 @@
 //! delivery and deletion, and the notice level, so that the 90 % and 100 %
 //! notices go once per crossing, across restarts and nodes.
 
-use crate::accounts::mailbox_address;
+use crate::accounts::{account_row, mailbox_address, mailbox_cols};
 use crate::db::Stmt;
 use crate::{NewMessage, Result, Store, StoreError};
 use std::sync::atomic::Ordering;
@@ -80,21 +80,24 @@ impl Store {
         let addr = mailbox_address(address)?;
         let rows = self
             .lookup(
-                "SELECT a.used, COALESCE(a.quota, (SELECT p.quota FROM packages p WHERE p.name = a.package),
-                   (SELECT p.quota FROM packages p JOIN domains pd ON pd.package = p.name WHERE pd.id = a.domain_id), ?),
-                   (SELECT COUNT(*) FROM entries e WHERE e.mailbox_id = a.id)
-                 FROM addresses a WHERE a.address = ? AND a.kind = 'mailbox'",
-                vec![self.default_quota().into(), addr.clone().into()],
+                concat!(
+                    "SELECT a.id, a.address, ",
+                    mailbox_cols!(),
+                    ", (SELECT COUNT(*) FROM entries e WHERE e.mailbox_id = a.id)
+                     FROM addresses a WHERE a.address = ? AND a.kind = 'mailbox'"
+                ),
+                vec![addr.clone().into()],
             )
             .await?;
         let Some(r) = rows.first() else {
             return Err(StoreError::NotFound(format!("no such mailbox: {addr}")));
         };
+        let a = account_row(r, 0)?;
         Ok(Usage {
             address: addr,
-            used: r.i64(0)?,
-            quota: r.i64(1)?,
-            messages: r.i64(2)?,
+            used: a.used,
+            quota: a.quota.unwrap_or(self.default_quota()),
+            messages: r.i64(7)?,
         })
     }
 
@@ -161,22 +164,25 @@ impl Store {
     pub async fn package_overruns(&self, name: &str) -> Result<Vec<Usage>> {
         let rows = self
             .query(
-                "SELECT a.address, a.used, COALESCE(a.quota, (SELECT p.quota FROM packages p WHERE p.name = a.package),
-                   (SELECT p.quota FROM packages p JOIN domains pd ON pd.package = p.name WHERE pd.id = a.domain_id), ?)
-                 FROM addresses a
-                 WHERE a.kind = 'mailbox' AND a.quota IS NULL
-                   AND (a.package = ? OR a.domain_id IN (SELECT d.id FROM domains d WHERE d.package = ?))
-                 ORDER BY a.address",
-                vec![self.default_quota().into(), name.into(), name.into()],
+                concat!(
+                    "SELECT a.id, a.address, ",
+                    mailbox_cols!(),
+                    " FROM addresses a
+                     WHERE a.kind = 'mailbox' AND a.quota IS NULL
+                       AND (a.package = ? OR a.domain_id IN (SELECT d.id FROM domains d WHERE d.package = ?))
+                     ORDER BY a.address"
+                ),
+                vec![name.into(), name.into()],
             )
             .await?;
         let mut out = Vec::new();
         for r in &rows {
-            let (used, quota) = (r.i64(1)?, r.i64(2)?);
-            if used > quota {
+            let a = account_row(r, 0)?;
+            let quota = a.quota.unwrap_or(self.default_quota());
+            if a.used > quota {
                 out.push(Usage {
-                    address: r.text(0)?,
-                    used,
+                    address: a.address,
+                    used: a.used,
                     quota,
                     messages: 0,
                 });
