@@ -8,7 +8,7 @@ import re
 import smtplib
 import time
 
-from helpers import pop_messages, wait_for
+from helpers import pop_messages, submit, wait_for
 
 PW = "secret-pw"
 SRS = re.compile(r"^SRS0=[A-Za-z0-9+/]+=[A-Za-z0-9]{2}=origin\.test=sender@example\.test$", re.I)
@@ -299,3 +299,21 @@ def test_srs_return_path_is_not_a_relay(make_server, sink):
         assert s.sendmail("bob@example.test", ["alice@example.test"], other) == {}
     got = sink.wait(4)
     assert re.match(r"^SRS0=[^=]+=[A-Z2-7]{2}=example\.test=bob@example\.test$", got[3][0], re.I), got[3][0]
+
+
+def test_forwarded_copies_count_for_the_forwarding_mailbox(make_server, sink):
+    """What forwarding sends out counts against the forwarding mailbox's
+    hourly limit (R-OUT-6): after one forwarded message, alice (limit 1)
+    cannot send to the outside herself this hour."""
+    srv = make_server(routes(sink, "remote.test", "origin.test") + '[policy]\nhourly_limit = 1\n', start=False)
+    srv.setup_domain()
+    srv.cli("forward", "set", "alice@example.test", "carol@remote.test")
+    srv.start()
+    with smtp(srv) as s:
+        assert s.sendmail("sender@origin.test", ["alice@example.test"], ORIGINAL) == {}
+    assert len(sink.wait(1)) == 1
+    with submit(srv, "alice@example.test") as s:
+        s.ehlo()
+        assert s.mail("alice@example.test")[0] == 250
+        code, text = s.rcpt("dave@remote.test")
+        assert code >= 400 and b"R-OUT-6" in text, (code, text)
