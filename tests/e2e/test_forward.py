@@ -317,3 +317,19 @@ def test_forwarded_copies_count_for_the_forwarding_mailbox(make_server, sink):
         assert s.mail("alice@example.test")[0] == 250
         code, text = s.rcpt("dave@remote.test")
         assert code >= 400 and b"R-OUT-6" in text, (code, text)
+
+
+def test_srs_bounces_stop_at_the_domains_hourly_limit(make_server, sink):
+    """Bounces going back out through SRS count for the forwarding domain
+    and wait (450) once it is past its hourly limit (R-OUT-7): the forward
+    itself used the domain's one recipient of the hour."""
+    srv = make_server(routes(sink, "remote.test", "origin.test") + '[policy]\ndomain_hourly_limit = 1\n', start=False)
+    srv.setup_domain()
+    srv.cli("forward", "set", "alice@example.test", "carol@remote.test")
+    srv.start()
+    srs, _, _ = forward_one(srv, sink, ORIGINAL)
+    with smtp(srv) as s:
+        s.ehlo("mx.remote.test")
+        assert s.mail("")[0] == 250
+        code, text = s.rcpt(srs)
+        assert code == 450 and b"4.7.1" in text, (code, text)
