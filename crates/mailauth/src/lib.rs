@@ -28,5 +28,5 @@ pub mod dns;
 pub mod verify;
 
 pub use dkim::{generate_key, Signer};
-pub use dns::dns_records;
+pub use dns::{dns_record_list, dns_records, DnsRecord};
 pub use verify::Verifier;

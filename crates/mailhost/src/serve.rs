@@ -102,6 +102,23 @@ async fn serve(config: Config) -> Result<(), String> {
         config.delivery.srs_max_age.std(),
     ));
     let policy = Arc::new(Engine::new(config.clone(), store.clone()));
+    // R-WEB-5: an empty store gets its first operator login, whose
+    // one-time password is shown here once.
+    let admin = mailhost_admin::Admin::new(store.clone(), config.clone());
+    if let Some(first) = admin
+        .first_operator()
+        .await
+        .map_err(|e| format!("making the first operator login: {e}"))?
+    {
+        println!(
+            "mailhost: first operator login {:?}, one-time password {:?} (change it at first sign-in)",
+            first.login, first.password
+        );
+        tracing::warn!(
+            login = first.login,
+            "made the first operator login; its one-time password is on stdout"
+        );
+    }
     // R-OUT-8: the bulk window is in memory before the first session
     // (with the acceptable-use rules off, nothing reads it).
     let track_bulk = config.policy.enforce;

@@ -82,7 +82,7 @@ pub enum Resolved {
 }
 
 const MAILBOX: &str = "mailbox";
-const ALIAS: &str = "alias";
+pub(crate) const ALIAS: &str = "alias";
 pub(crate) const POSTMASTER: &str = "postmaster";
 pub(crate) const ALL: &str = "all";
 
@@ -212,6 +212,11 @@ impl Store {
                 "DELETE FROM addresses WHERE kind IN ('postmaster', 'all')
                    AND NOT EXISTS (SELECT 1 FROM domains d WHERE d.id = addresses.domain_id)",
                 vec![],
+            ),
+            // Its admins no longer manage it (their logins stay).
+            Stmt::new(
+                "DELETE FROM admin_domains WHERE domain = ?",
+                vec![name.clone().into()],
             ),
         ])
         .await?;
@@ -390,52 +395,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn user_list(&self, domain: &str) -> Result<Vec<AddressInfo>> {
-        let d = normalize_domain(domain)?;
-        if !self.is_hosted(&d).await? {
-            return Err(StoreError::NotFound(format!("no such domain: {d}")));
-        }
-        let rows = self
-            .query(
-                concat!(
-                    "SELECT a.address, a.kind, a.suspended, a.quota, a.package,
-                        (SELECT COUNT(*) FROM entries e WHERE e.mailbox_id = a.id),
-                        a.id, a.address, ",
-                    mailbox_cols!(),
-                    "
-                 FROM addresses a JOIN domains d ON d.id = a.domain_id
-                 WHERE d.name = ? ORDER BY a.address"
-                ),
-                vec![d.clone().into()],
-            )
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let kind = r.text(1)?;
-            let a = account_row(r, 6)?;
-            let targets = if kind == ALIAS {
-                self.alias_targets(a.id).await?
-            } else if kind == POSTMASTER {
-                vec![self.domain_contact(&d).await?]
-            } else {
-                vec![]
-            };
-            out.push(AddressInfo {
-                address: r.text(0)?,
-                kind,
-                suspended: r.i64(2)? != 0,
-                quota: r.opt_i64(3)?,
-                package: r.opt_text(4)?,
-                targets,
-                messages: r.i64(5)?,
-                bytes: a.used,
-                effective_quota: a.quota,
-            });
-        }
-        Ok(out)
-    }
-
-    async fn alias_targets(&self, alias_id: i64) -> Result<Vec<String>> {
+    pub(crate) async fn alias_targets(&self, alias_id: i64) -> Result<Vec<String>> {
         let rows = self
             .query(
                 "SELECT target FROM alias_targets WHERE alias_id = ? ORDER BY target",
@@ -717,7 +677,7 @@ pub(crate) fn mailbox_address(s: &str) -> Result<String> {
     Ok(join(&l, &d))
 }
 
-fn check_password(pw: &str) -> Result<()> {
+pub(crate) fn check_password(pw: &str) -> Result<()> {
     if pw.is_empty() {
         return Err(StoreError::Invalid("the password must not be empty".into()));
     }

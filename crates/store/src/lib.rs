@@ -18,6 +18,8 @@
 //!   sent, with its content's signature, which every node indexes in
 //!   memory.
 //! - `grants`: POP-before-SMTP grants and DKIM keys.
+//! - `admins`: admin logins and API tokens; [`audit`]: the audit log,
+//!   committed with each admin action, and the notice board.
 //! - `locks`: named leases with expiry (one POP3 session per mailbox),
 //!   shared by every node on one database.
 //!
@@ -28,11 +30,14 @@
 
 mod accounts;
 pub mod address;
+mod admins;
+pub mod audit;
 mod autoreply;
 mod bulk;
 pub mod db;
 mod forwards;
 mod grants;
+mod listing;
 mod locks;
 mod messages;
 mod packages;
@@ -49,10 +54,13 @@ mod special;
 mod sqlite;
 
 pub use accounts::{Account, AddressInfo, AuthResult, DomainInfo, Resolved};
+pub use admins::{normalize_login, random_secret, token_hash, AdminLogin, TokenInfo};
+pub use audit::{AuditEntry, AuditQuery, Notice};
 pub use autoreply::{Autoreply, AUTOREPLY_MAX_BODY};
 pub use bulk::{new_cluster_id, BulkRow, BulkTrack};
 pub use forwards::{ForwardSet, Forwarding, MAX_CHAIN};
 pub use grants::DkimKey;
+pub use listing::PageQuery;
 pub use messages::{ForwardCopy, MessageMeta, NewMessage, Outbound};
 pub use packages::{Package, SenderProfile};
 pub use policy_state::{Evidence, EvidenceQuery, Hold};
@@ -180,7 +188,10 @@ impl Store {
 
     /// Applies the statements atomically and durably; returns the number of
     /// rows each changed.
-    pub async fn batch(&self, stmts: Vec<Stmt>) -> Result<Vec<u64>> {
+    /// Inside [`audit::with_extra`], the first batch also applies the
+    /// statements held there (the action's audit record).
+    pub async fn batch(&self, mut stmts: Vec<Stmt>) -> Result<Vec<u64>> {
+        stmts.extend(audit::take_extra());
         match &*self.backend {
             Backend::Sqlite(b) => b.batch(stmts).await,
             Backend::Pg(b) => b.batch(stmts).await,

@@ -37,6 +37,8 @@ pub struct EvidenceQuery {
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub limit: usize,
+    /// A page after another: records older than this (time, id).
+    pub before: Option<(i64, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -110,7 +112,7 @@ impl Store {
                 "SELECT id, at, ip, account, rule, decision, reply, service, queue_id, message_id FROM evidence
                  WHERE (CAST(? AS TEXT) IS NULL OR account = ?) AND (CAST(? AS TEXT) IS NULL OR ip = ?)
                    AND (CAST(? AS TEXT) IS NULL OR rule = ?)
-                   AND at >= ? AND at <= ?
+                   AND at >= ? AND at <= ? AND (at < ? OR (at = ? AND id < ?))
                  ORDER BY at DESC, id DESC LIMIT ?",
                 vec![
                     q.account.clone().into(),
@@ -121,6 +123,9 @@ impl Store {
                     q.rule.clone().into(),
                     q.since.unwrap_or(0).into(),
                     q.until.unwrap_or(i64::MAX).into(),
+                    q.before.map_or(i64::MAX, |b| b.0).into(),
+                    q.before.map_or(i64::MAX, |b| b.0).into(),
+                    q.before.map_or(i64::MAX, |b| b.1).into(),
                     (if q.limit == 0 { 1000 } else { q.limit } as i64).into(),
                 ],
             )

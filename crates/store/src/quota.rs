@@ -113,10 +113,16 @@ impl Store {
         )
         .must_change(StoreError::NotFound(format!("no such mailbox: {addr}")))])
             .await?;
+        self.settle_mailbox(&addr).await
+    }
+
+    /// After the quota of one mailbox changed: its notice level settles
+    /// to the quota that now applies; returns its usage.
+    async fn settle_mailbox(&self, addr: &str) -> Result<Usage> {
         let id = self
             .lookup(
                 "SELECT id FROM addresses WHERE address = ?",
-                vec![addr.clone().into()],
+                vec![addr.into()],
             )
             .await?
             .first()
@@ -125,7 +131,21 @@ impl Store {
             .unwrap_or(0);
         let [a, b] = settle_stmts(id, self.default_quota());
         self.batch(vec![a, b]).await?;
-        self.user_quota(&addr).await
+        self.user_quota(addr).await
+    }
+
+    /// Places a mailbox in a package (None: its domain's again); its
+    /// notice level settles to the quota that now applies.
+    pub async fn user_set_package(&self, address: &str, package: Option<&str>) -> Result<Usage> {
+        let addr = mailbox_address(address)?;
+        let package = self.package_must_exist(package).await?;
+        self.batch(vec![Stmt::new(
+            "UPDATE addresses SET package = ? WHERE address = ? AND kind = 'mailbox'",
+            vec![package.into(), addr.clone().into()],
+        )
+        .must_change(StoreError::NotFound(format!("no such mailbox: {addr}")))])
+            .await?;
+        self.settle_mailbox(&addr).await
     }
 
     /// After a package's quota changed (or a domain moved to another

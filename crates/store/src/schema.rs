@@ -238,6 +238,98 @@ INSERT INTO addresses (address, domain_id, kind, suspended, created_at)
   SELECT 'all@' || d.name, d.id, 'all', 0, d.created_at FROM domains d
   WHERE NOT EXISTS (SELECT 1 FROM addresses a WHERE a.address = 'all@' || d.name);
 "#,
+    // 10: the people who manage the service (R-WEB-5): admin logins and
+    // the domains each may manage, API tokens (stored as their SHA-256:
+    // a token is 128 random bits, so a plain hash suffices), panel
+    // sessions, second factors, app passwords, the audit log of every
+    // admin action, the notice board (R-ABUSE-5) and recent logins.
+    r#"
+CREATE TABLE admins (
+    id {SERIAL},
+    login TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    operator BIGINT NOT NULL,
+    must_change BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE admin_domains (
+    admin_id BIGINT NOT NULL,
+    domain TEXT NOT NULL,
+    PRIMARY KEY (admin_id, domain)
+);
+CREATE INDEX admin_domains_domain ON admin_domains (domain);
+CREATE TABLE tokens (
+    id {SERIAL},
+    hash TEXT NOT NULL UNIQUE,
+    login TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT,
+    last_used_at BIGINT,
+    last_ip TEXT
+);
+CREATE INDEX tokens_login ON tokens (login);
+CREATE TABLE sessions (
+    hash TEXT PRIMARY KEY,
+    login TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    seen_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_login ON sessions (login);
+CREATE TABLE totp (
+    login TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    confirmed BIGINT NOT NULL DEFAULT 0,
+    last_step BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE recovery_codes (
+    login TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (login, hash)
+);
+CREATE TABLE app_passwords (
+    id {SERIAL},
+    address TEXT NOT NULL,
+    name TEXT NOT NULL,
+    protocols TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT
+);
+CREATE INDEX app_passwords_address ON app_passwords (address);
+CREATE TABLE audit (
+    id {SERIAL},
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    ip TEXT,
+    action TEXT NOT NULL,
+    object TEXT NOT NULL,
+    before TEXT,
+    after TEXT
+);
+CREATE INDEX audit_object ON audit (object, id);
+CREATE INDEX audit_actor ON audit (actor, id);
+CREATE TABLE notices (
+    id {SERIAL},
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    author TEXT NOT NULL,
+    published_at BIGINT NOT NULL
+);
+CREATE TABLE logins (
+    id {SERIAL},
+    login TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    ip TEXT NOT NULL,
+    protocol TEXT NOT NULL
+);
+CREATE INDEX logins_login ON logins (login, id);
+CREATE INDEX logins_at ON logins (at);
+CREATE INDEX addresses_domain_address ON addresses (domain_id, address);
+"#,
 ];
 
 pub fn render(ddl: &str, id: &str, blob: &str) -> String {

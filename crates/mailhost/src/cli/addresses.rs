@@ -1,7 +1,8 @@
 //! Domains, mailboxes and aliases (SPEC "Command line").
 
-use super::{dkim_key, new_dkim_key, open, password, PasswordArg};
+use super::{admin, password, PasswordArg};
 use clap::Subcommand;
+use mailhost_admin::{NewUser, PageReq, UserPatch};
 use mailhost_config::{Config, Size};
 
 #[derive(Subcommand)]
@@ -87,54 +88,52 @@ pub enum AliasCmd {
     },
 }
 
-/// Whole percent of `used` in `quota`, rounded down.
-fn percent(used: i64, quota: i64) -> i64 {
-    if quota <= 0 {
-        return 100;
-    }
-    (used.max(0) as i128 * 100 / quota as i128) as i64
+/// A size flag: "50MB", "512KB" or bytes.
+pub(super) fn size(flag: &str, v: &str) -> Result<u64, String> {
+    Size::parse(v)
+        .map(|s| s.0)
+        .map_err(|m| format!("{flag}: {m}"))
 }
 
 pub async fn domain(config: Config, d: DomainCmd) -> Result<(), String> {
-    let e = |e: mailhost_store::StoreError| e.to_string();
-    let store = open(&config).await?;
+    let (a, c) = admin(config).await?;
     match d {
         DomainCmd::Add {
             domain,
             contact,
             package,
         } => {
-            // The key is made first (the slow, fallible step), so a
-            // failure leaves no domain behind.
-            let name = mailhost_store::address::normalize_domain(&domain).map_err(e)?;
-            let key = new_dkim_key(&config, &name).await?;
-            let name = store
-                .domain_add(&name, &contact, package.as_deref())
+            let d = a
+                .domain_add(&c, &domain, &contact, package.as_deref())
                 .await
-                .map_err(e)?;
-            store.dkim_key_set(&key).await.map_err(e)?;
-            println!("domain {name} added; publish its records: mailhost domain dns {name}");
-        }
-        DomainCmd::Dns { domain } => {
-            let name = mailhost_store::address::normalize_domain(&domain).map_err(e)?;
-            if !store.is_hosted(&name).await.map_err(e)? {
-                return Err(format!("no such domain: {name}"));
-            }
-            let key = dkim_key(&config, &store, &name).await?;
-            print!(
-                "{}",
-                mailhost_mailauth::dns_records(&name, &config.server.hostname, Some(&key))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "domain {} added; publish its records: mailhost domain dns {}",
+                d.domain, d.domain
             );
         }
+        DomainCmd::Dns { domain } => {
+            for r in a.domain_dns(&c, &domain).await.map_err(|e| e.to_string())? {
+                println!("{}", r.zone);
+            }
+        }
         DomainCmd::List => {
-            for d in store.domain_list().await.map_err(e)? {
-                println!(
-                    "{}\t{}\t{}\t{}",
-                    d.name,
-                    d.contact,
-                    d.package.as_deref().unwrap_or("-"),
-                    d.addresses
-                );
+            let mut p = PageReq::all();
+            loop {
+                let page = a.domain_list(&c, &p).await.map_err(|e| e.to_string())?;
+                for d in page.items {
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        d.domain,
+                        d.contact,
+                        d.package.as_deref().unwrap_or("-"),
+                        d.addresses
+                    );
+                }
+                match page.next {
+                    Some(n) => p.cursor = Some(n),
+                    None => break,
+                }
             }
         }
         DomainCmd::Set {
@@ -142,14 +141,15 @@ pub async fn domain(config: Config, d: DomainCmd) -> Result<(), String> {
             contact,
             package,
         } => {
-            store
-                .domain_set(&domain, contact.as_deref(), package.as_deref())
+            a.domain_set(&c, &domain, contact.as_deref(), package.as_deref())
                 .await
-                .map_err(e)?;
+                .map_err(|e| e.to_string())?;
             println!("domain {domain} updated");
         }
         DomainCmd::Remove { domain } => {
-            store.domain_remove(&domain).await.map_err(e)?;
+            a.domain_remove(&c, &domain)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("domain {domain} removed");
         }
     }
@@ -157,131 +157,137 @@ pub async fn domain(config: Config, d: DomainCmd) -> Result<(), String> {
 }
 
 pub async fn user(config: Config, u: UserCmd) -> Result<(), String> {
-    let e = |e: mailhost_store::StoreError| e.to_string();
+    let e = |e: mailhost_admin::Error| e.to_string();
     // Read the password before opening the store, so a bad invocation
     // touches nothing.
-    let store_needed = open(&config);
+    let pw = match &u {
+        UserCmd::Add { password: p, .. } | UserCmd::Passwd { password: p, .. } => {
+            Some(password(p)?)
+        }
+        _ => None,
+    }
+    .unwrap_or_default();
+    let (a, c) = admin(config).await?;
     match u {
         UserCmd::Add {
             address,
-            password: p,
+            password: _,
             quota,
             package,
         } => {
-            let quota = quota
-                .map(|q| Size::parse(&q).map(|s| s.0))
-                .transpose()
-                .map_err(|m| format!("--quota: {m}"))?;
-            let pw = password(p)?;
-            let store = store_needed.await?;
-            let a = store
-                .user_add(&address, &pw, quota, package.as_deref())
+            let quota = quota.map(|q| size("--quota", &q)).transpose()?;
+            let u = a
+                .user_add(
+                    &c,
+                    NewUser {
+                        address,
+                        password: pw,
+                        quota,
+                        package,
+                    },
+                )
                 .await
                 .map_err(e)?;
-            println!("mailbox {a} added");
+            println!("mailbox {} added", u.address);
         }
         UserCmd::Passwd {
             address,
-            password: p,
+            password: _,
         } => {
-            let pw = password(p)?;
-            store_needed
-                .await?
-                .user_passwd(&address, &pw)
-                .await
-                .map_err(e)?;
+            a.user_passwd(&c, &address, &pw, None).await.map_err(e)?;
             println!("password changed");
         }
         UserCmd::Suspend { address } => {
-            store_needed
-                .await?
-                .user_set_suspended(&address, true)
+            a.user_update(&c, &address, suspend(true))
                 .await
                 .map_err(e)?;
             println!("{address} suspended");
         }
         UserCmd::Resume { address } => {
-            store_needed
-                .await?
-                .user_set_suspended(&address, false)
+            a.user_update(&c, &address, suspend(false))
                 .await
                 .map_err(e)?;
             println!("{address} resumed");
         }
         UserCmd::Delete { address } => {
-            store_needed
-                .await?
-                .user_delete(&address, config.policy.quarantine.std())
-                .await
-                .map_err(e)?;
+            a.user_delete(&c, &address).await.map_err(e)?;
             println!("{address} deleted");
         }
         UserCmd::Quota { address, set } => {
-            let store = store_needed.await?;
-            let q = match set.as_deref() {
-                None => store.user_quota(&address).await.map_err(e)?,
-                Some(v) => {
-                    let quota = if v == "default" {
-                        None
-                    } else {
-                        Some(Size::parse(v).map_err(|m| format!("--set: {m}"))?.0)
-                    };
-                    let q = store.user_set_quota(&address, quota).await.map_err(e)?;
-                    if q.used > q.quota {
-                        eprintln!(
-                            "mailhost: warning: {} uses {} bytes, more than its new quota of {}: new mail is refused until it fits (R-IN-3)",
-                            q.address, q.used, q.quota
-                        );
-                    }
-                    q
-                }
-            };
+            if let Some(v) = set.as_deref() {
+                let quota = if v == "default" {
+                    None
+                } else {
+                    Some(size("--set", v)?)
+                };
+                let patch = UserPatch {
+                    quota: Some(quota),
+                    ..Default::default()
+                };
+                a.user_update(&c, &address, patch).await.map_err(e)?;
+            }
+            let q = a.user_quota(&c, &address).await.map_err(e)?;
+            if set.is_some() && q.used > q.quota {
+                eprintln!(
+                    "mailhost: warning: {} uses {} bytes, more than its new quota of {}: new mail is refused until it fits (R-IN-3)",
+                    q.address, q.used, q.quota
+                );
+            }
             println!(
                 "{}: {} of {} bytes ({}%), {} messages",
-                q.address,
-                q.used,
-                q.quota,
-                percent(q.used, q.quota),
-                q.messages
+                q.address, q.used, q.quota, q.percent, q.messages
             );
         }
         UserCmd::List { domain } => {
-            for a in store_needed.await?.user_list(&domain).await.map_err(e)? {
-                let status = if a.suspended { "suspended" } else { "active" };
-                let detail = match a.kind.as_str() {
-                    "alias" | "postmaster" => format!("-> {}", a.targets.join(", ")),
-                    "all" => "-> every active mailbox".to_string(),
-                    _ => {
-                        let q = a.effective_quota.unwrap_or(config.policy.quota.0 as i64);
-                        format!(
+            let mut p = PageReq::all();
+            loop {
+                let page = a.user_list(&c, &domain, &p).await.map_err(e)?;
+                for u in &page.items {
+                    let status = if u.suspended { "suspended" } else { "active" };
+                    let detail = match u.kind.as_str() {
+                        "alias" | "postmaster" => format!("-> {}", u.targets.join(", ")),
+                        "all" => "-> every active mailbox".to_string(),
+                        _ => format!(
                             "{} messages, {} of {} bytes ({}%)",
-                            a.messages,
-                            a.bytes,
-                            q,
-                            percent(a.bytes, q)
-                        )
-                    }
-                };
-                println!("{}\t{}\t{}\t{}", a.address, a.kind, status, detail);
+                            u.messages,
+                            u.quota_used,
+                            u.quota,
+                            u.percent()
+                        ),
+                    };
+                    println!("{}\t{}\t{}\t{}", u.address, u.kind, status, detail);
+                }
+                match page.next {
+                    Some(n) => p.cursor = Some(n),
+                    None => break,
+                }
             }
         }
     }
     Ok(())
 }
 
-pub async fn alias(config: Config, a: AliasCmd) -> Result<(), String> {
-    let e = |e: mailhost_store::StoreError| e.to_string();
-    let store = open(&config).await?;
-    match a {
+fn suspend(s: bool) -> UserPatch {
+    UserPatch {
+        suspended: Some(s),
+        ..Default::default()
+    }
+}
+
+pub async fn alias(config: Config, cmd: AliasCmd) -> Result<(), String> {
+    let (a, c) = admin(config).await?;
+    match cmd {
         AliasCmd::Add { alias, targets } => {
-            let a = store.alias_add(&alias, &targets).await.map_err(e)?;
-            println!("alias {a} added");
+            let al = a
+                .alias_add(&c, &alias, &targets)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("alias {} added", al.alias);
         }
         AliasCmd::Remove { alias } => {
-            store
-                .alias_remove(&alias, config.policy.quarantine.std())
+            a.alias_remove(&c, &alias)
                 .await
-                .map_err(e)?;
+                .map_err(|e| e.to_string())?;
             println!("alias {alias} removed");
         }
     }

@@ -1,10 +1,12 @@
 //! Mailbox services and reports: forwarding (R-IN-4), the autoresponder
 //! (R-IN-5), billing (R-ADDR-8).
 
-use super::{json, open, parse_time};
+use super::{admin, print_json};
 use clap::Subcommand;
+use mailhost_admin::time::parse_date;
+use mailhost_admin::AutoreplyReq;
 use mailhost_config::Config;
-use mailhost_store::Autoreply;
+use mailhost_store::address::login_to_address;
 
 #[derive(Subcommand)]
 pub enum ForwardCmd {
@@ -69,24 +71,9 @@ pub enum BillingFormat {
     Json,
 }
 
-/// `--from`/`--until`: a date (`end`: through its end) or an RFC 3339 time.
-fn parse_date(flag: &str, s: &str, end: bool) -> Result<i64, String> {
-    let day = s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-';
-    if day {
-        let t = parse_time(flag, &format!("{s}T00:00:00Z"))?;
-        return Ok(if end { t + 86_400_000 } else { t });
-    }
-    if !s.contains('T') {
-        return Err(format!(
-            "{flag} {s:?}: expected a date like 2026-12-24 or a time like 2026-12-24T09:00:00+09:00"
-        ));
-    }
-    parse_time(flag, s)
-}
-
 pub async fn forward(config: Config, f: ForwardCmd) -> Result<(), String> {
-    let e = |e: mailhost_store::StoreError| e.to_string();
-    let store = open(&config).await?;
+    let e = |e: mailhost_admin::Error| e.to_string();
+    let (a, c) = admin(config).await?;
     match f {
         ForwardCmd::Set {
             address,
@@ -94,14 +81,8 @@ pub async fn forward(config: Config, f: ForwardCmd) -> Result<(), String> {
             keep_copy,
             force,
         } => {
-            let r = store
-                .forward_set(
-                    &address,
-                    &destinations,
-                    keep_copy,
-                    force,
-                    config.policy.max_forwards,
-                )
+            let r = a
+                .forward_set(&c, &address, &destinations, keep_copy, force)
                 .await
                 .map_err(e)?;
             if let Some(w) = &r.warning {
@@ -109,16 +90,16 @@ pub async fn forward(config: Config, f: ForwardCmd) -> Result<(), String> {
             }
             println!(
                 "forwarding for {}: {} (keep copy: {})",
-                r.address,
-                r.forwarding.destinations.join(", "),
-                yes_no(r.forwarding.keep_copy)
+                shown(&address),
+                r.destinations.join(", "),
+                yes_no(r.keep_copy)
             );
         }
         ForwardCmd::Clear { address } => {
-            store.forward_clear(&address).await.map_err(e)?;
+            a.forward_clear(&c, &address).await.map_err(e)?;
             println!("forwarding for {address} cleared");
         }
-        ForwardCmd::Show { address } => match store.forward_show(&address).await.map_err(e)? {
+        ForwardCmd::Show { address } => match a.forward_get(&c, &address).await.map_err(e)? {
             None => println!("no forwarding for {address}"),
             Some(f) => {
                 println!("keep copy: {}", yes_no(f.keep_copy));
@@ -131,6 +112,11 @@ pub async fn forward(config: Config, f: ForwardCmd) -> Result<(), String> {
     Ok(())
 }
 
+/// The address as the store keeps it.
+fn shown(address: &str) -> String {
+    login_to_address(address).unwrap_or_else(|| address.to_string())
+}
+
 fn yes_no(b: bool) -> &'static str {
     if b {
         "yes"
@@ -139,9 +125,9 @@ fn yes_no(b: bool) -> &'static str {
     }
 }
 
-pub async fn autoreply(config: Config, a: AutoreplyCmd) -> Result<(), String> {
-    let e = |e: mailhost_store::StoreError| e.to_string();
-    match a {
+pub async fn autoreply(config: Config, cmd: AutoreplyCmd) -> Result<(), String> {
+    let e = |e: mailhost_admin::Error| e.to_string();
+    match cmd {
         AutoreplyCmd::Set {
             address,
             subject,
@@ -149,7 +135,7 @@ pub async fn autoreply(config: Config, a: AutoreplyCmd) -> Result<(), String> {
             from,
             until,
         } => {
-            let ar = Autoreply {
+            let ar = AutoreplyReq {
                 subject,
                 body,
                 from: from
@@ -161,38 +147,30 @@ pub async fn autoreply(config: Config, a: AutoreplyCmd) -> Result<(), String> {
                     .map(|u| parse_date("--until", u, true))
                     .transpose()?,
             };
-            let store = open(&config).await?;
-            let addr = store.autoreply_set(&address, &ar).await.map_err(e)?;
-            println!("autoreply for {addr} set");
+            let (a, c) = admin(config).await?;
+            a.autoreply_set(&c, &address, ar).await.map_err(e)?;
+            println!("autoreply for {} set", shown(&address));
         }
         AutoreplyCmd::Clear { address } => {
-            open(&config)
-                .await?
-                .autoreply_clear(&address)
-                .await
-                .map_err(e)?;
+            let (a, c) = admin(config).await?;
+            a.autoreply_clear(&c, &address).await.map_err(e)?;
             println!("autoreply for {address} cleared");
         }
         AutoreplyCmd::Show { address } => {
-            match open(&config)
-                .await?
-                .autoreply_show(&address)
-                .await
-                .map_err(e)?
-            {
+            let (a, c) = admin(config).await?;
+            match a.autoreply_get(&c, &address).await.map_err(e)? {
                 None => println!("no autoreply for {address}"),
-                Some(a) => {
-                    let t = |v: Option<i64>| v.map_or("-".to_string(), mailhost_store::rfc3339);
+                Some(r) => {
                     println!(
                         "subject: {}",
-                        a.subject
+                        r.subject
                             .as_deref()
                             .unwrap_or("(Re: and the original subject)")
                     );
-                    println!("from: {}", t(a.from));
-                    println!("until: {}", t(a.until));
+                    println!("from: {}", r.from.as_deref().unwrap_or("-"));
+                    println!("until: {}", r.until.as_deref().unwrap_or("-"));
                     println!();
-                    println!("{}", a.body);
+                    println!("{}", r.body);
                 }
             }
         }
@@ -201,9 +179,9 @@ pub async fn autoreply(config: Config, a: AutoreplyCmd) -> Result<(), String> {
 }
 
 pub async fn billing(config: Config, b: BillingArgs) -> Result<(), String> {
-    let rows = open(&config)
-        .await?
-        .billing(b.domain.as_deref())
+    let (a, c) = admin(config).await?;
+    let rows = a
+        .billing(&c, b.domain.as_deref())
         .await
         .map_err(|e| e.to_string())?;
     match b.format {
@@ -223,22 +201,7 @@ pub async fn billing(config: Config, b: BillingArgs) -> Result<(), String> {
                 println!("{}{sep}{}", r.domain, n.join(sep));
             }
         }
-        BillingFormat::Json => {
-            let items: Vec<String> = rows
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{{\"domain\":{},\"mailboxes\":{},\"aliases\":{},\"suspended\":{},\"billable\":{}}}",
-                        json(&r.domain),
-                        r.mailboxes,
-                        r.aliases,
-                        r.suspended,
-                        r.billable
-                    )
-                })
-                .collect();
-            println!("[{}]", items.join(","));
-        }
+        BillingFormat::Json => print_json(&rows)?,
     }
     Ok(())
 }
