@@ -60,7 +60,8 @@ submission = "127.0.0.1:0"
 submissions = "127.0.0.1:0"
 pop3 = "127.0.0.1:0"
 pop3s = "127.0.0.1:0"
-http = ""
+http = "127.0.0.1:0"
+https = "127.0.0.1:0"
 
 [delivery]
 dns_server = "127.0.0.1:{dns_port}"
@@ -71,8 +72,10 @@ rsa_bits = 1024
         self.config.write_text(merge(text, extra))
         self.proc = None
         self.ports = {}
+        self.first_operator = None
 
     def start(self, env=None, args=()):
+        self.first_operator = None
         e = dict(os.environ)
         e.setdefault("RUST_LOG", "info")
         e.update(env or {})
@@ -91,6 +94,9 @@ rsa_bits = 1024
             m = re.match(r"mailhost: (\w+) listening on (\S+):(\d+)", line)
             if m:
                 self.ports[m.group(1)] = int(m.group(3))
+            m = re.match(r'mailhost: first operator login "(\S+)", one-time password "(\S+)"', line)
+            if m:
+                self.first_operator = (m.group(1), m.group(2))
             if line.startswith("mailhost: ready"):
                 return self
         raise RuntimeError(f"server did not start: {self.read_log()}")

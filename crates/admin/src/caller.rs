@@ -93,7 +93,7 @@ pub struct Error {
     /// In words a mailbox user understands.
     pub message: String,
     /// The input field at fault, if one is.
-    pub field: Option<&'static str>,
+    pub field: Option<String>,
 }
 
 impl std::fmt::Display for Error {
@@ -124,6 +124,10 @@ impl Error {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Error::new(Kind::Invalid, message).at(field)
     }
+    /// Invalid input that is no one field (malformed JSON, a bad query).
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Error::new(Kind::Invalid, message)
+    }
     pub fn forbidden(message: impl Into<String>) -> Self {
         Error::new(Kind::Forbidden, message)
     }
@@ -140,8 +144,8 @@ impl Error {
         Error::new(Kind::Internal, message)
     }
     /// Names the field at fault.
-    pub fn at(mut self, field: &'static str) -> Self {
-        self.field = Some(field);
+    pub fn at(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
         self
     }
     /// A store error about one field.

@@ -142,7 +142,10 @@ pub struct Listen {
     pub submissions: String,
     pub pop3: String,
     pub pop3s: String,
+    /// Panels and API, plain HTTP (behind a proxy that terminates TLS).
     pub http: String,
+    /// Panels and API over TLS with the server's certificate.
+    pub https: String,
 }
 
 impl Default for Listen {
@@ -154,6 +157,7 @@ impl Default for Listen {
             pop3: "0.0.0.0:110".into(),
             pop3s: "0.0.0.0:995".into(),
             http: "127.0.0.1:8080".into(),
+            https: "0.0.0.0:8443".into(),
         }
     }
 }
@@ -606,6 +610,7 @@ submissions = "0.0.0.0:465"
 pop3 = "0.0.0.0:110"
 pop3s = "0.0.0.0:995"
 http = "127.0.0.1:8080"
+https = "0.0.0.0:8443"
 [tls]
 cert = "/path/fullchain.pem"
 key = "/path/key.pem"

@@ -238,8 +238,25 @@ async fn serve(config: Config) -> Result<(), String> {
             running += 1;
         }
     }
-    if !config.listen.http.is_empty() {
-        tracing::warn!("listen.http is set but this build does not serve HTTP yet; not listening");
+    // The panels and the JSON API (R-WEB-1..4): plain on listen.http
+    // (for a proxy in front), TLS on listen.https.
+    const HTTP_BUSY: &[u8] =
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    let web = mailhost_web::app(Arc::new(mailhost_web::Web {
+        admin: admin.clone(),
+    }));
+    for (name, addr, implicit) in [
+        ("http", &config.listen.http, false),
+        ("https", &config.listen.https, true),
+    ] {
+        if let Some(sock) = bind(name, addr).await? {
+            let l = mk(name, sock, implicit.then(|| tls.clone()), HTTP_BUSY);
+            let (app, token) = (web.clone(), shutdown.token.clone());
+            tokio::spawn(l.run(shutdown.clone(), move |c| {
+                mailhost_web::connection(c, app.clone(), token.clone())
+            }));
+            running += 1;
+        }
     }
     if running == 0 {
         return Err("no listener is configured".into());

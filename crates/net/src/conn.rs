@@ -100,6 +100,13 @@ impl Conn {
         }
     }
 
+    /// The stream itself, for a protocol library that does its own
+    /// buffering (HTTP); nothing may have been read yet.
+    pub fn into_stream(self) -> Stream {
+        debug_assert!(self.rbuf.len() == self.rpos && self.wbuf.is_empty());
+        self.stream
+    }
+
     pub fn is_tls(&self) -> bool {
         matches!(self.stream, Stream::Tls(_))
     }

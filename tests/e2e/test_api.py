@@ -1,0 +1,157 @@
+"""The JSON API (R-WEB-4): bearer tokens, the error shape, paging, the
+OpenAPI document, and the effect of API calls seen through SMTP and POP3."""
+
+import json
+import poplib
+import re
+
+import pytest
+
+from api import Api, token
+from helpers import tls_ctx
+
+ERROR_KEYS = {"code", "message", "field"}
+
+
+def is_error(st, j, statuses):
+    return st in statuses and isinstance(j, dict) and set(j) == ERROR_KEYS
+
+
+@pytest.fixture
+def op(server):
+    server.cli("admin", "add", "ops", "--operator", "--password", "ops-secret-1")
+    return Api(server, token(server, "ops"))
+
+
+def test_health_document_and_headers(server, op):
+    st, h, body = Api(server, tls=True).raw("GET", "/healthz")
+    assert st == 200 and body == b"ok\n"
+    # The plain listener (behind a proxy) serves the same application.
+    assert Api(server, tls=False).raw("GET", "/healthz")[0] == 200
+    st, h, body = Api(server).raw("GET", "/api/openapi.json")
+    doc = json.loads(body)
+    assert doc["openapi"].startswith("3.1")
+    for path in ["/api/v1/domains", "/api/v1/domains/{domain}/users", "/api/v1/users/{address}/forward",
+                 "/api/v1/holds", "/api/v1/evidence", "/api/v1/notices", "/api/v1/domains/{domain}/billing"]:
+        assert path in doc["paths"], path
+    # Strict headers on every response (issue 12, point 8).
+    for st, h, _ in [Api(server).raw("GET", "/healthz"), op.raw("GET", "/api/v1/domains")]:
+        assert "default-src 'none'" in h["content-security-policy"]
+        assert "frame-ancestors 'none'" in h["content-security-policy"]
+        assert h["x-content-type-options"] == "nosniff"
+        assert h["referrer-policy"] == "no-referrer"
+
+
+def test_no_or_bad_token_is_401_in_the_error_shape(server, op):
+    for t in [None, "mh_" + "0" * 32, "garbage", ""]:
+        st, j = Api(server, t).call("GET", "/api/v1/domains")
+        assert is_error(st, j, {401}), (t, st, j)
+        assert j["code"] == "unauthorized"
+    st, h, _ = Api(server).raw("GET", "/api/v1/domains")
+    assert h["www-authenticate"].startswith("Bearer")
+    # A revoked token stops at once.
+    tid = op.ok("GET", "/api/v1/tokens")[0]["id"]
+    op.ok("DELETE", f"/api/v1/tokens/{tid}")
+    assert op.call("GET", "/api/v1/domains")[0] == 401
+
+
+def test_operator_manages_mail_through_the_api(server, op):
+    d = op.ok("POST", "/api/v1/domains", {"domain": "Api.Example", "contact": "boss@elsewhere.example"})
+    assert d["domain"] == "api.example"
+    u = op.ok("POST", "/api/v1/domains/api.example/users",
+              {"address": "carol@api.example", "password": "carol-pw-1", "quota": "10MB"})
+    assert u["quota"] == 10 << 20 and u["quota_used"] == 0 and u["kind"] == "mailbox"
+    # POP3 takes the password set through the API (R-ADDR-1 login form).
+    p = poplib.POP3_SSL("127.0.0.1", server.ports["pop3s"], context=tls_ctx(), timeout=10)
+    p.user("carol%api.example")
+    p.pass_("carol-pw-1")
+    p.quit()
+    # Suspended through the API: POP3 refuses (R-ADDR-3).
+    u = op.ok("PATCH", "/api/v1/users/carol@api.example", {"suspended": True})
+    assert u["suspended"] is True
+    p = poplib.POP3_SSL("127.0.0.1", server.ports["pop3s"], context=tls_ctx(), timeout=10)
+    p.user("carol@api.example")
+    with pytest.raises(poplib.error_proto):
+        p.pass_("carol-pw-1")
+    op.ok("PATCH", "/api/v1/users/carol@api.example", {"suspended": False, "quota": None})
+    assert op.ok("GET", "/api/v1/users/carol@api.example")["quota"] == 50 << 20
+    # Aliases, forwarding, autoresponder, billing, DNS.
+    op.ok("POST", "/api/v1/domains/api.example/aliases", {"alias": "team@api.example", "targets": ["carol@api.example"]})
+    f = op.ok("PUT", "/api/v1/users/carol@api.example/forward",
+              {"destinations": ["out@elsewhere.example"], "keep_copy": True})
+    assert f == {"destinations": ["out@elsewhere.example"], "keep_copy": True}
+    assert op.ok("GET", "/api/v1/users/carol@api.example/forward")["keep_copy"] is True
+    a = op.ok("PUT", "/api/v1/users/carol@api.example/autoreply",
+              {"subject": "<script>away</script>", "body": "Back on Monday.", "until": "2099-01-01"})
+    assert a["subject"] == "<script>away</script>" and a["until"].startswith("2099-01-02T00:00:00")
+    b = op.ok("GET", "/api/v1/domains/api.example/billing")
+    assert b == {"domain": "api.example", "mailboxes": 1, "aliases": 1, "suspended": 0, "billable": 2}
+    recs = op.ok("GET", "/api/v1/domains/api.example/dns")
+    assert {r["type"] for r in recs} == {"MX", "TXT"}
+    assert any(r["name"].startswith("mailhost._domainkey.") and r["value"].startswith("v=DKIM1") for r in recs)
+    # The audit log names the API caller and its address.
+    log = op.ok("GET", "/api/v1/audit?object=carol@api.example")["items"]
+    acts = [r["action"] for r in log]
+    assert "user.add" in acts and "user.suspend" in acts and "forward.set" in acts
+    assert all(r["actor"] == "ops" and r["ip"] == "127.0.0.1" for r in log)
+    # Deleting through the API quarantines the address (R-ADDR-7).
+    op.ok("DELETE", "/api/v1/aliases/team@api.example")
+    op.ok("DELETE", "/api/v1/users/carol@api.example")
+    st, j = op.call("POST", "/api/v1/domains/api.example/users",
+                    {"address": "carol@api.example", "password": "x-pw-12345"})
+    assert is_error(st, j, {409}) and "R-ADDR-7" in j["message"]
+
+
+def test_lists_page_with_a_cursor_and_a_prefix(server, op):
+    for i in range(12):
+        server.cli("user", "add", f"p{i:02}@example.test", "--password", "pw-123456")
+    seen, cursor = [], None
+    while True:
+        q = "/api/v1/domains/example.test/users?limit=5" + (f"&cursor={cursor}" if cursor else "")
+        page = op.ok("GET", q)
+        assert len(page["items"]) <= 5
+        seen += [u["address"] for u in page["items"]]
+        cursor = page["next"]
+        if not cursor:
+            break
+    assert len(seen) == 16 and seen == sorted(seen)  # + alice, bob, postmaster@, all@
+    found = op.ok("GET", "/api/v1/domains/example.test/users?prefix=p1")["items"]
+    assert [u["address"] for u in found] == ["p10@example.test", "p11@example.test"]
+    for bad in ["limit=0", "limit=201", "limit=abc", "nope=1"]:
+        st, j = op.call("GET", f"/api/v1/domains/example.test/users?{bad}")
+        assert is_error(st, j, {400}), (bad, st, j)
+
+
+def test_bad_input_gets_a_4xx_in_the_error_shape(server, op):
+    cases = [
+        (b"{not json", "application/json", {400}),
+        (b'{"domain": 5, "contact": "a@b.example"}', "application/json", {400}),
+        (b'{"domain": "x.example", "contact": "a@b.example", "evil": 1}', "application/json", {400}),
+        (b'{"domain": "x.example"}', "application/json", {400}),
+        (b'{"domain": "x.example", "contact": "a@b.example"}', "text/plain", {415}),
+        (b'{"domain": "' + b"x" * 400_000 + b'", "contact": "a@b.example"}', "application/json", {413}),
+        (b'[]', "application/json", {400}),
+        (b'{"domain": "bad domain!", "contact": "a@b.example"}', "application/json", {400}),
+    ]
+    for body, ctype, want in cases:
+        st, j = op.call("POST", "/api/v1/domains", body, {"Content-Type": ctype})
+        assert is_error(st, j, want), (body[:60], st, j)
+    st, j = op.call("POST", "/api/v1/domains", {"domain": "x.example", "contact": "a@b.example", "evil": 1})
+    assert j["field"] == "evil"
+    st, j = op.call("POST", "/api/v1/domains", {"domain": "bad domain!", "contact": "a@b.example"})
+    assert j["field"] == "domain"
+    assert is_error(*op.call("GET", "/api/v1/nothing-here"), {404})
+    assert is_error(*op.call("PUT", "/api/v1/domains"), {405})
+    assert is_error(*op.call("GET", "/api/v1/evidence/notanumber/headers"), {400})
+    assert is_error(*op.call("GET", "/api/v1/evidence?since=yesterday"), {400})
+
+
+def test_first_serve_makes_a_one_time_operator(make_server):
+    s = make_server()
+    login, pw = s.first_operator
+    assert login == "admin" and len(pw) >= 16
+    out = s.cli("admin", "list").stdout
+    assert re.search(r"^admin\toperator\t-\t", out, re.M), out
+    s.stop()
+    s.start()
+    assert s.first_operator is None, "made once, on an empty store"
