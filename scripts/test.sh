@@ -17,6 +17,8 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 python3 -c "import pytest, aiosmtpd, dnslib" 2>/dev/null || python3 -m pip install -q pytest aiosmtpd dnslib
+# API fuzzing against /api/openapi.json (tests/e2e/test_schemathesis.py).
+command -v schemathesis >/dev/null || python3 -m pip install -q schemathesis==4.32.5
 
 # PostgreSQL on 127.0.0.1 with a superuser for the tests.
 if [ -z "${MAILHOST_TEST_PG:-}" ]; then

@@ -41,6 +41,10 @@ fn id_cursor(p: &PageReq) -> Result<Option<i64>> {
         .transpose()
 }
 
+/// The largest package limits: beyond them a number is a typing error.
+const MAX_HOURLY: u32 = 1_000_000_000;
+const MAX_FORWARDS: u32 = 1000;
+
 /// The longest notice body, and title.
 const MAX_NOTICE_BODY: usize = 64 << 10;
 const MAX_NOTICE_TITLE: usize = 200;
@@ -55,6 +59,18 @@ impl Admin {
         max_forwards: Option<u32>,
     ) -> Result<(Package, Vec<mailhost_store::Usage>)> {
         self.scope_operator(c, "package.set", name).await?;
+        if hourly_limit.is_some_and(|h| h > MAX_HOURLY) {
+            return Err(Error::invalid(
+                "hourly_limit",
+                format!("an hourly limit is at most {MAX_HOURLY}"),
+            ));
+        }
+        if max_forwards.is_some_and(|m| m > MAX_FORWARDS) {
+            return Err(Error::invalid(
+                "max_forwards",
+                format!("a mailbox forwards to at most {MAX_FORWARDS} destinations"),
+            ));
+        }
         let quota = quota
             .map(mailhost_store::quota::check_quota)
             .transpose()

@@ -189,6 +189,11 @@ impl<T: DeserializeOwned + Send> FromRequestParts<St> for Path<T> {
     }
 }
 
+/// A text parameter: `?since=` (what an empty form field sends) is absent.
+pub fn empty_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
+}
+
 /// `?limit=&cursor=&prefix=` of every list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -198,8 +203,10 @@ pub struct PageParams {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
     /// The `next` of the previous page.
+    #[serde(default, deserialize_with = "empty_none")]
     pub cursor: Option<String>,
     /// Only names starting with this.
+    #[serde(default, deserialize_with = "empty_none")]
     pub prefix: Option<String>,
 }
 

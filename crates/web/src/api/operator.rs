@@ -46,14 +46,20 @@ pub async fn hold_release(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EvidenceParams {
+    #[serde(default, deserialize_with = "super::empty_none")]
     pub account: Option<String>,
+    #[serde(default, deserialize_with = "super::empty_none")]
     pub ip: Option<String>,
+    #[serde(default, deserialize_with = "super::empty_none")]
     pub rule: Option<String>,
     /// An RFC 3339 time or an age ("2h").
+    #[serde(default, deserialize_with = "super::empty_none")]
     pub since: Option<String>,
+    #[serde(default, deserialize_with = "super::empty_none")]
     pub until: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
+    #[serde(default, deserialize_with = "super::empty_none")]
     pub cursor: Option<String>,
 }
 
@@ -147,10 +153,12 @@ pub async fn packages(State(w): State<St>, Auth(c): Auth) -> ApiResult<Json<Vec<
 #[serde(deny_unknown_fields)]
 pub struct PackageBody {
     /// R-OUT-6 Max Hourly Emails per account.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub hourly_limit: Option<u32>,
     /// R-IN-3 mailbox quota.
     pub quota: Option<SizeIn>,
     /// R-IN-4 forwarding destinations per mailbox.
+    #[schema(minimum = 0, maximum = 1000)]
     pub max_forwards: Option<u32>,
 }
 
@@ -176,10 +184,13 @@ pub async fn package_set(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
+    #[serde(default, deserialize_with = "super::empty_none")]
     pub actor: Option<String>,
+    #[serde(default, deserialize_with = "super::empty_none")]
     pub object: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
+    #[serde(default, deserialize_with = "super::empty_none")]
     pub cursor: Option<String>,
 }
 
