@@ -10,6 +10,10 @@ need=()
 command -v swaks >/dev/null || need+=(swaks)
 command -v curl >/dev/null || need+=(curl)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+# The panels' browser tests: Debian's Chromium and a Japanese font.
+command -v chromium >/dev/null || need+=(chromium)
+[ -e /usr/share/fonts/opentype/ipafont-gothic ] || need+=(fonts-ipafont-gothic)
+command -v node >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
     echo "== installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -46,3 +50,6 @@ cargo test --release --locked --workspace
 echo "== end-to-end tests with real clients"
 export MAILHOST_BIN="$PWD/target/release/mailhost"
 python3 -m pytest -q -p no:cacheprovider tests/e2e "$@"
+
+echo "== the panels in headless Chromium (playwright-core, node --test); screenshots in target/e2e/"
+(cd tests/browser && npm ci --no-audit --no-fund --silent && node --test --test-concurrency=1)

@@ -39,7 +39,7 @@ def test_health_document_and_headers(server, op):
         assert "default-src 'none'" in h["content-security-policy"]
         assert "frame-ancestors 'none'" in h["content-security-policy"]
         assert h["x-content-type-options"] == "nosniff"
-        assert h["referrer-policy"] == "no-referrer"
+        assert h["referrer-policy"] == "same-origin"
 
 
 def test_no_or_bad_token_is_401_in_the_error_shape(server, op):

@@ -24,6 +24,7 @@ mod domains;
 mod logins;
 mod operator;
 mod services;
+mod sessions;
 pub mod time;
 mod users;
 pub mod views;
@@ -32,9 +33,11 @@ pub use caller::{Caller, Error, Kind, PageReq, Role, MAX_PAGE};
 pub use logins::FirstOperator;
 pub use operator::EvidenceFilter;
 pub use services::AutoreplyReq;
+pub use sessions::{SignedIn, STAGE_CHANGE, STAGE_FULL};
 pub use users::{NewUser, UserPatch};
 
 use mailhost_config::Config;
+use mailhost_policy::AuthGuard;
 use mailhost_store::{audit::with_extra, db::Stmt, AuditEntry, Store, StoreError};
 use std::future::Future;
 use std::sync::Arc;
@@ -46,11 +49,23 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Admin {
     store: Store,
     config: Arc<Config>,
+    /// The brute-force limits sign-ins share with the mail protocols.
+    guard: Option<Arc<AuthGuard>>,
 }
 
 impl Admin {
     pub fn new(store: Store, config: Arc<Config>) -> Self {
-        Admin { store, config }
+        Admin {
+            store,
+            config,
+            guard: None,
+        }
+    }
+
+    /// Sign-ins count against R-ABUSE-4's limits with POP3 and SMTP AUTH.
+    pub fn with_guard(mut self, guard: Arc<AuthGuard>) -> Self {
+        self.guard = Some(guard);
+        self
     }
 
     pub fn store(&self) -> &Store {

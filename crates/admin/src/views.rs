@@ -109,6 +109,29 @@ impl User {
     pub fn percent(&self) -> i64 {
         percent(self.quota_used, self.quota)
     }
+    pub fn used_text(&self) -> String {
+        size_text(self.quota_used)
+    }
+    pub fn quota_text(&self) -> String {
+        size_text(self.quota)
+    }
+}
+
+/// A size as the hosting manual writes it: binary units, "50 MB".
+pub fn size_text(bytes: i64) -> String {
+    const K: i64 = 1 << 10;
+    let b = bytes.max(0);
+    let (v, unit) = match b {
+        b if b >= K * K * K => (b as f64 / (K * K * K) as f64, "GB"),
+        b if b >= K * K => (b as f64 / (K * K) as f64, "MB"),
+        b if b >= K => (b as f64 / K as f64, "KB"),
+        b => return format!("{b} B"),
+    };
+    if v.fract() == 0.0 {
+        format!("{v:.0} {unit}")
+    } else {
+        format!("{v:.1} {unit}")
+    }
 }
 
 /// Whole percent of `used` in `quota`, rounded down (100 for no quota).
@@ -126,6 +149,15 @@ pub struct Quota {
     pub quota: i64,
     pub percent: i64,
     pub messages: i64,
+}
+
+impl Quota {
+    pub fn used_text(&self) -> String {
+        size_text(self.used)
+    }
+    pub fn quota_text(&self) -> String {
+        size_text(self.quota)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -45,6 +45,26 @@ pub struct Config {
     pub limits: Limits,
     pub dkim: Dkim,
     pub smtp: Smtp,
+    pub web: Web,
+}
+
+/// The panels (R-WEB-5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Web {
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub session_lifetime: Duration,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web {
+            session_idle: Duration::from_secs(30 * 60),
+            session_lifetime: Duration::from_secs(12 * 3600),
+        }
+    }
 }
 
 /// SMTP reception, port 25 and submission alike.

@@ -104,7 +104,8 @@ async fn serve(config: Config) -> Result<(), String> {
     let policy = Arc::new(Engine::new(config.clone(), store.clone()));
     // R-WEB-5: an empty store gets its first operator login, whose
     // one-time password is shown here once.
-    let admin = mailhost_admin::Admin::new(store.clone(), config.clone());
+    let admin =
+        mailhost_admin::Admin::new(store.clone(), config.clone()).with_guard(policy.auth.clone());
     if let Some(first) = admin
         .first_operator()
         .await

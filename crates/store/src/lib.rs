@@ -49,6 +49,7 @@ pub mod quota;
 mod retention;
 mod schema;
 mod secrets;
+mod sessions;
 mod space;
 mod special;
 mod sqlite;
@@ -67,6 +68,7 @@ pub use policy_state::{Evidence, EvidenceQuery, Hold};
 pub use queue::{Deferral, QueueItem};
 pub use quota::Usage;
 pub use retention::Purged;
+pub use sessions::Session;
 pub use space::{DiskSpace, Low, MinFree};
 pub use special::Billing;
 

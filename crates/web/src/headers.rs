@@ -1,6 +1,9 @@
 //! Headers on every response (issue 12 point 8): a strict
 //! Content-Security-Policy (the panels need no script), no MIME
-//! sniffing, no referrer, no framing, and no caching of what is private.
+//! sniffing, no referrer to other sites (`same-origin`: with
+//! `no-referrer` browsers send `Origin: null` on our own forms, which the
+//! cross-site check must refuse), no framing, and no caching of what is
+//! private.
 
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
@@ -19,7 +22,7 @@ pub async fn secure(mut r: Response) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.entry(header::CACHE_CONTROL)

@@ -9,6 +9,7 @@
 
 pub mod api;
 mod headers;
+pub mod pages;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -58,6 +59,7 @@ pub fn app(web: Arc<Web>) -> Router {
             }),
         )
         .route("/healthz", get(healthz))
+        .merge(pages::router())
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

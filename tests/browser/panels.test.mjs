@@ -1,0 +1,163 @@
+// The panels in a real browser (issue 12): each role signs in over TLS
+// with JavaScript off, does its main tasks in English and in Japanese,
+// and the effect is checked through SMTP and POP3. Every page visited is
+// kept as a screenshot under target/e2e/.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { Server, browser, page, screenshot, sendMail, pop } from './harness.mjs';
+
+let s;
+let b;
+
+before(async () => {
+  s = await new Server().start();
+  s.cli('domain', 'add', 'example.test', '--contact', 'boss@example.test');
+  s.cli('domain', 'add', 'other.test', '--contact', 'boss@other.test');
+  for (const u of ['alice', 'bob']) s.cli('user', 'add', `${u}@example.test`, '--password', 'secret-pw-1');
+  s.cli('user', 'add', 'eve@other.test', '--password', 'secret-pw-1');
+  s.cli('admin', 'add', 'tech', '--domain', 'example.test', '--password', 'tech-pw-123');
+  b = await browser();
+});
+
+after(async () => {
+  await b?.close();
+  s?.stop();
+});
+
+test('Debian Chromium is the major playwright-core 1.64.1 was built for', () => {
+  const pkg = JSON.parse(readFileSync(new URL('./node_modules/playwright-core/package.json', import.meta.url)));
+  assert.equal(pkg.version, '1.64.1');
+  const out = execFileSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8' });
+  const major = Number(out.match(/Chromium (\d+)\./)[1]);
+  assert.equal(major, 156, `playwright-core 1.64.1 drives Chromium 156; Debian has ${out.trim()}`);
+  assert.equal(b.version().split('.')[0], '156');
+});
+
+async function signIn(p, login, password) {
+  await p.goto(s.url('/login'));
+  await p.getByLabel(/Login name|ログイン名/).fill(login);
+  await p.getByLabel(/^(Password|パスワード)$/).fill(password);
+  await p.getByRole('button', { name: /Sign in|ログイン/ }).click();
+}
+
+test('a mailbox user sets forwarding and an autoreply in English; mail is forwarded', async () => {
+  const p = await page(b, 'en-US');
+  await signIn(p, 'alice%example.test', 'secret-pw-1');
+  assert.match(p.url(), /\/me$/);
+  await screenshot(p, 'user-panel-en');
+  assert.ok(await p.getByRole('heading', { name: 'Forwarding' }).isVisible());
+  await p.getByLabel('Forward to (one address per line)').fill('bob@example.test');
+  await p.getByLabel('Keep a copy in this mailbox too').check();
+  await p.locator('form[action="/me/forward"] button').click();
+  assert.ok(await p.getByText('Saved.').isVisible());
+  // Stored text is shown as text, never as markup.
+  await p.getByLabel('Subject').fill('<script>alert(1)</script>');
+  await p.getByLabel('Message').fill('Away until Monday.');
+  await p.locator('form[action="/me/autoreply"] button').click();
+  assert.equal(await p.getByLabel('Subject').inputValue(), '<script>alert(1)</script>');
+  assert.ok(!(await p.content()).includes('<script>alert(1)</script>'));
+  await screenshot(p, 'user-panel-saved');
+  // A destination the rules refuse: the error is next to the field.
+  await p.getByLabel('Forward to (one address per line)').fill('alice@example.test');
+  await p.locator('form[action="/me/forward"] button').click();
+  assert.ok(await p.locator('#destinations ~ p.err').isVisible());
+  await screenshot(p, 'user-panel-error');
+
+  const before = await pop(s.ports.pop3s, 'bob@example.test', 'secret-pw-1');
+  const reply = await sendMail(s.ports.smtp, 'sender@outside.test', 'alice@example.test', 'hello', 'Forward me.');
+  assert.match(reply, /^250 /m);
+  const n = (r) => Number(r.stat.split(' ')[1]);
+  const afterBob = await pop(s.ports.pop3s, 'bob@example.test', 'secret-pw-1');
+  assert.equal(n(afterBob), n(before) + 1, 'forwarded to bob');
+  const alice = await pop(s.ports.pop3s, 'alice@example.test', 'secret-pw-1');
+  assert.ok(n(alice) >= 1, 'and a copy kept');
+  await p.context().close();
+});
+
+test('a domain admin manages mailboxes in Japanese; a suspended mailbox cannot use POP3', async () => {
+  const p = await page(b, 'ja-JP');
+  await signIn(p, 'tech', 'tech-pw-123');
+  assert.match(p.url(), /\/d\/example\.test$/);
+  assert.equal(await p.getAttribute('html', 'lang'), 'ja');
+  assert.ok(await p.getByRole('heading', { name: 'メールアドレス' }).isVisible());
+  await screenshot(p, 'domain-panel-ja');
+  await p.getByLabel('アドレス', { exact: true }).first().fill('carol');
+  await p.getByLabel('パスワード', { exact: true }).fill('carol-pw-123');
+  await p.getByRole('button', { name: '追加' }).first().click();
+  assert.ok(await p.getByText('保存しました。').isVisible());
+  assert.ok(await p.getByRole('cell', { name: 'carol@example.test' }).isVisible());
+  assert.match((await pop(s.ports.pop3s, 'carol@example.test', 'carol-pw-123')).pass, /^\+OK/);
+  await p.goto(s.url('/u/carol@example.test'));
+  await screenshot(p, 'mailbox-ja');
+  await p.getByRole('button', { name: '停止' }).click();
+  assert.ok(await p.getByText('停止中').isVisible());
+  assert.match((await pop(s.ports.pop3s, 'carol@example.test', 'carol-pw-123')).pass, /^-ERR/);
+  // Another tenant's mailbox is out of reach.
+  const r = await p.goto(s.url('/u/eve@other.test'));
+  assert.equal(r.status(), 403);
+  const r2 = await p.goto(s.url('/d/other.test'));
+  assert.equal(r2.status(), 403);
+  // Back to English, remembered by the cookie.
+  await p.goto(s.url('/d/example.test'));
+  await p.getByRole('link', { name: 'English' }).click();
+  assert.equal(await p.getAttribute('html', 'lang'), 'en');
+  await p.goto(s.url('/d/example.test'));
+  assert.ok(await p.getByRole('heading', { name: 'Mail addresses' }).isVisible());
+  await screenshot(p, 'domain-panel-en');
+  await p.context().close();
+});
+
+test('the first operator changes its one-time password, then publishes a notice every panel shows', async () => {
+  const op = s.firstOperator;
+  assert.ok(op, 'the first serve printed a one-time operator password');
+  const p = await page(b, 'en-US');
+  await signIn(p, op.login, op.password);
+  assert.match(p.url(), /\/password$/);
+  await screenshot(p, 'one-time-password');
+  // Nothing else is reachable until it is changed.
+  await p.goto(s.url('/ops'));
+  assert.match(p.url(), /\/password$/);
+  await p.getByLabel('Current password').fill(op.password);
+  await p.getByLabel('New password').fill('operator-pw-2026');
+  await p.getByRole('button', { name: 'Save' }).click();
+  assert.match(p.url(), /\/login$/);
+  await signIn(p, op.login, 'operator-pw-2026');
+  assert.match(p.url(), /\/ops$/);
+  await p.getByLabel('Title').fill('Policy amendment 2027');
+  await p.locator('#nbody').fill('Lists over 250 members go out off-peak.');
+  await p.getByRole('button', { name: 'Publish' }).click();
+  assert.ok(await p.getByText('Saved.').isVisible());
+  await screenshot(p, 'operator-console');
+  await p.context().close();
+
+  const u = await page(b, 'ja-JP');
+  await signIn(u, 'bob@example.test', 'secret-pw-1');
+  assert.ok(await u.getByRole('heading', { name: 'Policy amendment 2027' }).isVisible());
+  await screenshot(u, 'user-panel-ja-notice');
+  await u.context().close();
+});
+
+test('a wrong password is refused, and a form from another site is refused', async () => {
+  const p = await page(b, 'en-US');
+  await signIn(p, 'alice@example.test', 'not-the-password');
+  assert.ok(await p.getByRole('alert').isVisible());
+  assert.match(p.url(), /\/login$/);
+  await screenshot(p, 'login-refused');
+  await p.context().close();
+  const status = await new Promise((resolve, reject) => {
+    const body = 'login=alice%40example.test&password=secret-pw-1';
+    const req = https.request(s.url('/login'), {
+      method: 'POST', rejectUnauthorized: false,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length,
+        Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' },
+    }, (res) => { res.resume(); resolve([res.statusCode, res.headers['set-cookie']]); });
+    req.on('error', reject);
+    req.end(body);
+  });
+  assert.equal(status[0], 403);
+  assert.equal(status[1], undefined, 'no session');
+});
