@@ -96,6 +96,18 @@ test('a domain admin manages mailboxes in Japanese; a suspended mailbox cannot u
   await p.getByRole('button', { name: '停止' }).click();
   assert.ok(await p.getByText('停止中').isVisible());
   assert.match((await pop(s.ports.pop3s, 'carol@example.test', 'carol-pw-123')).pass, /^-ERR/);
+  // CSV import: a dry run shows what would change, then the real one.
+  await p.goto(s.url('/d/example.test'));
+  await p.locator('#csv').fill('dora,dora-pw-123\nalice,x-pw-1234\n');
+  await p.getByRole('button', { name: '登録', exact: true }).click();
+  assert.ok(await p.getByText('何も変更していません').isVisible());
+  assert.ok(await p.getByRole('cell', { name: 'exists' }).isVisible());
+  await screenshot(p, 'import-dry-run-ja');
+  await p.locator('#csv').fill('dora,dora-pw-123\n');
+  await p.getByLabel('変更せずに結果だけを表示する').uncheck();
+  await p.getByRole('button', { name: '登録', exact: true }).click();
+  assert.ok(await p.getByText('登録しました').isVisible());
+  assert.match((await pop(s.ports.pop3s, 'dora@example.test', 'dora-pw-123')).pass, /^\+OK/);
   // Another tenant's mailbox is out of reach.
   const r = await p.goto(s.url('/u/eve@other.test'));
   assert.equal(r.status(), 403);

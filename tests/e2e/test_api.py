@@ -155,3 +155,24 @@ def test_first_serve_makes_a_one_time_operator(make_server):
     s.stop()
     s.start()
     assert s.first_operator is None, "made once, on an empty store"
+
+
+def test_csv_import_dry_run_then_real(server, op):
+    csv = 'address,password,quota\ndan,dan-pw-1234,20MB\n"eve@example.test","pw, with comma"\nalice,whatever-pw\nbad address,pw-123456\nx@other.example,pw-123456\n'
+    rows = op.ok("POST", "/api/v1/domains/example.test/import", {"csv": csv, "dry_run": True})
+    got = [(r["address"], r["action"]) for r in rows]
+    assert got == [("dan@example.test", "add"), ("eve@example.test", "add"), ("alice@example.test", "exists"),
+                   ("bad address@example.test", "error"), ("x@other.example", "error")], got
+    assert "dan@example.test" not in server.cli("user", "list", "example.test").stdout, "a dry run changes nothing"
+    rows = op.ok("POST", "/api/v1/domains/example.test/import", {"csv": csv})
+    assert [r["action"] for r in rows][:3] == ["add", "add", "exists"]
+    assert op.ok("GET", "/api/v1/users/dan@example.test")["quota"] == 20 << 20
+    # The imported password works, comma and all.
+    import poplib
+    from helpers import tls_ctx
+    p = poplib.POP3_SSL("127.0.0.1", server.ports["pop3s"], context=tls_ctx(), timeout=10)
+    p.user("eve@example.test")
+    p.pass_("pw, with comma")
+    p.quit()
+    st, j = op.call("POST", "/api/v1/domains/example.test/import", {"csv": 'a,"unterminated\n'})
+    assert is_error(st, j, {400}) or (st == 200), (st, j)

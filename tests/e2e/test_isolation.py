@@ -32,6 +32,7 @@ BODIES = {
     ("put", "/api/v1/users/{address}/forward"): {"destinations": ["evil@a.example"], "keep_copy": False},
     ("put", "/api/v1/users/{address}/autoreply"): {"body": "pwned"},
     ("post", "/api/v1/domains/{domain}/aliases"): {"alias": "evil@b.example", "targets": ["bob@b.example"]},
+    ("post", "/api/v1/domains/{domain}/import"): {"csv": "evil,pw-123456"},
     ("post", "/api/v1/notices"): {"title": "Fake notice", "body": "pwned"},
     ("put", "/api/v1/packages/{name}"): {"hourly_limit": 99999},
     ("post", "/api/v1/admins"): {"login": "evil", "operator": True, "password": "pw-123456"},

@@ -21,6 +21,7 @@
 
 mod caller;
 mod domains;
+mod import;
 mod logins;
 mod operator;
 mod services;
@@ -30,6 +31,7 @@ mod users;
 pub mod views;
 
 pub use caller::{Caller, Error, Kind, PageReq, Role, MAX_PAGE};
+pub use import::{ImportRow, MAX_IMPORT_ROWS};
 pub use logins::FirstOperator;
 pub use operator::EvidenceFilter;
 pub use services::AutoreplyReq;

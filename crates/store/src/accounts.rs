@@ -159,25 +159,9 @@ impl Store {
 
     pub async fn domain_list(&self) -> Result<Vec<DomainInfo>> {
         let rows = self
-            .query(
-                "SELECT d.name, d.contact, d.package, d.created_at,
-                        (SELECT COUNT(*) FROM addresses a WHERE a.domain_id = d.id
-                           AND a.kind IN ('mailbox', 'alias'))
-                 FROM domains d ORDER BY d.name",
-                vec![],
-            )
+            .query(crate::listing::domains_where!("ORDER BY d.name"), vec![])
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DomainInfo {
-                    name: r.text(0)?,
-                    contact: r.text(1)?,
-                    package: r.opt_text(2)?,
-                    created_at: r.i64(3)?,
-                    addresses: r.i64(4)?,
-                })
-            })
-            .collect()
+        rows.iter().map(crate::listing::domain_row).collect()
     }
 
     /// Removes an empty domain. A domain that still has addresses is

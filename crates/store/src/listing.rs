@@ -8,6 +8,21 @@ use crate::address::normalize_domain;
 use crate::db::Val;
 use crate::{AddressInfo, DomainInfo, Result, Store, StoreError};
 
+/// The columns [`domain_row`] reads (with the billable address count),
+/// then the rest of the query.
+macro_rules! domains_where {
+    ($rest:literal) => {
+        concat!(
+            "SELECT d.name, d.contact, d.package, d.created_at,
+                    (SELECT COUNT(*) FROM addresses a WHERE a.domain_id = d.id
+                       AND a.kind IN ('mailbox', 'alias'))
+             FROM domains d ",
+            $rest
+        )
+    };
+}
+pub(crate) use domains_where;
+
 /// Which page of a list: names after `after`, starting with `prefix`.
 #[derive(Debug, Clone, Default)]
 pub struct PageQuery {
@@ -33,13 +48,7 @@ impl Store {
     pub async fn domain_get(&self, name: &str) -> Result<Option<DomainInfo>> {
         let name = normalize_domain(name)?;
         let rows = self
-            .query(
-                "SELECT d.name, d.contact, d.package, d.created_at,
-                        (SELECT COUNT(*) FROM addresses a WHERE a.domain_id = d.id
-                           AND a.kind IN ('mailbox', 'alias'))
-                 FROM domains d WHERE d.name = ?",
-                vec![name.into()],
-            )
+            .query(domains_where!("WHERE d.name = ?"), vec![name.into()])
             .await?;
         rows.first().map(domain_row).transpose()
     }
@@ -49,12 +58,9 @@ impl Store {
         let [after, plen, prefix, limit] = q.bind();
         let rows = self
             .query(
-                "SELECT d.name, d.contact, d.package, d.created_at,
-                        (SELECT COUNT(*) FROM addresses a WHERE a.domain_id = d.id
-                           AND a.kind IN ('mailbox', 'alias'))
-                 FROM domains d
-                 WHERE d.name > ? AND substr(d.name, 1, ?) = ?
-                 ORDER BY d.name LIMIT ?",
+                domains_where!(
+                    "WHERE d.name > ? AND substr(d.name, 1, ?) = ? ORDER BY d.name LIMIT ?"
+                ),
                 vec![after, plen, prefix, limit],
             )
             .await?;
@@ -161,7 +167,7 @@ impl Store {
     }
 }
 
-fn domain_row(r: &crate::db::Row) -> Result<DomainInfo> {
+pub(crate) fn domain_row(r: &crate::db::Row) -> Result<DomainInfo> {
     Ok(DomainInfo {
         name: r.text(0)?,
         contact: r.text(1)?,

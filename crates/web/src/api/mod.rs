@@ -266,6 +266,7 @@ pub fn router() -> OpenApiRouter<St> {
         .routes(routes!(domains::dns))
         .routes(routes!(domains::billing_one))
         .routes(routes!(users::list, users::add))
+        .routes(routes!(users::import))
         .routes(routes!(users::show, users::update, users::remove))
         .routes(routes!(users::password))
         .routes(routes!(users::quota))

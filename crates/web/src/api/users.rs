@@ -363,3 +363,26 @@ pub async fn alias_remove(
     w.admin.alias_remove(&c, &a).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBody {
+    /// `address,password[,quota]` per line (RFC 4180; header optional).
+    pub csv: String,
+    /// Only say what would change.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Imports mailboxes from CSV, or with `dry_run` shows what would change.
+#[utoipa::path(post, path = "/api/v1/domains/{domain}/import", tag = "users",
+    params(("domain" = String, Path)), request_body = ImportBody,
+    responses((status = 200, body = Vec<mailhost_admin::ImportRow>), (status = "4XX", body = Error)))]
+pub async fn import(
+    State(w): State<St>,
+    Auth(c): Auth,
+    Path(d): Path<String>,
+    Body(b): Body<ImportBody>,
+) -> ApiResult<Json<Vec<mailhost_admin::ImportRow>>> {
+    Ok(Json(w.admin.import_users(&c, &d, &b.csv, b.dry_run).await?))
+}

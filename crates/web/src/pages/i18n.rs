@@ -79,6 +79,12 @@ pub struct Tr {
     pub manage: &'static str,
     pub back: &'static str,
     pub confirm_delete: &'static str,
+    pub import_csv: &'static str,
+    pub csv_rows: &'static str,
+    pub dry_run: &'static str,
+    pub import: &'static str,
+    pub dry_run_result: &'static str,
+    pub import_result: &'static str,
 }
 
 pub const EN: Tr = Tr {
@@ -157,6 +163,12 @@ pub const EN: Tr = Tr {
     manage: "Manage",
     back: "Back",
     confirm_delete: "Delete this mailbox and all its mail?",
+    import_csv: "Import mailboxes (CSV)",
+    csv_rows: "One mailbox per line",
+    dry_run: "Only show what would change",
+    import: "Import",
+    dry_run_result: "Nothing was changed. This is what the import would do:",
+    import_result: "Imported:",
 };
 
 pub const JA: Tr = Tr {
@@ -236,7 +248,37 @@ pub const JA: Tr = Tr {
     manage: "管理",
     back: "戻る",
     confirm_delete: "このメールボックスとすべてのメールを削除しますか？",
+    import_csv: "メールボックスの一括登録（CSV）",
+    csv_rows: "1行に1メールボックス",
+    dry_run: "変更せずに結果だけを表示する",
+    import: "登録",
+    dry_run_result: "何も変更していません。登録するとこうなります：",
+    import_result: "登録しました：",
 };
+
+impl Tr {
+    /// An operation's error (its text is English) for a person reading
+    /// this language: in Japanese, what to check, then the detail.
+    pub fn field_error(&self, field: Option<&str>, message: &str) -> String {
+        if self.lang != "ja" {
+            return message.to_string();
+        }
+        let what = match field.unwrap_or("") {
+            "address" => "アドレスを確認してください。",
+            "password" => {
+                "パスワードを確認してください（空でない、1024バイト以内、制御文字なし）。"
+            }
+            "current" => "現在のパスワードが正しくありません。",
+            "destinations" => "転送先のアドレスを確認してください。",
+            "subject" | "body" | "from" | "until" => "自動応答の入力を確認してください。",
+            "alias" | "targets" => "エイリアスの入力を確認してください。",
+            "domain" | "contact" => "ドメインの入力を確認してください。",
+            "title" => "お知らせの入力を確認してください。",
+            _ => "入力を確認してください。",
+        };
+        format!("{what}（{message}）")
+    }
+}
 
 /// The language: the cookie's choice, else the first of
 /// `Accept-Language` we speak, else English.

@@ -27,11 +27,12 @@ impl Fb {
     }
 }
 
-impl From<Error> for Fb {
-    fn from(e: Error) -> Self {
+impl Fb {
+    /// The error in the page's language, next to its field.
+    pub fn of(e: Error, t: &Tr) -> Fb {
         Fb {
+            message: t.field_error(e.field.as_deref(), &e.message),
             field: e.field,
-            message: e.message,
         }
     }
 }
@@ -243,6 +244,6 @@ pub async fn password(
             Redirect::to("/login"),
         )
             .into_response(),
-        Err(e) => password_page(t, &s, e.into(), None),
+        Err(e) => password_page(t, &s, Fb::of(e, t), None),
     }
 }

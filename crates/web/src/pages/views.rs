@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use mailhost_admin::time::parse_date;
 use mailhost_admin::views::{Audit, Billing, DnsRecord, Domain, Hold, Notice, Quota, User};
-use mailhost_admin::{AutoreplyReq, Caller, Error, NewUser, PageReq, Role, UserPatch};
+use mailhost_admin::{AutoreplyReq, Caller, Error, ImportRow, NewUser, PageReq, Role, UserPatch};
 use serde::Deserialize;
 
 pub fn router() -> Router<St> {
@@ -27,6 +27,7 @@ pub fn router() -> Router<St> {
         .route("/d/{domain}", get(domain))
         .route("/d/{domain}/users", post(domain_add_user))
         .route("/d/{domain}/aliases", post(domain_add_alias))
+        .route("/d/{domain}/import", post(domain_import))
         .route("/u/{address}", get(mailbox))
         .route("/u/{address}/{action}", post(mailbox_action))
         .route("/holds/{address}/release", post(hold_release))
@@ -207,7 +208,7 @@ async fn me_forward(
     };
     match r {
         Ok(()) => Redirect::to("/me?ok=1").into_response(),
-        Err(e) => me_page(&w, t, &s, false, e.into()).await,
+        Err(e) => me_page(&w, t, &s, false, Fb::of(e, t)).await,
     }
 }
 
@@ -268,7 +269,7 @@ async fn me_autoreply(
     .await;
     match r {
         Ok(_) => Redirect::to("/me?ok=1").into_response(),
-        Err(e) => me_page(&w, t, &s, false, e.into()).await,
+        Err(e) => me_page(&w, t, &s, false, Fb::of(e, t)).await,
     }
 }
 
@@ -300,10 +301,21 @@ struct DomainPage {
     users: Vec<User>,
     next: Option<String>,
     new_address: String,
+    imported: Vec<ImportRow>,
+    dry_run: bool,
     holds: Vec<Hold>,
     dns: Vec<DnsRecord>,
     notices: Vec<Notice>,
     fb: Fb,
+}
+
+/// What a form sent back to the domain page shows.
+#[derive(Default)]
+struct Sent {
+    fb: Fb,
+    new_address: String,
+    imported: Vec<ImportRow>,
+    dry_run: bool,
 }
 
 async fn domain_page(
@@ -312,8 +324,7 @@ async fn domain_page(
     s: &Signed,
     d: &str,
     q: PageQ,
-    fb: Fb,
-    new_address: String,
+    sent: Sent,
 ) -> Response {
     let c = &s.caller;
     let search = q.q.clone().unwrap_or_default();
@@ -364,11 +375,13 @@ async fn domain_page(
         q: search,
         users: users.items,
         next: users.next,
-        new_address,
+        new_address: sent.new_address,
+        imported: sent.imported,
+        dry_run: sent.dry_run,
         holds,
         dns: w.admin.domain_dns(c, d).await.unwrap_or_default(),
         notices: notices(w, c).await,
-        fb,
+        fb: sent.fb,
     };
     page(status(&page_.fb), &page_)
 }
@@ -380,7 +393,7 @@ async fn domain(
     Path(d): Path<String>,
     Query(q): Query<PageQ>,
 ) -> Response {
-    domain_page(&w, t, &s, &d, q, Fb::default(), String::new()).await
+    domain_page(&w, t, &s, &d, q, Sent::default()).await
 }
 
 #[derive(Deserialize)]
@@ -419,7 +432,14 @@ async fn domain_add_user(
         .await;
     match r {
         Ok(_) => Redirect::to(&format!("/d/{d}?ok=1")).into_response(),
-        Err(e) => domain_page(&w, t, &s, &d, PageQ::default(), e.into(), f.address).await,
+        Err(e) => {
+            let sent = Sent {
+                fb: Fb::of(e, t),
+                new_address: f.address,
+                ..Default::default()
+            };
+            domain_page(&w, t, &s, &d, PageQ::default(), sent).await
+        }
     }
 }
 
@@ -451,8 +471,47 @@ async fn domain_add_alias(
         .await
     {
         Ok(_) => Redirect::to(&format!("/d/{d}?ok=1")).into_response(),
-        Err(e) => domain_page(&w, t, &s, &d, PageQ::default(), e.into(), String::new()).await,
+        Err(e) => {
+            let sent = Sent {
+                fb: Fb::of(e, t),
+                ..Default::default()
+            };
+            domain_page(&w, t, &s, &d, PageQ::default(), sent).await
+        }
     }
+}
+
+#[derive(Deserialize)]
+pub struct ImportForm {
+    csrf: String,
+    csv: String,
+    dry_run: Option<String>,
+}
+
+/// CSV import: a dry run shows what would change; a real one adds.
+async fn domain_import(
+    State(w): State<St>,
+    Lang(t): Lang,
+    s: Signed,
+    Path(d): Path<String>,
+    Form(f): Form<ImportForm>,
+) -> Response {
+    if let Some(r) = s.csrf_refusal(&f.csrf) {
+        return r;
+    }
+    let dry_run = f.dry_run.is_some();
+    let sent = match w.admin.import_users(&s.caller, &d, &f.csv, dry_run).await {
+        Ok(rows) => Sent {
+            imported: rows,
+            dry_run,
+            ..Default::default()
+        },
+        Err(e) => Sent {
+            fb: Fb::of(e, t),
+            ..Default::default()
+        },
+    };
+    domain_page(&w, t, &s, &d, PageQ::default(), sent).await
 }
 
 #[derive(Template)]
@@ -562,7 +621,7 @@ async fn mailbox_action(
             return match w.admin.user_delete(c, &a).await {
                 Ok(()) => Redirect::to(&format!("/d/{domain}?ok=1")).into_response(),
                 Err(e) if e.kind == mailhost_admin::Kind::Invalid => {
-                    mailbox_page(&w, t, &s, &a, false, e.into()).await
+                    mailbox_page(&w, t, &s, &a, false, Fb::of(e, t)).await
                 }
                 Err(e) => refused(e),
             };
@@ -572,7 +631,7 @@ async fn mailbox_action(
     match r {
         Ok(()) => Redirect::to(&format!("/u/{a}?ok=1")).into_response(),
         Err(e) if e.kind == mailhost_admin::Kind::Invalid => {
-            mailbox_page(&w, t, &s, &a, false, e.into()).await
+            mailbox_page(&w, t, &s, &a, false, Fb::of(e, t)).await
         }
         Err(e) => refused(e),
     }
@@ -689,7 +748,7 @@ async fn ops_add_domain(
         .await
     {
         Ok(_) => Redirect::to("/ops?ok=1").into_response(),
-        Err(e) => ops_page(&w, t, &s, PageQ::default(), e.into()).await,
+        Err(e) => ops_page(&w, t, &s, PageQ::default(), Fb::of(e, t)).await,
     }
 }
 
@@ -711,6 +770,6 @@ async fn ops_notice(
     }
     match w.admin.notice_publish(&s.caller, &f.title, &f.body).await {
         Ok(_) => Redirect::to("/ops?ok=1").into_response(),
-        Err(e) => ops_page(&w, t, &s, PageQ::default(), e.into()).await,
+        Err(e) => ops_page(&w, t, &s, PageQ::default(), Fb::of(e, t)).await,
     }
 }
