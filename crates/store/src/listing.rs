@@ -23,6 +23,26 @@ macro_rules! domains_where {
 }
 pub(crate) use domains_where;
 
+/// A page of a domain's addresses; `$range` bounds the address.
+macro_rules! user_page_sql {
+    ($range:literal) => {
+        concat!(
+            "SELECT a.address, a.kind, a.suspended, a.quota, a.package,
+                (SELECT COUNT(*) FROM entries e WHERE e.mailbox_id = a.id),
+                a.id, a.address, ",
+            mailbox_cols!(),
+            "
+             FROM addresses a
+             WHERE a.domain_id = (SELECT id FROM domains WHERE name = ?)
+               AND (? = '' OR a.kind = ?)
+               AND a.address > ? AND ",
+            $range,
+            "
+             ORDER BY a.address LIMIT ?"
+        )
+    };
+}
+
 /// Which page of a list: names after `after`, starting with `prefix`.
 #[derive(Debug, Clone, Default)]
 pub struct PageQuery {
@@ -92,29 +112,31 @@ impl Store {
         if !self.is_hosted(&d).await? {
             return Err(StoreError::NotFound(format!("no such domain: {d}")));
         }
-        let [after, plen, prefix, limit] = q.bind();
+        let [after, _, prefix, limit] = q.bind();
         let kind = kind.unwrap_or("");
+        // The prefix as a range of the (domain, address) index: the
+        // addresses from the prefix up to it followed by the last code
+        // point, in byte order (SQLite's BINARY; PostgreSQL's "C",
+        // whatever the database's collation).
+        let Val::T(p) = prefix else {
+            return Err(StoreError::Backend("prefix".into()));
+        };
+        let upper = format!("{p}\u{10FFFF}");
+        let sql = if self.backend_name() == "sqlite" {
+            user_page_sql!("a.address >= ? AND a.address < ?")
+        } else {
+            user_page_sql!("a.address COLLATE \"C\" >= ? AND a.address COLLATE \"C\" < ?")
+        };
         let rows = self
             .query(
-                concat!(
-                    "SELECT a.address, a.kind, a.suspended, a.quota, a.package,
-                        (SELECT COUNT(*) FROM entries e WHERE e.mailbox_id = a.id),
-                        a.id, a.address, ",
-                    mailbox_cols!(),
-                    "
-                 FROM addresses a
-                 WHERE a.domain_id = (SELECT id FROM domains WHERE name = ?)
-                   AND (? = '' OR a.kind = ?)
-                   AND a.address > ? AND substr(a.address, 1, ?) = ?
-                 ORDER BY a.address LIMIT ?"
-                ),
+                sql,
                 vec![
                     d.clone().into(),
                     kind.into(),
                     kind.into(),
                     after,
-                    plen,
-                    prefix,
+                    p.into(),
+                    upper.into(),
                     limit,
                 ],
             )

@@ -329,6 +329,7 @@ CREATE TABLE logins (
 CREATE INDEX logins_login ON logins (login, id);
 CREATE INDEX logins_at ON logins (at);
 CREATE INDEX addresses_domain_address ON addresses (domain_id, address);
+CREATE INDEX addresses_domain_kind ON addresses (domain_id, kind, suspended);
 "#,
 ];
 

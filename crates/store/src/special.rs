@@ -101,12 +101,15 @@ impl Store {
         }
         let rows = self
             .query(
+                // One pass over the domain's addresses, on the index of
+                // (domain, kind, suspended): the panels show this on
+                // every page of a domain of any size.
                 "SELECT d.name,
-                   (SELECT COUNT(*) FROM addresses a WHERE a.domain_id = d.id AND a.kind = 'mailbox'),
-                   (SELECT COUNT(*) FROM addresses a WHERE a.domain_id = d.id AND a.kind = 'alias'),
-                   (SELECT COUNT(*) FROM addresses a WHERE a.domain_id = d.id
-                      AND a.kind IN ('mailbox', 'alias') AND a.suspended <> 0)
-                 FROM domains d WHERE (? = '' OR d.name = ?) ORDER BY d.name",
+                   COALESCE(SUM(CASE WHEN a.kind = 'mailbox' THEN 1 ELSE 0 END), 0),
+                   COALESCE(SUM(CASE WHEN a.kind = 'alias' THEN 1 ELSE 0 END), 0),
+                   COALESCE(SUM(CASE WHEN a.kind IN ('mailbox', 'alias') AND a.suspended <> 0 THEN 1 ELSE 0 END), 0)
+                 FROM domains d LEFT JOIN addresses a ON a.domain_id = d.id
+                 WHERE (? = '' OR d.name = ?) GROUP BY d.name ORDER BY d.name",
                 vec![
                     one.clone().unwrap_or_default().into(),
                     one.unwrap_or_default().into(),
