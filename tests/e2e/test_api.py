@@ -176,3 +176,15 @@ def test_csv_import_dry_run_then_real(server, op):
     p.quit()
     st, j = op.call("POST", "/api/v1/domains/example.test/import", {"csv": 'a,"unterminated\n'})
     assert is_error(st, j, {400}) or (st == 200), (st, j)
+
+
+def test_nul_characters_and_redirects_are_refused(server, op):
+    # PostgreSQL text cannot hold U+0000: a 400, never a 500, on both stores.
+    st, j = op.call("PATCH", "/api/v1/domains/example.test", {"package": "a\u0000b"})
+    assert is_error(st, j, {400, 404}), (st, j)
+    st, j = op.call("POST", "/api/v1/domains/example.test/users", {"address": "n@example.test", "password": "pw\u0000x"})
+    assert is_error(st, j, {400}), (st, j)
+    # The language switch goes back only to a path of this site.
+    for back, want in [("/me", "/me"), ("//evil.example", "/"), ("/%09/evil.example", "/"), ("https://evil.example", "/")]:
+        st, h, _ = Api(server).raw("GET", f"/lang/ja?back={back}")
+        assert st == 303 and h["location"] == want, (back, h.get("location"))

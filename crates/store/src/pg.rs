@@ -68,6 +68,9 @@ fn err(e: tokio_postgres::Error) -> StoreError {
     };
     if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
         StoreError::Conflict(msg)
+    } else if e.code() == Some(&tokio_postgres::error::SqlState::CHARACTER_NOT_IN_REPERTOIRE) {
+        // PostgreSQL text cannot hold U+0000: the input is at fault.
+        StoreError::Invalid("the text holds a NUL character, which is not allowed".into())
     } else {
         StoreError::Backend(msg)
     }

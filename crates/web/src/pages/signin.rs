@@ -171,7 +171,13 @@ pub async fn lang(Path(l): Path<String>, Query(b): Query<Back>) -> Response {
     // Only a path of this site, never another site (no open redirect).
     let back = b
         .back
-        .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\'))
+        .filter(|p| {
+            p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                // Browsers drop tabs and newlines: "/\t/x" would be "//x".
+                && !p.chars().any(char::is_control)
+        })
         .unwrap_or_else(|| "/".into());
     (
         [(
