@@ -5,7 +5,7 @@ use crate::caller::{Caller, Error, PageReq, Role};
 use crate::views::{Billing, DnsRecord, Domain, Page};
 use crate::{Admin, Result};
 use mailhost_store::address::{normalize_address, normalize_domain};
-use mailhost_store::{DkimKey, PageQuery};
+use mailhost_store::DkimKey;
 use serde_json::json;
 
 impl Admin {
@@ -80,11 +80,7 @@ impl Admin {
         let rows = match &c.role {
             Role::Operator => {
                 self.store
-                    .domain_page(&PageQuery {
-                        after: p.cursor.clone(),
-                        prefix: p.prefix.clone(),
-                        limit: limit as i64 + 1,
-                    })
+                    .domain_page(&crate::users::page_query(p, limit))
                     .await?
             }
             Role::DomainAdmin(ds) => {

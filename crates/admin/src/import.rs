@@ -40,16 +40,24 @@ impl Admin {
             .flexible(true)
             .trim(csv::Trim::All)
             .from_reader(csv_text.as_bytes());
-        let mut rows = Vec::new();
+        // Every row is read before any is acted on, so a malformed or
+        // oversize file changes nothing.
+        let mut records = Vec::new();
         for (i, rec) in rd.records().enumerate() {
-            if rows.len() >= MAX_IMPORT_ROWS {
+            if records.len() >= MAX_IMPORT_ROWS {
                 return Err(Error::invalid(
                     "csv",
                     format!("at most {MAX_IMPORT_ROWS} rows per import"),
                 ));
             }
             let line = i as u64 + 1;
-            let rec = rec.map_err(|e| Error::invalid("csv", format!("line {line}: {e}")))?;
+            records.push((
+                line,
+                rec.map_err(|e| Error::invalid("csv", format!("line {line}: {e}")))?,
+            ));
+        }
+        let mut rows = Vec::new();
+        for (line, rec) in records {
             let field = |n: usize| rec.get(n).unwrap_or("").to_string();
             let (addr, pw, quota) = (field(0), field(1), field(2));
             if line == 1 && addr.eq_ignore_ascii_case("address") {

@@ -76,6 +76,15 @@ fn refused(e: Error) -> Response {
     (st, e.message).into_response()
 }
 
+/// After a form that needs no page of its own: back to `to`, or the
+/// refusal.
+fn done<T>(r: Result<T, Error>, to: &str) -> Response {
+    match r {
+        Ok(_) => Redirect::to(&format!("{to}?ok=1")).into_response(),
+        Err(e) => refused(e),
+    }
+}
+
 fn lines(s: &str) -> Vec<String> {
     s.split(['\n', ',', ' '])
         .map(str::trim)
@@ -221,10 +230,7 @@ async fn me_forward_clear(State(w): State<St>, s: Signed, Form(f): Form<CsrfOnly
     if let Some(r) = s.csrf_refusal(&f.csrf) {
         return r;
     }
-    match w.admin.forward_clear(&s.caller, &own(&s)).await {
-        Ok(()) => Redirect::to("/me?ok=1").into_response(),
-        Err(e) => refused(e),
-    }
+    done(w.admin.forward_clear(&s.caller, &own(&s)).await, "/me")
 }
 
 #[derive(Deserialize)]
@@ -277,10 +283,7 @@ async fn me_autoreply_clear(State(w): State<St>, s: Signed, Form(f): Form<CsrfOn
     if let Some(r) = s.csrf_refusal(&f.csrf) {
         return r;
     }
-    match w.admin.autoreply_clear(&s.caller, &own(&s)).await {
-        Ok(()) => Redirect::to("/me?ok=1").into_response(),
-        Err(e) => refused(e),
-    }
+    done(w.admin.autoreply_clear(&s.caller, &own(&s)).await, "/me")
 }
 
 // ---- the domain admin's panel ----
@@ -646,10 +649,10 @@ async fn hold_release(
     if let Some(r) = s.csrf_refusal(&f.csrf) {
         return r;
     }
-    match w.admin.hold_release(&s.caller, &a).await {
-        Ok(_) => Redirect::to(&format!("{}?ok=1", super::home_of(&s.caller))).into_response(),
-        Err(e) => refused(e),
-    }
+    done(
+        w.admin.hold_release(&s.caller, &a).await,
+        &super::home_of(&s.caller),
+    )
 }
 
 // ---- the operator's console ----
