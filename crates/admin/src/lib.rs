@@ -16,11 +16,13 @@
 //! Layout: `caller` (roles, errors, pages), `domains`, `users` (mailboxes
 //! and aliases), `services` (forwarding, autoresponder, quota),
 //! `operator` (packages, holds, evidence, queue, notices, audit),
-//! `logins` (admin logins, tokens, the first operator), `views` (what
+//! `logins` (admin logins, tokens, the first operator), `factors`
+//! (TOTP, recovery codes, app passwords), `sessions` (sign-in), `views` (what
 //! the operations return).
 
 mod caller;
 mod domains;
+mod factors;
 mod import;
 mod logins;
 mod operator;
@@ -31,11 +33,12 @@ mod users;
 pub mod views;
 
 pub use caller::{Caller, Error, Kind, PageReq, Role, MAX_PAGE};
+pub use factors::{TotpSetup, TotpStatus, RECOVERY_CODES};
 pub use import::{ImportRow, MAX_IMPORT_ROWS};
 pub use logins::FirstOperator;
 pub use operator::EvidenceFilter;
 pub use services::AutoreplyReq;
-pub use sessions::{SignedIn, STAGE_CHANGE, STAGE_FULL};
+pub use sessions::{SignedIn, STAGE_CHANGE, STAGE_FULL, STAGE_TOTP, STAGE_TOTP_CHANGE};
 pub use users::{NewUser, UserPatch};
 
 use mailhost_config::Config;

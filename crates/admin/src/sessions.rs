@@ -18,6 +18,10 @@ pub struct SignedIn {
 /// The stage of a session whose one-time password must be changed first.
 pub const STAGE_CHANGE: &str = "change";
 pub const STAGE_FULL: &str = "full";
+/// Half-way: the password was right, the second factor is still due
+/// (then the full session, or the one-time password change).
+pub const STAGE_TOTP: &str = "totp";
+pub const STAGE_TOTP_CHANGE: &str = "totp-change";
 
 impl Admin {
     /// Checks a login (an admin login, or a mailbox as `local@domain` or
@@ -42,7 +46,7 @@ impl Admin {
                             "this mailbox is suspended; ask your domain's administrator",
                         ))
                     }
-                    AuthResult::Failed => None,
+                    AuthResult::Failed | AuthResult::AppPasswordRequired => None,
                 }
             }
             _ => self
@@ -63,16 +67,24 @@ impl Admin {
             g.succeeded(login).await;
         }
         let caller = self.caller_for(&name, Some(ip)).await?.ok_or_else(wrong)?;
-        let stage = if must_change {
-            STAGE_CHANGE
-        } else {
-            STAGE_FULL
+        let two_step = self
+            .store
+            .totp_get(&name)
+            .await?
+            .is_some_and(|t| t.confirmed);
+        let stage = match (two_step, must_change) {
+            (true, true) => STAGE_TOTP_CHANGE,
+            (true, false) => STAGE_TOTP,
+            (false, true) => STAGE_CHANGE,
+            (false, false) => STAGE_FULL,
         };
-        let (r, _) = with_extra(
-            vec![Store::login_stmt(&name, ip, "web")],
-            self.store.session_create(&name, stage, ip),
-        )
-        .await;
+        // A sign-in is listed once it is complete (after the second step).
+        let listed = if two_step {
+            vec![]
+        } else {
+            vec![Store::login_stmt(&name, ip, "web")]
+        };
+        let (r, _) = with_extra(listed, self.store.session_create(&name, stage, ip)).await;
         let (token, session) = r?;
         Ok(SignedIn {
             token,

@@ -320,6 +320,40 @@ pub struct NewToken {
     pub secret: String,
 }
 
+/// An app password of a mailbox (its secret is shown only when made).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AppPassword {
+    pub id: i64,
+    pub address: String,
+    pub name: String,
+    /// Of `pop3`, `smtp`, `imap`.
+    pub protocols: Vec<String>,
+    pub created: String,
+    pub last_used: Option<String>,
+}
+
+impl From<mailhost_store::AppPassword> for AppPassword {
+    fn from(p: mailhost_store::AppPassword) -> Self {
+        AppPassword {
+            id: p.id,
+            address: p.address,
+            name: p.name,
+            protocols: p.protocols,
+            created: rfc3339(p.created_at),
+            last_used: p.last_used_at.map(rfc3339),
+        }
+    }
+}
+
+/// A new app password, with its secret, shown this once.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NewAppPassword {
+    #[serde(flatten)]
+    pub app_password: AppPassword,
+    /// Type this into the mail client instead of the mailbox password.
+    pub secret: String,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Audit {
     pub id: i64,

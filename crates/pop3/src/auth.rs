@@ -14,6 +14,8 @@ const MAX_SASL_LINE: usize = 4096;
 
 const FAILED: &str = "[AUTH] invalid login or password";
 const SUSPENDED: &str = "[AUTH] account suspended (R-ADDR-3); contact your domain administrator";
+const APP_PASSWORD: &str =
+    "[AUTH] this mailbox signs in with two steps (R-WEB-5): use an app password from your panel";
 const TEMPFAIL: &str = "[SYS/TEMP] temporary failure; please try again later";
 
 impl Io {
@@ -181,7 +183,11 @@ impl Session {
         let result = if locked {
             Ok(AuthResult::Failed)
         } else {
-            self.io.ctx.store.authenticate(login, password).await
+            self.io
+                .ctx
+                .store
+                .authenticate_mail(login, password, "pop3", &ip)
+                .await
         };
         let account = match result {
             Ok(AuthResult::Ok(a)) => {
@@ -201,6 +207,10 @@ impl Session {
                 }
                 tokio::time::sleep(delay).await;
                 return self.io.auth_failed(FAILED);
+            }
+            Ok(AuthResult::AppPasswordRequired) => {
+                info!(%peer, login, rule = "R-WEB-5", "pop3 login refused: app password required");
+                return self.io.auth_failed(APP_PASSWORD);
             }
             Ok(AuthResult::Suspended) => {
                 info!(%peer, login, rule = "R-ADDR-3", "pop3 login refused: suspended");

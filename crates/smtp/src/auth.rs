@@ -93,7 +93,10 @@ impl Session {
         let result = if locked {
             Ok(AuthResult::Failed)
         } else {
-            self.ctx.store.authenticate(&user, &password).await
+            self.ctx
+                .store
+                .authenticate_mail(&user, &password, "smtp", &ip)
+                .await
         };
         match result {
             Ok(AuthResult::Ok(account)) => {
@@ -113,6 +116,17 @@ impl Session {
                     535,
                     "5.7.8",
                     "account suspended (R-ADDR-3); contact your domain administrator",
+                ));
+                self.failed()
+            }
+            Ok(AuthResult::AppPasswordRequired) => {
+                // RFC 4954 §6: 534 5.7.9, the mechanism (here: the mailbox
+                // password alone) is too weak for this account.
+                tracing::info!(peer = %self.conn.peer, rule = "R-WEB-5", "authentication refused: app password required");
+                self.reply(Reply::new(
+                    534,
+                    "5.7.9",
+                    "this mailbox signs in with two steps (R-WEB-5): use an app password from your panel",
                 ));
                 self.failed()
             }

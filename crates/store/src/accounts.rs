@@ -57,6 +57,9 @@ pub enum AuthResult {
     Suspended,
     /// Wrong password or no such account: indistinguishable on purpose.
     Failed,
+    /// The mailbox password was right, but the mailbox signs in with a
+    /// second factor, so mail clients must use an app password.
+    AppPasswordRequired,
 }
 
 /// What a recipient address is, for RCPT TO.

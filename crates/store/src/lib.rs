@@ -20,6 +20,8 @@
 //! - `grants`: POP-before-SMTP grants and DKIM keys.
 //! - `admins`: admin logins and API tokens; [`audit`]: the audit log,
 //!   committed with each admin action, and the notice board.
+//! - `factors`: TOTP second factors, recovery codes, app passwords,
+//!   and the mail logins a mailbox user sees.
 //! - `locks`: named leases with expiry (one POP3 session per mailbox),
 //!   shared by every node on one database.
 //!
@@ -35,6 +37,7 @@ pub mod audit;
 mod autoreply;
 mod bulk;
 pub mod db;
+mod factors;
 mod forwards;
 mod grants;
 mod listing;
@@ -59,6 +62,9 @@ pub use admins::{normalize_login, random_secret, token_hash, AdminLogin, TokenIn
 pub use audit::{AuditEntry, AuditQuery, Notice};
 pub use autoreply::{Autoreply, AUTOREPLY_MAX_BODY};
 pub use bulk::{new_cluster_id, BulkRow, BulkTrack};
+pub use factors::{
+    app_password_form, new_app_password, AppPassword, TotpState, MAIL_PROTOCOLS, MAX_APP_PASSWORDS,
+};
 pub use forwards::{ForwardSet, Forwarding, MAX_CHAIN};
 pub use grants::DkimKey;
 pub use listing::PageQuery;

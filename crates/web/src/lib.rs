@@ -10,6 +10,7 @@
 pub mod api;
 mod headers;
 pub mod pages;
+mod qr;
 
 use axum::extract::State;
 use axum::http::StatusCode;

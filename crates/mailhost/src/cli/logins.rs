@@ -30,6 +30,12 @@ pub enum AdminCmd {
         #[command(flatten)]
         password: PasswordArg,
     },
+    /// Turns off the two-step sign-in of an admin login or a mailbox
+    /// (`local@domain`), for someone who lost their phone and recovery
+    /// codes.
+    TotpOff {
+        login: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -152,6 +158,11 @@ pub async fn admins(config: Config, cmd: AdminCmd) -> Result<(), String> {
             let (a, c) = super::admin(config).await?;
             a.admin_passwd(&c, &login, &pw, None).await.map_err(e)?;
             println!("password of {login} set; it must be changed at the next sign-in");
+        }
+        AdminCmd::TotpOff { login } => {
+            let (a, c) = super::admin(config).await?;
+            a.totp_reset(&c, &login).await.map_err(e)?;
+            println!("two-step sign-in of {login} turned off");
         }
     }
     Ok(())

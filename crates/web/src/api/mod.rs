@@ -294,4 +294,8 @@ pub fn router() -> OpenApiRouter<St> {
         .routes(routes!(people::admin_remove))
         .routes(routes!(people::tokens, people::token_create))
         .routes(routes!(people::token_revoke))
+        .routes(routes!(people::app_passwords, people::app_password_create))
+        .routes(routes!(people::app_password_revoke))
+        .routes(routes!(people::user_totp_reset))
+        .routes(routes!(people::admin_totp_reset))
 }

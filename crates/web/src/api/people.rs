@@ -4,7 +4,7 @@ use super::{ApiResult, Auth, Body, Path, St};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use mailhost_admin::views::{AdminLogin, NewToken, Token};
+use mailhost_admin::views::{AdminLogin, AppPassword, NewAppPassword, NewToken, Token};
 use mailhost_admin::{Error, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -147,5 +147,89 @@ pub async fn token_revoke(
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     w.admin.token_revoke(&c, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAppPasswordBody {
+    /// What it is for, e.g. "phone".
+    pub name: String,
+    /// Of `pop3`, `smtp`, `imap`.
+    pub protocols: Vec<String>,
+}
+
+/// A mailbox's app passwords (at most 50), for mail clients when the
+/// mailbox signs in with two steps.
+#[utoipa::path(get, path = "/api/v1/users/{address}/app-passwords", tag = "logins",
+    params(("address" = String, Path)),
+    responses((status = 200, body = Vec<AppPassword>), (status = "4XX", body = Error)))]
+pub async fn app_passwords(
+    State(w): State<St>,
+    Auth(c): Auth,
+    Path(a): Path<String>,
+) -> ApiResult<Json<Vec<AppPassword>>> {
+    Ok(Json(w.admin.app_password_list(&c, &a).await?))
+}
+
+/// Makes an app password; its secret is in the answer, this once.
+#[utoipa::path(post, path = "/api/v1/users/{address}/app-passwords", tag = "logins",
+    params(("address" = String, Path)), request_body = NewAppPasswordBody,
+    responses((status = 201, body = NewAppPassword), (status = "4XX", body = Error)))]
+pub async fn app_password_create(
+    State(w): State<St>,
+    Auth(c): Auth,
+    Path(a): Path<String>,
+    Body(b): Body<NewAppPasswordBody>,
+) -> ApiResult<(StatusCode, Json<NewAppPassword>)> {
+    let n = w
+        .admin
+        .app_password_create(&c, &a, &b.name, &b.protocols)
+        .await?;
+    Ok((StatusCode::CREATED, Json(n)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{address}/app-passwords/{id}", tag = "logins",
+    params(("address" = String, Path), ("id" = i64, Path)),
+    responses((status = 204), (status = "4XX", body = Error)))]
+pub async fn app_password_revoke(
+    State(w): State<St>,
+    Auth(c): Auth,
+    Path((a, id)): Path<(String, i64)>,
+) -> ApiResult<StatusCode> {
+    w.admin.app_password_revoke(&c, &a, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Turns off a mailbox's two-step sign-in (lost phone and recovery
+/// codes): its domain's admin or the operator.
+#[utoipa::path(delete, path = "/api/v1/users/{address}/totp", tag = "logins",
+    params(("address" = String, Path)),
+    responses((status = 204), (status = "4XX", body = Error)))]
+pub async fn user_totp_reset(
+    State(w): State<St>,
+    Auth(c): Auth,
+    Path(a): Path<String>,
+) -> ApiResult<StatusCode> {
+    if !a.contains(['@', '%']) {
+        return Err(Error::invalid("address", "give a mail address (name@domain)").into());
+    }
+    w.admin.totp_reset(&c, &a).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Turns off an admin login's two-step sign-in (operator).
+#[utoipa::path(delete, path = "/api/v1/admins/{login}/totp", tag = "logins",
+    params(("login" = String, Path)),
+    responses((status = 204), (status = "4XX", body = Error)))]
+pub async fn admin_totp_reset(
+    State(w): State<St>,
+    Auth(c): Auth,
+    Path(l): Path<String>,
+) -> ApiResult<StatusCode> {
+    if l.contains(['@', '%']) {
+        return Err(Error::invalid("login", "an admin login has no '@' or '%'").into());
+    }
+    w.admin.totp_reset(&c, &l).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,9 +7,13 @@
 //! carries the session's CSRF token, and a POST that comes from another
 //! site (`Sec-Fetch-Site`, `Origin`) is refused before anything else.
 
+mod domain;
 mod i18n;
+mod kit;
+mod ops;
+mod security;
 mod signin;
-mod views;
+mod user;
 
 use crate::{Peer, Web};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -39,7 +43,10 @@ pub fn router() -> Router<St> {
             get(signin::password_page_get).post(signin::password),
         )
         .route("/static/style.css", get(style))
-        .merge(views::router())
+        .merge(user::router())
+        .merge(domain::router())
+        .merge(ops::router())
+        .merge(security::router())
 }
 
 async fn style() -> Response {
@@ -109,7 +116,18 @@ impl FromRequestParts<St> for Signed {
         let Ok(Some((caller, session))) = w.admin.session(&token, &ip).await else {
             return Err(to_login());
         };
-        if session.stage == mailhost_admin::STAGE_CHANGE && parts.uri.path() != "/password" {
+        let path = parts.uri.path();
+        let half_way = [
+            mailhost_admin::STAGE_TOTP,
+            mailhost_admin::STAGE_TOTP_CHANGE,
+        ]
+        .contains(&session.stage.as_str());
+        // Half-way through a sign-in: only the second step, or leaving.
+        if half_way && path != "/login/code" && path != "/logout" {
+            return Err(Redirect::to("/login/code").into_response());
+        }
+        if session.stage == mailhost_admin::STAGE_CHANGE && path != "/password" && path != "/logout"
+        {
             return Err(Redirect::to("/password").into_response());
         }
         Ok(Signed {
@@ -163,6 +181,15 @@ fn same_origin(h: &HeaderMap) -> bool {
 }
 
 impl Signed {
+    /// Whether the password was right and the second factor is still due.
+    pub fn half_way(&self) -> bool {
+        [
+            mailhost_admin::STAGE_TOTP,
+            mailhost_admin::STAGE_TOTP_CHANGE,
+        ]
+        .contains(&self.session.stage.as_str())
+    }
+
     /// The refusal of a form whose CSRF token is not this session's
     /// (compared in constant time); None when it is.
     pub fn csrf_refusal(&self, csrf: &str) -> Option<Response> {

@@ -92,7 +92,7 @@ pub struct LoginForm {
     password: String,
 }
 
-fn session_cookie(token: &str, max_age: u64) -> String {
+pub(super) fn session_cookie(token: &str, max_age: u64) -> String {
     format!(
         "{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={max_age}"
     )
@@ -111,10 +111,12 @@ pub async fn login(
     {
         Ok(s) => {
             let max = w.admin.config().web.session_lifetime.as_secs();
-            let to = if s.session.stage == mailhost_admin::STAGE_CHANGE {
-                "/password".to_string()
-            } else {
-                home_of(&s.caller)
+            let to = match s.session.stage.as_str() {
+                mailhost_admin::STAGE_CHANGE => "/password".to_string(),
+                mailhost_admin::STAGE_TOTP | mailhost_admin::STAGE_TOTP_CHANGE => {
+                    "/login/code".to_string()
+                }
+                _ => home_of(&s.caller),
             };
             (
                 [(header::SET_COOKIE, session_cookie(&s.token, max))],
