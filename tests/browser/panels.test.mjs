@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import { createHmac } from 'node:crypto';
 import { Server, browser, page, screenshot, sendMail, pop } from './harness.mjs';
 
 let s;
@@ -17,7 +18,7 @@ before(async () => {
   s = await new Server().start();
   s.cli('domain', 'add', 'example.test', '--contact', 'boss@example.test');
   s.cli('domain', 'add', 'other.test', '--contact', 'boss@other.test');
-  for (const u of ['alice', 'bob']) s.cli('user', 'add', `${u}@example.test`, '--password', 'secret-pw-1');
+  for (const u of ['alice', 'bob', 'gina']) s.cli('user', 'add', `${u}@example.test`, '--password', 'secret-pw-1');
   s.cli('user', 'add', 'eve@other.test', '--password', 'secret-pw-1');
   s.cli('admin', 'add', 'tech', '--domain', 'example.test', '--password', 'tech-pw-123');
   b = await browser();
@@ -172,4 +173,75 @@ test('a wrong password is refused, and a form from another site is refused', asy
   });
   assert.equal(status[0], 403);
   assert.equal(status[1], undefined, 'no session');
+});
+
+/// RFC 6238 TOTP (SHA-1, 6 digits, 30 s) from a base32 key: written here
+/// from the RFC, not taken from the server, so the two check each other.
+function totp(key, at = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of key.replace(/[\s=]/g, '').toUpperCase()) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
+  const bytes = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const h = createHmac('sha1', bytes).update(msg).digest();
+  const o = h[h.length - 1] & 0xf;
+  const n = ((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
+  return String(n % 1000000).padStart(6, '0');
+}
+
+test('a mailbox user turns on two-step sign-in in Japanese; mail apps then need an app password', async () => {
+  const p = await page(b, 'ja-JP');
+  await signIn(p, 'gina@example.test', 'secret-pw-1');
+  assert.match(p.url(), /\/me$/);
+  await p.getByRole('link', { name: 'セキュリティ' }).click();
+  assert.ok(await p.getByText('2段階認証はオフです').isVisible());
+  await p.getByRole('button', { name: 'オンにする' }).click();
+  assert.ok(await p.locator('.qr svg').isVisible(), 'the QR code is shown');
+  await screenshot(p, 'totp-setup-ja');
+  const key = await p.locator('code.key').textContent();
+  // A wrong code: the error is next to the field, in Japanese.
+  await p.getByLabel('コード', { exact: true }).fill('000000');
+  await p.getByRole('button', { name: '確認' }).click();
+  assert.ok(await p.locator('#code ~ p.err').isVisible());
+  await p.getByLabel('コード', { exact: true }).fill(totp(key));
+  await p.getByRole('button', { name: '確認' }).click();
+  assert.ok(await p.getByText('2段階認証はオンです。').isVisible());
+  const codes = (await p.locator('pre.codes').textContent()).trim().split(/\s+/);
+  assert.equal(codes.length, 10);
+  await screenshot(p, 'totp-recovery-codes-ja');
+
+  // The mailbox password no longer opens POP3; an app password does.
+  const refused = await pop(s.ports.pop3s, 'gina@example.test', 'secret-pw-1');
+  assert.match(refused.pass, /^-ERR \[AUTH\].*app password/);
+  await p.goto(s.url('/account'));
+  await p.getByLabel('名前', { exact: true }).fill('スマートフォン');
+  await p.getByLabel('SMTP').uncheck();
+  await p.getByRole('button', { name: 'アプリパスワードを作る' }).click();
+  const secret = (await p.locator('code.key').textContent()).trim();
+  assert.match(secret, /^[a-z2-7]{4}(-[a-z2-7]{4}){4}$/);
+  await screenshot(p, 'app-password-ja');
+  assert.match((await pop(s.ports.pop3s, 'gina@example.test', secret)).pass, /^\+OK/);
+  await p.goto(s.url('/me'));
+  assert.ok(await p.getByRole('cell', { name: 'pop3' }).first().isVisible(), 'the POP3 login is listed');
+
+  // Signing in again takes the second step; a recovery code works once.
+  await p.getByRole('button', { name: 'ログアウト' }).click();
+  await signIn(p, 'gina@example.test', 'secret-pw-1');
+  assert.match(p.url(), /\/login\/code$/);
+  const half = await p.goto(s.url('/me'));
+  assert.match(half.url(), /\/login\/code$/, 'nothing else before the second step');
+  await screenshot(p, 'second-step-ja');
+  await p.getByLabel('コード', { exact: true }).fill(codes[0]);
+  await p.getByRole('button', { name: 'ログイン' }).click();
+  assert.match(p.url(), /\/me$/);
+  await p.goto(s.url('/account'));
+  await p.getByRole('button', { name: '取り消す' }).click();
+  assert.match((await pop(s.ports.pop3s, 'gina@example.test', secret)).pass, /^-ERR/);
+  await p.getByRole('button', { name: 'ログアウト' }).click();
+  await signIn(p, 'gina@example.test', 'secret-pw-1');
+  await p.getByLabel('コード', { exact: true }).fill(codes[0]);
+  await p.getByRole('button', { name: 'ログイン' }).click();
+  assert.match(p.url(), /\/login\/code$/, 'a used recovery code is refused');
+  await p.context().close();
 });

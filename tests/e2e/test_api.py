@@ -3,6 +3,7 @@ OpenAPI document, and the effect of API calls seen through SMTP and POP3."""
 
 import json
 import poplib
+import smtplib
 import re
 
 import pytest
@@ -191,3 +192,41 @@ def test_nul_characters_and_redirects_are_refused(server, op):
     for back, want in [("/me", "/me"), ("//evil.example", "/"), ("/%09/evil.example", "/"), ("https://evil.example", "/")]:
         st, h, _ = Api(server).raw("GET", f"/lang/ja?back={back}")
         assert st == 303 and h["location"] == want, (back, h.get("location"))
+
+
+def test_app_passwords_open_only_their_protocols(server, op):
+    op.ok("POST", "/api/v1/domains", {"domain": "apps.example", "contact": "boss@elsewhere.example"})
+    op.ok("POST", "/api/v1/domains/apps.example/users", {"address": "dan@apps.example", "password": "dan-pw-123"})
+    dan = Api(server, token(server, "dan@apps.example"))
+    # Bad input: the error names the field.
+    st, j = dan.call("POST", "/api/v1/users/dan@apps.example/app-passwords", {"name": "phone", "protocols": ["ftp"]})
+    assert is_error(st, j, {400}) and j["field"] == "protocols", j
+    st, j = dan.call("POST", "/api/v1/users/dan@apps.example/app-passwords", {"name": "", "protocols": ["pop3"]})
+    assert is_error(st, j, {400}) and j["field"] == "name", j
+    n = dan.ok("POST", "/api/v1/users/dan@apps.example/app-passwords", {"name": "phone", "protocols": ["pop3"]})
+    assert re.fullmatch(r"[a-z2-7]{4}(-[a-z2-7]{4}){4}", n["secret"]), n
+    assert n["protocols"] == ["pop3"] and n["last_used"] is None
+    # POP3 takes it; SMTP AUTH does not (not made for SMTP).
+    p = poplib.POP3_SSL("127.0.0.1", server.ports["pop3s"], context=tls_ctx(), timeout=10)
+    p.user("dan@apps.example")
+    p.pass_(n["secret"])
+    p.quit()
+    s = smtplib.SMTP_SSL("127.0.0.1", server.ports["submissions"], context=tls_ctx(), timeout=10)
+    with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+        s.login("dan@apps.example", n["secret"])
+    assert e.value.smtp_code == 535
+    s.close()
+    listed = dan.ok("GET", "/api/v1/users/dan@apps.example/app-passwords")
+    assert [a["name"] for a in listed] == ["phone"] and listed[0]["last_used"], listed
+    assert "secret" not in listed[0]
+    # Revoked: POP3 refuses it at once.
+    dan.ok("DELETE", f"/api/v1/users/dan@apps.example/app-passwords/{n['id']}")
+    p = poplib.POP3_SSL("127.0.0.1", server.ports["pop3s"], context=tls_ctx(), timeout=10)
+    p.user("dan@apps.example")
+    with pytest.raises(poplib.error_proto):
+        p.pass_(n["secret"])
+    st, j = dan.call("DELETE", f"/api/v1/users/dan@apps.example/app-passwords/{n['id']}")
+    assert is_error(st, j, {404}), j
+    # Without two-step sign-in there is nothing to reset.
+    st, j = op.call("DELETE", "/api/v1/users/dan@apps.example/totp")
+    assert is_error(st, j, {404}), j

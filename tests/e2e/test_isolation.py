@@ -37,6 +37,7 @@ BODIES = {
     ("put", "/api/v1/packages/{name}"): {"hourly_limit": 99999},
     ("post", "/api/v1/admins"): {"login": "evil", "operator": True, "password": "pw-123456"},
     ("post", "/api/v1/tokens"): {"login": "badmin", "name": "stolen"},
+    ("post", "/api/v1/users/{address}/app-passwords"): {"name": "stolen", "protocols": ["pop3"]},
 }
 
 # What of b.example an answer must never show.
