@@ -109,6 +109,12 @@ test('a domain admin manages mailboxes in Japanese; a suspended mailbox cannot u
   await p.getByRole('button', { name: '登録', exact: true }).click();
   assert.ok(await p.getByText('登録しました').isVisible());
   assert.match((await pop(s.ports.pop3s, 'dora@example.test', 'dora-pw-123')).pass, /^\+OK/);
+  // The live DNS check: this test's DNS server (port 9) never answers.
+  await p.goto(s.url('/d/example.test'));
+  await p.getByRole('link', { name: 'DNSの現在の状態を確認' }).click();
+  assert.ok(await p.getByRole('heading', { name: /DNSの現在の状態/ }).isVisible());
+  assert.equal(await p.getByRole('cell', { name: 'DNSから応答なし' }).count(), 4);
+  await screenshot(p, 'dns-check-ja');
   // Another tenant's mailbox is out of reach.
   const r = await p.goto(s.url('/u/eve@other.test'));
   assert.equal(r.status(), 403);

@@ -230,3 +230,26 @@ def test_app_passwords_open_only_their_protocols(server, op):
     # Without two-step sign-in there is nothing to reset.
     st, j = op.call("DELETE", "/api/v1/users/dan@apps.example/totp")
     assert is_error(st, j, {404}), j
+
+
+def test_live_dns_check_says_what_dns_has_now(server, op, dns):
+    op.ok("POST", "/api/v1/domains", {"domain": "live.example", "contact": "boss@elsewhere.example"})
+    zone = server.cli("domain", "dns", "live.example").stdout
+    # Publish all but DMARC, and an SPF record of the domain's own making.
+    dns.publish_zone("\n".join(l for l in zone.splitlines() if "_dmarc" not in l and "v=spf1" not in l))
+    dns.publish("live.example", "TXT", ["v=spf1 include:elsewhere.example ~all", "site-verification=abc"])
+    checks = op.ok("GET", "/api/v1/domains/live.example/dns/check")
+    by = {(c["type"], c["value"].split(";")[0].split(" ")[0]): c for c in checks}
+    status = {k: c["status"] for k, c in by.items()}
+    assert status[("MX", "10")] == "ok", checks
+    assert status[("TXT", "v=spf1")] == "different", checks
+    assert by[("TXT", "v=spf1")]["found"] == ["v=spf1 include:elsewhere.example ~all"]
+    assert status[("TXT", "v=DKIM1")] == "ok", checks
+    assert status[("TXT", "v=DMARC1")] == "missing", checks
+    # Fixed at the DNS host: the next check says so (nothing cached).
+    dns.publish_zone("\n".join(l for l in zone.splitlines() if "_dmarc" in l))
+    again = op.ok("GET", "/api/v1/domains/live.example/dns/check")
+    assert [c["status"] for c in again if c["value"].startswith("v=DMARC1")] == ["ok"], again
+    # A domain not hosted here is not looked up.
+    st, j = Api(server, token(server, "ops")).call("GET", "/api/v1/domains/nope.example/dns/check")
+    assert is_error(st, j, {404}), j

@@ -2,7 +2,7 @@
 //! change, remove; the records to publish; billing (R-ADDR-8).
 
 use crate::caller::{Caller, Error, PageReq, Role};
-use crate::views::{Billing, DnsRecord, Domain, Page};
+use crate::views::{Billing, DnsCheck, DnsRecord, Domain, Page};
 use crate::{Admin, Result};
 use mailhost_store::address::{normalize_address, normalize_domain};
 use mailhost_store::DkimKey;
@@ -153,24 +153,54 @@ impl Admin {
     /// The records to publish (MX, SPF, DKIM, DMARC); makes the DKIM key
     /// if the domain has none yet.
     pub async fn domain_dns(&self, c: &Caller, domain: &str) -> Result<Vec<DnsRecord>> {
+        Ok(self
+            .dns_wanted(c, domain, "domain.dns")
+            .await?
+            .into_iter()
+            .map(DnsRecord::from)
+            .collect())
+    }
+
+    async fn dns_wanted(
+        &self,
+        c: &Caller,
+        domain: &str,
+        action: &str,
+    ) -> Result<Vec<mailhost_mailauth::DnsRecord>> {
         let name = normalize_domain(domain).map_err(Error::field("domain"))?;
-        self.scope_domain(c, "domain.dns", &name).await?;
+        self.scope_domain(c, action, &name).await?;
         if !self.store.is_hosted(&name).await? {
             return Err(Error::not_found(format!("no such domain: {name}")));
         }
         let key = self.dkim_key(&name).await?;
-        Ok(
-            mailhost_mailauth::dns_record_list(&name, &self.config.server.hostname, Some(&key))
-                .into_iter()
-                .map(|r| DnsRecord {
-                    zone: r.zone_line().trim_end().to_string(),
-                    name: r.name,
-                    rtype: r.rtype.to_string(),
-                    value: r.value,
-                    ttl: r.ttl,
-                })
-                .collect(),
-        )
+        Ok(mailhost_mailauth::dns_record_list(
+            &name,
+            &self.config.server.hostname,
+            Some(&key),
+        ))
+    }
+
+    /// What DNS says now of each record to publish: ok, different,
+    /// missing, or unknown (no answer within 3 s). Asks
+    /// `delivery.dns_server`, or the system's resolvers.
+    pub async fn domain_dns_check(&self, c: &Caller, domain: &str) -> Result<Vec<DnsCheck>> {
+        let wanted = self.dns_wanted(c, domain, "domain.dns_check").await?;
+        let dns = self
+            .dns
+            .get_or_init(|| {
+                mailhost_mailauth::DnsCheck::new(
+                    &self.config.delivery.dns_server,
+                    std::time::Duration::from_secs(3),
+                )
+            })
+            .as_ref()
+            .map_err(|e| Error::internal(format!("DNS: {e}")))?;
+        Ok(dns
+            .check(&wanted)
+            .await
+            .into_iter()
+            .map(DnsCheck::from)
+            .collect())
     }
 
     /// Billable addresses of one domain, or of every domain the caller

@@ -56,6 +56,8 @@ pub struct Admin {
     config: Arc<Config>,
     /// The brute-force limits sign-ins share with the mail protocols.
     guard: Option<Arc<AuthGuard>>,
+    /// The resolver of the domain panel's live DNS check, made at first use.
+    dns: Arc<std::sync::OnceLock<Result<mailhost_mailauth::DnsCheck, String>>>,
 }
 
 impl Admin {
@@ -64,6 +66,7 @@ impl Admin {
             store,
             config,
             guard: None,
+            dns: Arc::default(),
         }
     }
 

@@ -62,6 +62,40 @@ pub struct DnsRecord {
     pub zone: String,
 }
 
+impl From<mailhost_mailauth::DnsRecord> for DnsRecord {
+    fn from(r: mailhost_mailauth::DnsRecord) -> Self {
+        DnsRecord {
+            zone: r.zone_line().trim_end().to_string(),
+            name: r.name,
+            rtype: r.rtype.to_string(),
+            value: r.value,
+            ttl: r.ttl,
+        }
+    }
+}
+
+/// A record to publish and what DNS says of it now.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DnsCheck {
+    #[serde(flatten)]
+    pub record: DnsRecord,
+    /// `ok`, `different`, `missing` or `unknown` (DNS did not answer).
+    pub status: String,
+    /// What DNS gave for that name and type (of TXT, those of the same
+    /// kind: SPF, DKIM or DMARC).
+    pub found: Vec<String>,
+}
+
+impl From<mailhost_mailauth::Checked> for DnsCheck {
+    fn from(c: mailhost_mailauth::Checked) -> Self {
+        DnsCheck {
+            status: c.found.as_str().to_string(),
+            record: c.record.into(),
+            found: c.values,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Billing {
     pub domain: String,

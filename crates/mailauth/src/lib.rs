@@ -25,8 +25,10 @@
 pub mod breaker;
 pub mod dkim;
 pub mod dns;
+pub mod dns_check;
 pub mod verify;
 
 pub use dkim::{generate_key, Signer};
 pub use dns::{dns_record_list, dns_records, DnsRecord};
+pub use dns_check::{Checked, DnsCheck, Found};
 pub use verify::Verifier;

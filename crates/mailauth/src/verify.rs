@@ -64,27 +64,34 @@ struct Deadlines<'a> {
     breaker: &'a Breaker,
 }
 
+/// The resolver configuration of `dns_server`: "" = the system's
+/// (/etc/resolv.conf), else one nameserver "IP:PORT" over UDP, and TCP
+/// for truncated answers.
+pub(crate) fn resolver_config(dns_server: &str) -> Result<(ResolverConfig, ResolverOpts), String> {
+    if dns_server.trim().is_empty() {
+        read_system_conf().map_err(|e| format!("reading the system DNS configuration: {e}"))
+    } else {
+        let addr: SocketAddr = dns_server.trim().parse().map_err(|_| {
+            format!("invalid DNS server {dns_server:?}: expected IP:PORT, e.g. 127.0.0.1:53")
+        })?;
+        let mut udp = ConnectionConfig::udp();
+        udp.port = addr.port();
+        let mut tcp = ConnectionConfig::tcp();
+        tcp.port = addr.port();
+        let server = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
+        Ok((
+            ResolverConfig::from_name_servers(vec![server]),
+            ResolverOpts::default(),
+        ))
+    }
+}
+
 impl Verifier {
     /// `dns_server`: "" = system resolvers, else one nameserver "IP:PORT"
     /// (queried over UDP, and TCP for truncated answers). `dns_timeout`
     /// bounds one query, `budget` all the checks of one message.
     pub fn new(dns_server: &str, dns_timeout: Duration, budget: Duration) -> Result<Self, String> {
-        let (config, mut opts) = if dns_server.trim().is_empty() {
-            read_system_conf().map_err(|e| format!("reading the system DNS configuration: {e}"))?
-        } else {
-            let addr: SocketAddr = dns_server.trim().parse().map_err(|_| {
-                format!("invalid DNS server {dns_server:?}: expected IP:PORT, e.g. 127.0.0.1:53")
-            })?;
-            let mut udp = ConnectionConfig::udp();
-            udp.port = addr.port();
-            let mut tcp = ConnectionConfig::tcp();
-            tcp.port = addr.port();
-            let server = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
-            (
-                ResolverConfig::from_name_servers(vec![server]),
-                ResolverOpts::default(),
-            )
-        };
+        let (config, mut opts) = resolver_config(dns_server)?;
         opts.timeout = dns_timeout;
         // hickory's `attempts` counts retries after the first: each would
         // wait `dns_timeout` again. Within one attempt it already

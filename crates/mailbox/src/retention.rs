@@ -38,8 +38,12 @@ pub async fn pass(store: &Store, retention: Duration) -> mailhost_store::Result<
     }
 }
 
+/// How long a login stays in its user's list of recent logins.
+const LOGINS_KEPT: Duration = Duration::from_secs(90 * 86_400);
+
 /// Runs passes until `shutdown`; also forgets autoresponder answers older
-/// than `autoreply_interval` (R-IN-5) once a minute.
+/// than `autoreply_interval` (R-IN-5), and logins past 90 days, once a
+/// minute.
 pub async fn run(
     store: Store,
     retention: Duration,
@@ -71,6 +75,11 @@ pub async fn run(
             last_forget = std::time::Instant::now();
             if let Err(e) = store.autoreply_forget(autoreply_interval).await {
                 tracing::warn!("forgetting old autoresponder answers: {e}");
+            }
+            // The recent-logins list a user sees keeps 90 days.
+            let before = mailhost_store::now_ms() - LOGINS_KEPT.as_millis() as i64;
+            if let Err(e) = store.logins_prune(before).await {
+                tracing::warn!("forgetting old logins: {e}");
             }
         }
         let wait = if more {

@@ -4,7 +4,7 @@ use super::{ApiResult, Auth, Body, PageParams, Path, Query, St};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use mailhost_admin::views::{Billing, DnsRecord, Domain, Page};
+use mailhost_admin::views::{Billing, DnsCheck, DnsRecord, Domain, Page};
 use mailhost_admin::Error;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -102,6 +102,19 @@ pub async fn dns(
     Path(d): Path<String>,
 ) -> ApiResult<Json<Vec<DnsRecord>>> {
     Ok(Json(w.admin.domain_dns(&c, &d).await?))
+}
+
+/// What DNS says now of each record to publish (asked at once, within
+/// 3 s): `ok`, `different`, `missing` or `unknown`.
+#[utoipa::path(get, path = "/api/v1/domains/{domain}/dns/check", tag = "domains",
+    params(("domain" = String, Path)),
+    responses((status = 200, body = Vec<DnsCheck>), (status = "4XX", body = Error)))]
+pub async fn dns_check(
+    State(w): State<St>,
+    Auth(c): Auth,
+    Path(d): Path<String>,
+) -> ApiResult<Json<Vec<DnsCheck>>> {
+    Ok(Json(w.admin.domain_dns_check(&c, &d).await?))
 }
 
 /// Billable addresses of a domain (R-ADDR-8).

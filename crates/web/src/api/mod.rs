@@ -264,6 +264,7 @@ pub fn router() -> OpenApiRouter<St> {
         .routes(routes!(domains::list, domains::add))
         .routes(routes!(domains::show, domains::update, domains::remove))
         .routes(routes!(domains::dns))
+        .routes(routes!(domains::dns_check))
         .routes(routes!(domains::billing_one))
         .routes(routes!(users::list, users::add))
         .routes(routes!(users::import))

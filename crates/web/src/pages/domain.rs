@@ -5,10 +5,11 @@ use super::signin::Fb;
 use super::{page, Form, Lang, Signed, St, Tr};
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use mailhost_admin::views::{Billing, DnsRecord, Hold, Notice, User};
+use mailhost_admin::views::{Billing, DnsCheck, DnsRecord, Hold, Notice, User};
 use mailhost_admin::{Error, ImportRow, NewUser, PageReq, Role, UserPatch};
 use serde::Deserialize;
 
@@ -18,6 +19,7 @@ pub fn router() -> Router<St> {
         .route("/d/{domain}/users", post(domain_add_user))
         .route("/d/{domain}/aliases", post(domain_add_alias))
         .route("/d/{domain}/import", post(domain_import))
+        .route("/d/{domain}/dns", get(domain_dns))
         .route("/u/{address}", get(mailbox))
         .route("/u/{address}/{action}", post(mailbox_action))
         .route("/holds/{address}/release", post(hold_release))
@@ -390,4 +392,43 @@ async fn hold_release(
         w.admin.hold_release(&s.caller, &a).await,
         &super::home_of(&s.caller),
     )
+}
+
+#[derive(Template)]
+#[template(path = "dns.html")]
+struct DnsPage {
+    t: &'static Tr,
+    who: Option<String>,
+    csrf: Option<String>,
+    back: String,
+    ok: Option<&'static str>,
+    domain: String,
+    checks: Vec<DnsCheck>,
+}
+
+/// The live DNS check: what DNS says now of each record to publish.
+async fn domain_dns(
+    State(w): State<St>,
+    Lang(t): Lang,
+    s: Signed,
+    Path(d): Path<String>,
+) -> Response {
+    match w.admin.domain_dns_check(&s.caller, &d).await {
+        Ok(checks) => {
+            let f = frame(t, &s, format!("/d/{d}/dns"), false);
+            page(
+                StatusCode::OK,
+                &DnsPage {
+                    t,
+                    who: f.who,
+                    csrf: f.csrf,
+                    back: f.back,
+                    ok: None,
+                    domain: d,
+                    checks,
+                },
+            )
+        }
+        Err(e) => refused(e),
+    }
 }

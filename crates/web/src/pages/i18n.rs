@@ -110,6 +110,16 @@ pub struct Tr {
     pub created: &'static str,
     pub never: &'static str,
     pub second_step: &'static str,
+    pub check_dns: &'static str,
+    pub dns_check: &'static str,
+    pub dns_check_hint: &'static str,
+    pub rtype: &'static str,
+    pub expected: &'static str,
+    pub in_dns: &'static str,
+    pub st_ok: &'static str,
+    pub st_different: &'static str,
+    pub st_missing: &'static str,
+    pub st_unknown: &'static str,
 }
 
 pub const EN: Tr = Tr {
@@ -218,7 +228,16 @@ pub const EN: Tr = Tr {
     last_used: "Last used",
     created: "Created",
     never: "never",
-    second_step: "Second step of sign-in",
+    second_step: "Second step of sign-in",    check_dns: "Check what DNS says now",
+    dns_check: "DNS now",
+    dns_check_hint: "Each record this domain should publish, and what DNS answers for it right now. After a change at your DNS host, it may take up to an hour to show.",
+    rtype: "Type",
+    expected: "To publish",
+    in_dns: "In DNS",
+    st_ok: "published",
+    st_different: "different",
+    st_missing: "missing",
+    st_unknown: "no answer from DNS",
 };
 
 pub const JA: Tr = Tr {
@@ -328,10 +347,29 @@ pub const JA: Tr = Tr {
     last_used: "最終使用",
     created: "作成日時",
     never: "なし",
-    second_step: "サインインの2段階目",
+    second_step: "サインインの2段階目",    check_dns: "DNSの現在の状態を確認",
+    dns_check: "DNSの現在の状態",
+    dns_check_hint: "このドメインが公開すべき各レコードと、いまDNSが返す値です。DNSサービスで変更してから反映されるまで最大1時間ほどかかることがあります。",
+    rtype: "種類",
+    expected: "公開する値",
+    in_dns: "DNSの値",
+    st_ok: "公開済み",
+    st_different: "値が異なる",
+    st_missing: "未公開",
+    st_unknown: "DNSから応答なし",
 };
 
 impl Tr {
+    /// A live DNS check's outcome, in words.
+    pub fn dns_status(&self, status: &str) -> &'static str {
+        match status {
+            "ok" => self.st_ok,
+            "different" => self.st_different,
+            "missing" => self.st_missing,
+            _ => self.st_unknown,
+        }
+    }
+
     /// An operation's error (its text is English) for a person reading
     /// this language: in Japanese, what to check, then the detail.
     pub fn field_error(&self, field: Option<&str>, message: &str) -> String {
