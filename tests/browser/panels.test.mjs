@@ -251,3 +251,64 @@ test('a mailbox user turns on two-step sign-in in Japanese; mail apps then need 
   assert.match(p.url(), /\/login\/code$/, 'a used recovery code is refused');
   await p.context().close();
 });
+
+test('the operator searches the evidence log, manages admin logins, packages and suspensions, in English', async () => {
+  s.cli('admin', 'add', 'root2', '--operator', '--password', 'root2-pw-123');
+  s.cli('user', 'add', 'hank@example.test', '--password', 'secret-pw-1');
+  s.cli('user', 'suspend', 'hank@example.test');
+  // A relay attempt on port 25 is refused and logged (R-IN-1).
+  await sendMail(s.ports.smtp, 'spammer@outside.test', 'victim@elsewhere.test', 'relay', 'x');
+  const p = await page(b, 'en-US');
+  await signIn(p, 'root2', 'root2-pw-123');
+  await p.getByRole('link', { name: 'Evidence log' }).click();
+  await p.getByLabel('Rule').fill('r-in-1');
+  await p.getByRole('button', { name: 'Search' }).click();
+  assert.match(p.url(), /rule=r-in-1/);
+  assert.ok(await p.getByRole('cell', { name: 'R-IN-1', exact: true }).first().isVisible());
+  await screenshot(p, 'evidence-search');
+  await p.getByLabel('From (date)').fill('2000-01-01');
+  await p.getByLabel('Until (date)').fill('2000-01-02');
+  await p.getByRole('button', { name: 'Search' }).click();
+  assert.ok(await p.getByText('Nothing found.').isVisible());
+
+  await p.getByRole('link', { name: 'Suspended addresses' }).click();
+  assert.ok(await p.getByRole('cell', { name: 'hank@example.test' }).isVisible());
+  await p.getByRole('row', { name: /hank@example.test/ }).getByRole('button', { name: 'Resume' }).click();
+  assert.match((await pop(s.ports.pop3s, 'hank@example.test', 'secret-pw-1')).pass, /^\+OK/);
+
+  await p.goto(s.url('/ops/admins'));
+  await p.getByLabel('Login name').fill('newtech');
+  await p.getByLabel('Domains', { exact: true }).fill('example.test');
+  await p.getByRole('button', { name: 'Add', exact: true }).click();
+  const oneTime = (await p.locator('p.ok code.key').textContent()).trim();
+  assert.ok(oneTime.length >= 12);
+  assert.ok(await p.getByRole('cell', { name: 'newtech' }).isVisible());
+  await screenshot(p, 'admin-logins');
+
+  await p.goto(s.url('/ops/packages'));
+  await p.getByLabel('Name').fill('gold');
+  await p.getByLabel('Messages per hour').fill('many');
+  await p.getByRole('button', { name: 'Save' }).click();
+  assert.ok(await p.locator('#hourly_limit ~ p.err').isVisible());
+  await p.getByLabel('Messages per hour').fill('500');
+  await p.getByLabel('Mailbox use').fill('2GB');
+  await p.getByRole('button', { name: 'Save' }).click();
+  assert.ok(await p.getByRole('cell', { name: 'gold' }).isVisible());
+  assert.ok(await p.getByRole('cell', { name: '500', exact: true }).isVisible());
+  await screenshot(p, 'packages');
+
+  // Every action above is in the audit log, searchable by who did it.
+  await p.goto(s.url('/ops/audit?actor=root2'));
+  for (const a of ['user.resume', 'admin.add', 'package.set']) {
+    assert.ok(await p.getByRole('cell', { name: a, exact: true }).first().isVisible(), a);
+  }
+  await screenshot(p, 'audit-search');
+  await p.goto(s.url('/notices'));
+  assert.match(await p.title(), /^All notices/);
+  assert.ok(await p.getByRole('heading', { name: 'Policy amendment 2027' }).isVisible());
+  // A page that does not exist is a page, not JSON.
+  const r = await p.goto(s.url('/no/such/page'));
+  assert.equal(r.status(), 404);
+  assert.ok(await p.getByRole('heading', { name: 'Page not found' }).isVisible());
+  await p.context().close();
+});

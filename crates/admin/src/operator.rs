@@ -172,6 +172,18 @@ impl Admin {
         Ok(n)
     }
 
+    /// Suspended addresses of every domain (R-ADDR-3), the operator's.
+    pub async fn suspended_list(&self, c: &Caller, p: &PageReq) -> Result<Page<String>> {
+        self.scope_operator(c, "suspended.list", "suspensions")
+            .await?;
+        let limit = p.limit()?;
+        let rows = self
+            .store
+            .suspended_page(p.cursor.as_deref().unwrap_or(""), limit as i64 + 1)
+            .await?;
+        Ok(Page::of(rows, limit, String::clone))
+    }
+
     /// The evidence log, newest first (R-ABUSE-3): the operator's.
     pub async fn evidence_search(
         &self,

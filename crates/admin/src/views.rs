@@ -13,6 +13,15 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+impl<T> Default for Page<T> {
+    fn default() -> Self {
+        Page {
+            items: vec![],
+            next: None,
+        }
+    }
+}
+
 impl<T> Page<T> {
     /// `items` read with one more than `limit` asked for: the extra one
     /// says a next page exists, whose cursor `key` gives.

@@ -73,6 +73,17 @@ impl Store {
         rows.first().map(domain_row).transpose()
     }
 
+    /// Suspended addresses of every domain (R-ADDR-3), in address order.
+    pub async fn suspended_page(&self, after: &str, limit: i64) -> Result<Vec<String>> {
+        let rows = self
+            .query(
+                "SELECT address FROM addresses WHERE suspended = 1 AND address > ? ORDER BY address LIMIT ?",
+                vec![after.into(), limit.into()],
+            )
+            .await?;
+        rows.iter().map(|r| r.text(0)).collect()
+    }
+
     /// Domains in name order.
     pub async fn domain_page(&self, q: &PageQuery) -> Result<Vec<DomainInfo>> {
         let [after, plen, prefix, limit] = q.bind();

@@ -7,6 +7,7 @@
 //! carries the session's CSRF token, and a POST that comes from another
 //! site (`Sec-Fetch-Site`, `Origin`) is refused before anything else.
 
+mod console;
 mod domain;
 mod i18n;
 mod kit;
@@ -47,6 +48,7 @@ pub fn router() -> Router<St> {
         .merge(domain::router())
         .merge(ops::router())
         .merge(security::router())
+        .merge(console::router())
 }
 
 async fn style() -> Response {
@@ -236,4 +238,56 @@ pub fn home_of(c: &Caller) -> String {
         mailhost_admin::Role::DomainAdmin(ds) => format!("/d/{}", ds.first().map_or("", |d| d)),
         mailhost_admin::Role::User(_) => "/me".into(),
     }
+}
+
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    t: &'static Tr,
+    who: Option<String>,
+    csrf: Option<String>,
+    back: String,
+    ok: Option<&'static str>,
+    heading: &'static str,
+    text: &'static str,
+}
+
+fn error_page(
+    t: &'static Tr,
+    st: StatusCode,
+    heading: &'static str,
+    text: &'static str,
+) -> Response {
+    page(
+        st,
+        &ErrorPage {
+            t,
+            who: None,
+            csrf: None,
+            back: "/".into(),
+            ok: None,
+            heading,
+            text,
+        },
+    )
+}
+
+/// No such route: the API's error shape under `/api/`, a page elsewhere.
+pub async fn not_found(Lang(t): Lang, uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return crate::api::not_found().await;
+    }
+    error_page(t, StatusCode::NOT_FOUND, t.not_found, t.not_found_text)
+}
+
+pub async fn method_not_allowed(Lang(t): Lang, uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return crate::api::method_not_allowed().await;
+    }
+    error_page(
+        t,
+        StatusCode::METHOD_NOT_ALLOWED,
+        t.not_allowed,
+        t.not_allowed_text,
+    )
 }
