@@ -34,11 +34,9 @@ macro_rules! user_page_sql {
             "
              FROM addresses a
              WHERE a.domain_id = (SELECT id FROM domains WHERE name = ?)
-               AND (? = '' OR a.kind = ?)
-               AND a.address > ? AND ",
+               AND (? = '' OR a.kind = ?) AND ",
             $range,
-            "
-             ORDER BY a.address LIMIT ?"
+            " LIMIT ?"
         )
     };
 }
@@ -134,9 +132,12 @@ impl Store {
         };
         let upper = format!("{p}\u{10FFFF}");
         let sql = if self.backend_name() == "sqlite" {
-            user_page_sql!("a.address >= ? AND a.address < ?")
+            user_page_sql!("a.address > ? AND a.address >= ? AND a.address < ? ORDER BY a.address")
         } else {
-            user_page_sql!("a.address COLLATE \"C\" >= ? AND a.address COLLATE \"C\" < ?")
+            user_page_sql!(
+                "a.address COLLATE \"C\" > ? AND a.address COLLATE \"C\" >= ?
+                 AND a.address COLLATE \"C\" < ? ORDER BY a.address COLLATE \"C\""
+            )
         };
         let rows = self
             .query(

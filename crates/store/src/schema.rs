@@ -1,6 +1,7 @@
 //! Schema migrations, written once for both backends. `{ID}`, `{SERIAL}`
 //! (an id never given twice, even after the highest row is deleted: SQLite's
-//! AUTOINCREMENT; PostgreSQL identities never repeat) and `{BLOB}` are the
+//! AUTOINCREMENT; PostgreSQL identities never repeat), `{BLOB}` and `{BYTES}`
+//! (byte-order collation of an index column: PostgreSQL's "C") are the
 //! only spellings that differ; every other type is BIGINT or TEXT.
 //!
 //! A migration is applied in one transaction together with the bump of
@@ -331,6 +332,14 @@ CREATE INDEX logins_at ON logins (at);
 CREATE INDEX addresses_domain_address ON addresses (domain_id, address);
 CREATE INDEX addresses_domain_kind ON addresses (domain_id, kind, suspended);
 "#,
+    // 11: the listing index in byte order on PostgreSQL too (its "C"
+    // collation; SQLite's BINARY already is), so that the panels' pages and
+    // prefix searches, which compare in byte order, walk it instead of
+    // scanning the domain.
+    r#"
+DROP INDEX addresses_domain_address;
+CREATE INDEX addresses_domain_address ON addresses (domain_id, address{BYTES});
+"#,
 ];
 
 pub fn render(ddl: &str, id: &str, blob: &str) -> String {
@@ -339,9 +348,15 @@ pub fn render(ddl: &str, id: &str, blob: &str) -> String {
     } else {
         id
     };
+    let bytes = if id == SQLITE_ID {
+        ""
+    } else {
+        " COLLATE \"C\""
+    };
     ddl.replace("{ID}", id)
         .replace("{SERIAL}", serial)
         .replace("{BLOB}", blob)
+        .replace("{BYTES}", bytes)
 }
 
 pub const SQLITE_ID: &str = "INTEGER PRIMARY KEY";

@@ -75,25 +75,26 @@ async fn domain_page(
         limit: Some(50),
         prefix: Some(search.clone()).filter(|x| !x.is_empty()),
     };
+    // The list first: it checks the caller's scope (one refusal, one
+    // audit record). The rest are independent reads, asked at once, so
+    // the page takes as long as the slowest, not their sum.
     let users = match w.admin.user_list(c, d, &p).await {
         Ok(u) => u,
         Err(e) => return refused(e),
     };
-    let billing = match w.admin.billing(c, Some(d)).await {
+    let all_holds = PageReq::default();
+    let (billing, holds, dns, notices) = tokio::join!(
+        w.admin.billing(c, Some(d)),
+        w.admin.hold_list(c, &all_holds),
+        w.admin.domain_dns(c, d),
+        notices(w, c),
+    );
+    let billing = match billing {
         Ok(mut b) if !b.is_empty() => b.remove(0),
         Ok(_) => return refused(Error::not_found(format!("no such domain: {d}"))),
         Err(e) => return refused(e),
     };
-    let holds = w
-        .admin
-        .hold_list(
-            c,
-            &PageReq {
-                prefix: None,
-                ..Default::default()
-            },
-        )
-        .await
+    let holds = holds
         .map(|p| p.items)
         .unwrap_or_default()
         .into_iter()
@@ -121,8 +122,8 @@ async fn domain_page(
         imported: sent.imported,
         dry_run: sent.dry_run,
         holds,
-        dns: w.admin.domain_dns(c, d).await.unwrap_or_default(),
-        notices: notices(w, c).await,
+        dns: dns.unwrap_or_default(),
+        notices,
         fb: sent.fb,
     };
     page(status(&page_.fb), &page_)
