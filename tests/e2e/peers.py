@@ -99,10 +99,21 @@ class Dns:
         self.asked = []  # (name, type) of every query answered
         resolver = _Resolver(self)
         quiet = dserver.DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data", prefix=False)
-        self.server = dserver.DNSServer(resolver, port=port, address="127.0.0.1", tcp=False, logger=quiet)
+        # UDP takes an ephemeral port and TCP the same number, which another
+        # socket may already hold: then try another port.
+        for attempt in range(20):
+            udp = dserver.DNSServer(resolver, port=port, address="127.0.0.1", tcp=False, logger=quiet)
+            try:
+                tcp = dserver.DNSServer(resolver, port=udp.server.server_address[1], address="127.0.0.1",
+                                        tcp=True, logger=quiet)
+                break
+            except OSError:
+                udp.server.server_close()
+                if port or attempt == 19:
+                    raise
+        self.server, self.tcp = udp, tcp
         self.server.start_thread()
         self.port = self.server.server.server_address[1]
-        self.tcp = dserver.DNSServer(resolver, port=self.port, address="127.0.0.1", tcp=True, logger=quiet)
         self.tcp.start_thread()
 
     def publish(self, name, rtype, values):
