@@ -39,16 +39,7 @@ pub struct TotpSetup {
 /// A recovery code: ten base32 characters as `xxxxx-xxxxx` (50 bits;
 /// each works once, and guesses go through the login limits).
 fn new_recovery_code() -> String {
-    const A: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-    let mut rng = rand::rng();
-    let mut s = String::with_capacity(11);
-    for i in 0..10 {
-        if i == 5 {
-            s.push('-');
-        }
-        s.push(A[rng.random_range(0..32)] as char);
-    }
-    s
+    mailhost_store::random_code(10, 5)
 }
 
 fn recovery_hash(code: &str) -> String {
@@ -223,14 +214,8 @@ impl Admin {
     pub async fn second_factor(&self, token: &str, code: &str, ip: &str) -> Result<SignedIn> {
         let wrong = || Error::invalid("code", "that code is not right");
         let expired = || Error::unauthorized("the sign-in expired; sign in again");
-        let w = &self.config.web;
         let s = self
-            .store
-            .session_get(
-                token,
-                w.session_idle.std().as_millis() as i64,
-                w.session_lifetime.std().as_millis() as i64,
-            )
+            .live_session(token)
             .await?
             .filter(|s| s.stage == STAGE_TOTP || s.stage == STAGE_TOTP_CHANGE)
             .ok_or_else(expired)?;

@@ -96,19 +96,23 @@ impl Admin {
     /// The session behind a cookie's token and its caller; None when it
     /// ended, expired, or its login is gone or suspended.
     pub async fn session(&self, token: &str, ip: &str) -> Result<Option<(Caller, Session)>> {
+        let Some(s) = self.live_session(token).await? else {
+            return Ok(None);
+        };
+        Ok(self.caller_for(&s.login, Some(ip)).await?.map(|c| (c, s)))
+    }
+
+    /// The session behind a token within its idle and absolute expiry.
+    pub(crate) async fn live_session(&self, token: &str) -> Result<Option<Session>> {
         let w = &self.config.web;
-        let Some(s) = self
+        Ok(self
             .store
             .session_get(
                 token,
                 w.session_idle.std().as_millis() as i64,
                 w.session_lifetime.std().as_millis() as i64,
             )
-            .await?
-        else {
-            return Ok(None);
-        };
-        Ok(self.caller_for(&s.login, Some(ip)).await?.map(|c| (c, s)))
+            .await?)
     }
 
     /// The caller's own latest sign-ins: (time, IP, protocol).

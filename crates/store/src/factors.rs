@@ -13,7 +13,7 @@ use crate::accounts::AuthResult;
 use crate::address::login_to_address;
 use crate::admins::token_hash;
 use crate::db::Stmt;
-use crate::{now_ms, password, Account, Result, Store, StoreError};
+use crate::{now_ms, Account, Result, Store, StoreError};
 use rand::Rng;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,17 +50,23 @@ const LOGIN_EVERY_MS: i64 = 10 * 60_000;
 
 const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
-/// A new app password: 20 base32 characters (100 bits) in groups of four.
-pub fn new_app_password() -> String {
+/// `len` random base32 characters (5 bits each) in dash-separated groups
+/// of `group`: secrets a person may have to type.
+pub fn random_code(len: usize, group: usize) -> String {
     let mut rng = rand::rng();
-    let mut s = String::with_capacity(24);
-    for i in 0..20 {
-        if i > 0 && i % 4 == 0 {
+    let mut s = String::with_capacity(len + len / group);
+    for i in 0..len {
+        if i > 0 && i % group == 0 {
             s.push('-');
         }
         s.push(BASE32[rng.random_range(0..32)] as char);
     }
     s
+}
+
+/// A new app password: 20 base32 characters (100 bits) in groups of four.
+pub fn new_app_password() -> String {
+    random_code(20, 4)
 }
 
 /// The app password a typed password would be (dashes and spaces dropped,
@@ -283,12 +289,8 @@ impl Store {
         protocol: &str,
         ip: &str,
     ) -> Result<AuthResult> {
-        let Some(addr) = login_to_address(login) else {
-            // Spend the same time as a real check: no account probing.
-            password::verify(password.to_string(), None).await;
-            return Ok(AuthResult::Failed);
-        };
-        if let Some(form) = app_password_form(password) {
+        let addr = login_to_address(login);
+        if let (Some(addr), Some(form)) = (addr.clone(), app_password_form(password)) {
             let rows = self
                 .lookup(
                     "SELECT p.id, p.protocols, p.last_used_at, a.id, a.suspended FROM app_passwords p
@@ -321,7 +323,9 @@ impl Store {
                 return Ok(AuthResult::Ok(account));
             }
         }
-        let result = self.authenticate(&addr, password).await?;
+        // The mailbox password (for a login that is no address, a check
+        // that takes as long and fails: no account probing).
+        let result = self.authenticate(login, password).await?;
         if let AuthResult::Ok(a) = &result {
             if self
                 .totp_get(&a.address)

@@ -63,7 +63,8 @@ pub use audit::{AuditEntry, AuditQuery, Notice};
 pub use autoreply::{Autoreply, AUTOREPLY_MAX_BODY};
 pub use bulk::{new_cluster_id, BulkRow, BulkTrack};
 pub use factors::{
-    app_password_form, new_app_password, AppPassword, TotpState, MAIL_PROTOCOLS, MAX_APP_PASSWORDS,
+    app_password_form, new_app_password, random_code, AppPassword, TotpState, MAIL_PROTOCOLS,
+    MAX_APP_PASSWORDS,
 };
 pub use forwards::{ForwardSet, Forwarding, MAX_CHAIN};
 pub use grants::DkimKey;
