@@ -405,20 +405,102 @@ impl Default for Lists {
     }
 }
 
+/// Which engine checks mail (R-AV-6).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AvEngine {
+    /// The built-in engine on ClamAV signature files.
+    #[default]
+    Builtin,
+    /// The ClamAV daemon (INSTREAM).
+    Clamd,
+}
+
+/// What happens when clamd is down or times out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AvOnError {
+    /// `451 4.3.0` at DATA; queued mail is retried.
+    #[default]
+    Tempfail,
+    /// Delivered, with `X-Virus-Scanned` saying it was not checked.
+    Accept,
+}
+
+/// What happens to content that cannot be checked (over a limit,
+/// unparseable, two readings that disagree).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AvUnscannable {
+    /// Treated like infected: replaced by `DELETED<n>.TXT` (fail closed).
+    #[default]
+    Remove,
+    /// Delivered, marked unchecked.
+    Pass,
+}
+
+/// Virus checking (R-AV-1..6).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Antivirus {
-    pub engine: String,
+    /// `builtin` or `clamd`.
+    pub engine: AvEngine,
+    /// clamd's address: `host:port` or a unix socket path.
     pub clamd: String,
+    /// Extra `.hdb`/`.hsb`/`.ndb`/`.ldb` files for the built-in engine,
+    /// reloaded when they change.
     pub signatures: PathBuf,
+    pub on_error: AvOnError,
+    pub unscannable: AvUnscannable,
+    /// Also check text parts that are not attachments (R-AV-1 checks only
+    /// attachments and non-text inline parts).
+    pub scan_text_parts: bool,
+    /// Unpacking limits (R-AV-2), ClamAV's defaults: containers nested at
+    /// most this deep,
+    pub max_depth: u32,
+    /// files in one message,
+    pub max_files: u32,
+    /// bytes expanded in one message,
+    pub max_scan_size: Size,
+    /// bytes in one expanded file,
+    pub max_file_size: Size,
+    /// times its packed size a file may expand to (past 1 MiB),
+    pub max_ratio: u32,
+    /// and time spent on one message.
+    pub max_scan_time: Duration,
+    /// Dictionary memory one decoder (xz, 7z, RAR) may use.
+    pub decoder_memory: Size,
+    /// How long clamd may take for one part.
+    pub clamd_timeout: Duration,
+    /// Connections kept open to clamd.
+    pub clamd_connections: u32,
+    /// How often the signature directory is checked for changes.
+    pub reload_interval: Duration,
+    /// R-ABUSE-1: infected submissions from one account within an hour
+    /// that put the account on hold.
+    pub infected_hold: u32,
 }
 
 impl Default for Antivirus {
     fn default() -> Self {
         Antivirus {
-            engine: "builtin".into(),
+            engine: AvEngine::Builtin,
             clamd: "127.0.0.1:3310".into(),
             signatures: PathBuf::from("./data/signatures"),
+            on_error: AvOnError::Tempfail,
+            unscannable: AvUnscannable::Remove,
+            scan_text_parts: false,
+            max_depth: 17,
+            max_files: 10_000,
+            max_scan_size: Size(400 << 20),
+            max_file_size: Size(100 << 20),
+            max_ratio: 250,
+            max_scan_time: Duration(std::time::Duration::from_secs(120)),
+            decoder_memory: Size(128 << 20),
+            clamd_timeout: Duration(std::time::Duration::from_secs(30)),
+            clamd_connections: 4,
+            reload_interval: Duration(std::time::Duration::from_secs(10)),
+            infected_hold: 5,
         }
     }
 }
@@ -550,6 +632,11 @@ impl Config {
         if !(self.policy.bulk_similarity > 0.0 && self.policy.bulk_similarity <= 1.0) {
             return Err(ConfigError::Invalid(
                 "policy.bulk_similarity: must be above 0 and at most 1".into(),
+            ));
+        }
+        if self.antivirus.max_files == 0 || self.antivirus.max_ratio == 0 {
+            return Err(ConfigError::Invalid(
+                "antivirus.max_files and antivirus.max_ratio: must be at least 1".into(),
             ));
         }
         Ok(())
