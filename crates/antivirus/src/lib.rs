@@ -220,21 +220,38 @@ impl Scanner {
         }
     }
 
-    /// Checks a message. Large messages are checked off the async
+    /// Checks the message in `buf[skip..]` (what comes before, our own
+    /// trace header, is not part of it). A rewritten body in the verdict
+    /// is the message alone. Large messages are checked off the async
     /// threads, so one big attachment does not hold up other sessions.
-    pub async fn scan(&self, msg: Arc<Vec<u8>>) -> Verdict {
+    pub async fn scan(&self, buf: Arc<Vec<u8>>, skip: usize) -> Verdict {
+        let skip = skip.min(buf.len());
         match &*self.engine {
             Engine::Builtin(sigs) => {
                 let db = sigs.current();
                 let settings = self.settings.clone();
-                if msg.len() < 64 * 1024 {
-                    return scan_builtin(&db, &settings, &msg);
+                if buf.len() < 64 * 1024 {
+                    return scan_builtin(&db, &settings, &buf[skip..]);
                 }
-                tokio::task::spawn_blocking(move || scan_builtin(&db, &settings, &msg))
+                tokio::task::spawn_blocking(move || scan_builtin(&db, &settings, &buf[skip..]))
                     .await
                     .unwrap_or_else(|_| Verdict::TempFail("the virus scanner failed".into()))
             }
-            Engine::Clamd(c) => scan_clamd(c, &self.settings, &msg).await,
+            Engine::Clamd(c) => scan_clamd(c, &self.settings, &buf[skip..]).await,
+        }
+    }
+
+    /// Checks the signature directory every `every` until `stop`, and
+    /// reloads it when it changed (no restart, no pause in scanning).
+    pub async fn watch(&self, every: std::time::Duration, stop: tokio_util::sync::CancellationToken) {
+        let Some(sigs) = self.signatures() else { return };
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.cancelled() => return,
+            }
+            let s = sigs.clone();
+            let _ = tokio::task::spawn_blocking(move || s.reload_if_changed()).await;
         }
     }
 }

@@ -176,6 +176,18 @@ async fn serve(config: Config) -> Result<(), String> {
         vec![config.server.data_dir.clone()],
         Box::new(move |fs_size| min_free.min_free_space(fs_size)),
     ));
+    // R-AV-6: one scanner for every listener; the built-in engine's
+    // signature files are reloaded when they change.
+    let scanner = mailhost_antivirus::Scanner::from_config(&config.antivirus, &config.server.hostname)
+        .map_err(|e| format!("antivirus.signatures: {e}"))?;
+    {
+        let (s, every, token) = (
+            scanner.clone(),
+            config.antivirus.reload_interval.std(),
+            shutdown.token.clone(),
+        );
+        tokio::spawn(async move { s.watch(every, token).await });
+    }
     let mut running = 0;
     // Port 25 (MX), 587 (submission, STARTTLS) and 465 (submissions,
     // implicit TLS, RFC 8314) run the same SMTP server in two roles.
@@ -209,6 +221,7 @@ async fn serve(config: Config) -> Result<(), String> {
                 verifier: (service == Service::Mx).then(|| verifier.clone()),
                 space: Some(space.clone()),
                 srs: Some(srs.clone()),
+                scanner: Some(scanner.clone()),
             });
             let l = mk(name, sock, implicit.then(|| tls.clone()), SMTP_BUSY);
             tokio::spawn(l.run(shutdown.clone(), move |c| {

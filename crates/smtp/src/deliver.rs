@@ -160,9 +160,19 @@ impl Session {
             return Flow::Continue;
         }
         if self.ctx.service == Service::Mx {
+            // Verified on the bytes as sent, before any part is removed.
             self.authenticate_inbound(&mut body, trace_len, &env.sender)
                 .await;
         }
+        // R-AV-1: once per message, before it is stored, queued or fanned
+        // out (R-AV-5), and before DKIM signs what leaves.
+        let checked = match self.virus_check(&mut body, trace_len, &qid).await {
+            Ok(c) => c,
+            Err(reply) => {
+                self.reply(reply);
+                return Flow::Continue;
+            }
+        };
         let mut added_id = None;
         if self.ctx.service == Service::Submission {
             // RFC 6409 §8.2, §8.3: a submission server may add a missing
@@ -311,8 +321,24 @@ impl Session {
                 reply: format!("250 2.0.0 OK: queued as {qid}"),
                 service: "submission".into(),
                 queue_id: Some(qid.clone()),
-                message_id: scan.message_id.clone().or(added_id),
+                message_id: scan.message_id.clone().or(added_id.clone()),
                 headers: Some(headers),
+                ..Default::default()
+            });
+        }
+        if !checked.removed.is_empty() {
+            // R-AV-3: the removal, who sent it and from where, for the
+            // evidence log; the removed content itself is not kept.
+            msg.evidence.push(mailhost_store::Evidence {
+                ip: self.conn.peer.ip().to_string(),
+                account: self.info.account.clone(),
+                rule: "R-AV-3".into(),
+                decision: "removed".into(),
+                reply: checked.describe(),
+                service: self.service_name().into(),
+                queue_id: Some(qid.clone()),
+                message_id: scan.message_id.clone().or(added_id.clone()),
+                headers: Some(headers::section(&body).to_vec()),
                 ..Default::default()
             });
         }
@@ -347,6 +373,9 @@ impl Session {
                 }
                 if let Some(a) = after {
                     tokio::spawn(a.run());
+                }
+                if let (false, Some(account)) = (checked.removed.is_empty(), &self.info.account) {
+                    self.infected_submissions(account).await;
                 }
                 tracing::info!(qid, peer = %self.conn.peer, from = env.sender, rcpts = env.rcpts.len(), size, "delivered");
                 self.reply(Reply::new(250, "2.0.0", format!("OK: queued as {qid}")));

@@ -23,6 +23,7 @@ mod envelope;
 pub mod headers;
 pub mod reply;
 mod services;
+mod virus;
 mod session;
 
 pub use session::session;
@@ -54,4 +55,6 @@ pub struct SmtpCtx {
     pub space: Option<Arc<mailhost_store::DiskSpace>>,
     /// The SRS key for forwarded mail and its bounces (R-IN-4).
     pub srs: Option<Arc<mailhost_mailbox::Srs>>,
+    /// Virus checking of every message (R-AV-1); None only in tests.
+    pub scanner: Option<mailhost_antivirus::Scanner>,
 }

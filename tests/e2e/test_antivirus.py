@@ -1,0 +1,203 @@
+"""Virus checking through the real protocols (R-AV-1..6): mail sent over
+SMTP with EICAR inside attachments, archives and encodings comes out of
+POP3 with the infected part replaced by DELETED<n>.TXT, the file name kept
+as it was encoded, every other part byte for byte, an X-Virus-Scanned
+header, and the removal in the evidence log; encrypted content passes
+unchecked; repeated infected submissions put the account on hold."""
+
+import base64
+import email
+import email.policy
+import gzip
+import io
+import json
+import smtplib
+import tarfile
+import zipfile
+
+from helpers import pop_messages, submit
+
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+A = "alice@example.test"
+
+
+def b64(data):
+    s = base64.b64encode(data).decode()
+    return "\r\n".join(s[i:i + 76] for i in range(0, len(s), 76))
+
+
+def message(parts, subject="test", boundary="b0undary"):
+    """A multipart/mixed message of (headers, body) parts, in CRLF bytes."""
+    out = [
+        "From: sender@remote.test",
+        f"To: {A}",
+        f"Subject: {subject}",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/mixed; boundary="{boundary}"',
+        "",
+        "preamble",
+    ]
+    for headers, body in parts:
+        out.append(f"--{boundary}")
+        out.extend(headers)
+        out.append("")
+        out.append(body)
+    out.append(f"--{boundary}--")
+    out.append("")
+    return "\r\n".join(out).encode("utf-8", "surrogateescape")
+
+
+TEXT = (["Content-Type: text/plain; charset=us-ascii"], "Hello, the report is attached.\r\n=20")
+
+
+def attachment(name_headers, data):
+    return (name_headers + ["Content-Transfer-Encoding: base64"], b64(data))
+
+
+def zip_of(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, d in files.items():
+            z.writestr(n, d)
+    return buf.getvalue()
+
+
+def tgz_of(files):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        for n, d in files.items():
+            info = tarfile.TarInfo(n)
+            info.size = len(d)
+            t.addfile(info, io.BytesIO(d))
+    return buf.getvalue()
+
+
+def send(srv, m, rcpts=(A,)):
+    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=30) as s:
+        return s.sendmail("sender@remote.test", list(rcpts), m)
+
+
+def fetch_one(srv, user=A):
+    msgs = pop_messages(srv.ports["pop3"], user)
+    assert len(msgs) == 1, len(msgs)
+    return msgs[0]
+
+
+def test_clean_mail_is_marked_and_unchanged(server):
+    m = message([TEXT, attachment(['Content-Type: application/pdf; name="a.pdf"'], b"%PDF-1.4 clean")])
+    send(server, m)
+    got = fetch_one(server)
+    assert b"X-Virus-Scanned: mx.test.example (mailhost builtin" in got
+    assert b"); clean\r\n" in got
+    # Everything after our trace headers is what was sent.
+    assert got.endswith(m)
+
+
+def test_infected_attachment_replaced_by_deleted_txt(server):
+    pdf = attachment(['Content-Type: application/pdf; name="ok.pdf"'], b"%PDF-1.4 fine")
+    bad = attachment(['Content-Type: application/zip', 'Content-Disposition: attachment; filename="report.zip"'],
+                     zip_of({"report/eicar.com": EICAR}))
+    m = message([TEXT, bad, pdf])
+    send(server, m)
+    got = fetch_one(server)
+    assert b"infected: 1 part removed (Eicar-Test-Signature)" in got
+    msg = email.message_from_bytes(got, policy=email.policy.default)
+    names = [p.get_filename() for p in msg.iter_attachments()]
+    assert names == ["DELETED1.TXT", "ok.pdf"], names
+    notice = [p for p in msg.iter_attachments() if p.get_filename() == "DELETED1.TXT"][0].get_content()
+    assert "Eicar-Test-Signature" in notice and "report.zip" in notice
+    assert 'filename="report.zip"' in notice
+    assert "report/eicar.com" in notice
+    # The other parts are copied byte for byte.
+    assert TEXT[1].encode() in got and pdf[1].encode() in got
+    assert EICAR not in got and base64.b64encode(zip_of({"report/eicar.com": EICAR}))[:40] not in got
+    ev = [json.loads(l) for l in server.cli("evidence", "--rule", "R-AV-3", "--format", "json").stdout.splitlines()]
+    assert len(ev) == 1 and "DELETED1.TXT" in ev[0]["reply"] and "Eicar-Test-Signature" in ev[0]["reply"], ev
+
+
+def test_japanese_file_names_keep_their_encoding(server):
+    rfc2231 = [
+        "Content-Type: application/octet-stream",
+        "Content-Disposition: attachment;",
+        " filename*0*=UTF-8''%E8%AB%8B%E6%B1%82%E6%9B%B8;",
+        " filename*1*=%2Ecom",
+    ]
+    rfc2047 = [
+        'Content-Type: application/octet-stream; name="=?ISO-2022-JP?B?GyRCOzFOQRsoQg==?=.com"',
+        'Content-Disposition: attachment; filename="=?ISO-2022-JP?B?GyRCOzFOQRsoQg==?=.com"',
+    ]
+    raw8 = ['Content-Type: application/octet-stream; name="\udce8\udcab\udc8b.com"']
+    m = message([TEXT, attachment(rfc2231, EICAR), attachment(rfc2047, EICAR), attachment(raw8, EICAR)])
+    send(server, m)
+    got = fetch_one(server)
+    assert b"infected: 3 parts removed" in got
+    assert b"DELETED1.TXT" in got and b"DELETED2.TXT" in got and b"DELETED3.TXT" in got
+    # The notices carry the name fields byte for byte, and the decoded name.
+    assert b"filename*0*=UTF-8''%E8%AB%8B%E6%B1%82%E6%9B%B8;" in got
+    assert b"filename*1*=%2Ecom" in got
+    assert "請求書.com".encode() in got
+    assert b'filename="=?ISO-2022-JP?B?GyRCOzFOQRsoQg==?=.com"' in got
+    assert b'name="\xe8\xab\x8b.com"' in got
+
+
+def test_nested_archives_and_alias_fan_out_scanned_once(server):
+    server.cli("alias", "add", "team@example.test", A, "bob@example.test")
+    inner = zip_of({"x.com": EICAR})
+    m = message([TEXT, attachment(['Content-Type: application/gzip; name="pack.tar.gz"'],
+                                  tgz_of({"deep/inner.zip": inner}))])
+    send(server, m, rcpts=("team@example.test",))
+    for u in (A, "bob@example.test"):
+        got = fetch_one(server, u)
+        assert b"DELETED1.TXT" in got and b"deep/inner.zip" in got, got[:2000]
+    ev = server.cli("evidence", "--rule", "R-AV-3", "--format", "json").stdout.splitlines()
+    assert len(ev) == 1, "one message, one check, however many mailboxes"
+
+
+def test_whole_body_attachment_and_uuencode(server):
+    m = ("From: s@remote.test\r\nTo: " + A + "\r\nSubject: bare\r\nMIME-Version: 1.0\r\n"
+         "Content-Type: application/octet-stream; name=\"e.com\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+         + b64(EICAR) + "\r\n").encode()
+    send(server, m)
+    got = fetch_one(server)
+    msg = email.message_from_bytes(got, policy=email.policy.default)
+    assert msg["Subject"] == "bare"
+    assert msg.get_filename() == "DELETED1.TXT"
+    assert "Eicar-Test-Signature" in msg.get_content()
+
+
+def test_encrypted_content_passes_unchecked(server):
+    pgp = ("From: s@remote.test\r\nTo: " + A + "\r\nSubject: secret\r\nMIME-Version: 1.0\r\n"
+           'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="e"\r\n\r\n'
+           "--e\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n"
+           "--e\r\nContent-Type: application/octet-stream\r\n\r\n-----BEGIN PGP MESSAGE-----\r\nhQEMA\r\n-----END PGP MESSAGE-----\r\n"
+           "--e--\r\n").encode()
+    send(server, pgp)
+    got = fetch_one(server)
+    assert b"unchecked: PGP/MIME encrypted message" in got
+    assert got.endswith(pgp)
+
+
+def test_infected_submissions_put_the_account_on_hold(make_server, sink):
+    srv = make_server('[antivirus]\ninfected_hold = 2\n[policy]\nhold_duration = "1h"\n' + sink.route)
+    srv.setup_domain()
+    bad = message([TEXT, attachment(['Content-Type: application/octet-stream; name="e.com"'], EICAR)])
+    bad = bad.replace(b"From: sender@remote.test", b"From: " + A.encode()).replace(b"To: " + A.encode(), b"To: x@remote.test")
+    for _ in range(2):
+        with submit(srv, A) as s:
+            assert s.sendmail(A, ["x@remote.test"], bad) == {}
+    with submit(srv, A) as s:
+        try:
+            s.sendmail(A, ["x@remote.test"], b"Subject: clean\r\n\r\nhi\r\n")
+            raise AssertionError("a held account was let through")
+        except smtplib.SMTPResponseException as e:
+            assert e.smtp_code == 451 and b"hold" in e.smtp_error
+        except smtplib.SMTPRecipientsRefused as e:
+            code, text = list(e.recipients.values())[0]
+            assert code == 451 and b"hold" in text
+    assert "R-ABUSE-1" in srv.cli("hold", "list").stdout
+    # What left was cleaned the same way.
+    sent = sink.wait(2)
+    assert len(sent) == 2
+    for m in sent:
+        data = m[2]
+        assert b"DELETED1.TXT" in data and EICAR not in data
