@@ -90,9 +90,15 @@ impl Clamd {
     async fn connect(&self) -> Result<Box<dyn Io>, Error> {
         let io = |e| Error::Io(self.addr.clone(), e);
         let mut s: Box<dyn Io> = if self.addr.contains('/') {
-            Box::new(tokio::net::UnixStream::connect(&self.addr).await.map_err(io)?)
+            Box::new(
+                tokio::net::UnixStream::connect(&self.addr)
+                    .await
+                    .map_err(io)?,
+            )
         } else {
-            let s = tokio::net::TcpStream::connect(&self.addr).await.map_err(io)?;
+            let s = tokio::net::TcpStream::connect(&self.addr)
+                .await
+                .map_err(io)?;
             let _ = s.set_nodelay(true);
             Box::new(s)
         };

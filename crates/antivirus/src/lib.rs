@@ -163,7 +163,11 @@ fn log_load(db: &Database) {
         "virus signatures loaded"
     );
     for (why, n) in &r.unsupported {
-        tracing::warn!(count = n, feature = why, "virus signatures left out: unsupported");
+        tracing::warn!(
+            count = n,
+            feature = why,
+            "virus signatures left out: unsupported"
+        );
     }
 }
 
@@ -243,8 +247,14 @@ impl Scanner {
 
     /// Checks the signature directory every `every` until `stop`, and
     /// reloads it when it changed (no restart, no pause in scanning).
-    pub async fn watch(&self, every: std::time::Duration, stop: tokio_util::sync::CancellationToken) {
-        let Some(sigs) = self.signatures() else { return };
+    pub async fn watch(
+        &self,
+        every: std::time::Duration,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let Some(sigs) = self.signatures() else {
+            return;
+        };
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
@@ -310,9 +320,11 @@ async fn scan_clamd(c: &clamd::Clamd, s: &Settings, raw: &[u8]) -> Verdict {
                 encrypted: Vec::new(),
             }),
             Ok(clamd::Reply::Found(sig)) => {
-                let (infected, unscannable, encrypted) = if sig.starts_with("Heuristics.Encrypted") {
+                let (infected, unscannable, encrypted) = if sig.starts_with("Heuristics.Encrypted")
+                {
                     (None, None, vec![p.name.clone()])
-                } else if sig.starts_with("Heuristics.Limits") || sig.starts_with("Heuristics.Broken")
+                } else if sig.starts_with("Heuristics.Limits")
+                    || sig.starts_with("Heuristics.Broken")
                 {
                     (None, Some(format!("clamd: {sig}")), Vec::new())
                 } else {
@@ -369,17 +381,17 @@ fn decide(
         AvUnscannable::Remove => Verdict::Refuse(why),
         AvUnscannable::Pass => Verdict::Deliver {
             body: None,
-            header: format!("X-Virus-Scanned: {} ({engine}); unchecked: {why}\r\n", s.host),
+            header: format!(
+                "X-Virus-Scanned: {} ({engine}); unchecked: {why}\r\n",
+                s.host
+            ),
             removed: Vec::new(),
             unchecked: vec![why],
             signature_broken: false,
         },
     };
     if walk::boundary_lines(raw) > walk::MAX_PARTS * 2 {
-        return refuse_or_pass(format!(
-            "more than {} MIME parts",
-            walk::MAX_PARTS
-        ));
+        return refuse_or_pass(format!("more than {} MIME parts", walk::MAX_PARTS));
     }
     let Some(msg) = walk::parse(raw) else {
         return refuse_or_pass("the message cannot be parsed".into());
@@ -417,7 +429,10 @@ fn decide(
             }
             (None, None) => continue,
         };
-        if cuts.iter().any(|c| c.span.0 <= p.span.0 && p.span.1 <= c.span.1) {
+        if cuts
+            .iter()
+            .any(|c| c.span.0 <= p.span.0 && p.span.1 <= c.span.1)
+        {
             continue; // already inside a removed part
         }
         let n = cuts.len() as u32 + 1;

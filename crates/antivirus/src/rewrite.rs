@@ -29,13 +29,7 @@ pub fn part_bytes(n: u32, notice: &[u8]) -> Vec<u8> {
 
 /// The notice's text. `raw_name` is the part's Content-Type and
 /// Content-Disposition lines as sent; `name` the decoded file name.
-pub fn notice(
-    host: &str,
-    name: &str,
-    raw_name: &[u8],
-    why: &str,
-    inside: &[String],
-) -> Vec<u8> {
+pub fn notice(host: &str, name: &str, raw_name: &[u8], why: &str, inside: &[String]) -> Vec<u8> {
     let mut t = Vec::new();
     let shown = if name.is_empty() { "(no name)" } else { name };
     t.extend_from_slice(

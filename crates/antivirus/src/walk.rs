@@ -199,7 +199,9 @@ fn visit<'m>(
                     w.encrypted.push("S/MIME message".into());
                     continue;
                 }
-                if t == "application/pgp-encrypted" || t == "application/octet-stream" && under_encrypted(msg, i) {
+                if t == "application/pgp-encrypted"
+                    || t == "application/octet-stream" && under_encrypted(msg, i)
+                {
                     continue;
                 }
                 if matches!(

@@ -178,8 +178,9 @@ async fn serve(config: Config) -> Result<(), String> {
     ));
     // R-AV-6: one scanner for every listener; the built-in engine's
     // signature files are reloaded when they change.
-    let scanner = mailhost_antivirus::Scanner::from_config(&config.antivirus, &config.server.hostname)
-        .map_err(|e| format!("antivirus.signatures: {e}"))?;
+    let scanner =
+        mailhost_antivirus::Scanner::from_config(&config.antivirus, &config.server.hostname)
+            .map_err(|e| format!("antivirus.signatures: {e}"))?;
     {
         let (s, every, token) = (
             scanner.clone(),

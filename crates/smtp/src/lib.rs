@@ -23,8 +23,8 @@ mod envelope;
 pub mod headers;
 pub mod reply;
 mod services;
-mod virus;
 mod session;
+mod virus;
 
 pub use session::session;
 

@@ -152,7 +152,13 @@ impl Session {
             .ctx
             .policy
             .state
-            .place_hold(account, "R-ABUSE-1", &reason, p.hold_duration.std().as_millis() as i64, &ev)
+            .place_hold(
+                account,
+                "R-ABUSE-1",
+                &reason,
+                p.hold_duration.std().as_millis() as i64,
+                &ev,
+            )
             .await
         {
             Ok(_) => tracing::warn!(account, rule = "R-ABUSE-1", "account held: {reason}"),

@@ -52,7 +52,7 @@ pub struct Hashes {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -140,8 +140,13 @@ mod tests {
         assert_eq!(h.check(b"hello"), Some("Test.Md5"));
         assert_eq!(h.check(b"world!"), Some("Test.Sha256"));
         assert_eq!(h.check(b"hellO"), None);
-        assert!(h.add(&format!("{sha}:6:X"), true).is_err(), ".hdb is MD5 only");
+        assert!(
+            h.add(&format!("{sha}:6:X"), true).is_err(),
+            ".hdb is MD5 only"
+        );
         assert!(h.add("zz:1:X", false).is_err());
-        assert!(h.add("00112233445566778899aabbccddeeff:x:X", false).is_err());
+        assert!(h
+            .add("00112233445566778899aabbccddeeff:x:X", false)
+            .is_err());
     }
 }

@@ -36,7 +36,10 @@ pub enum Expr {
 /// Parses one `.ldb` line into the signature and its subsignatures.
 pub fn parse(line: &str) -> Result<(Logical, Vec<Subsig>), Unsupported> {
     let mut fields = line.split(';');
-    let name = fields.next().filter(|n| !n.is_empty()).ok_or("malformed line")?;
+    let name = fields
+        .next()
+        .filter(|n| !n.is_empty())
+        .ok_or("malformed line")?;
     let tdb = fields.next().ok_or("malformed line")?;
     let expr_src = fields.next().ok_or("malformed line")?;
     let (mut target, mut file_size) = (None, None);
@@ -241,7 +244,7 @@ mod tests {
     #[test]
     fn expressions() {
         let e = parse_expr("0&1", 2).unwrap();
-        assert_eq!(e.eval(&[1, 1]).0 > 0, true);
+        assert!(e.eval(&[1, 1]).0 > 0);
         assert_eq!(e.eval(&[1, 0]).0, 0);
         let e = parse_expr("(0|1)&2", 3).unwrap();
         assert!(e.eval(&[0, 1, 1]).0 > 0);

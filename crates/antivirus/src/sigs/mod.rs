@@ -407,7 +407,10 @@ impl Database {
                     continue;
                 }
                 let off = c.offset;
-                if c.pattern.verify(data, m.start(), &|s| off.ok(s, len)).is_none() {
+                if c.pattern
+                    .verify(data, m.start(), &|s| off.ok(s, len))
+                    .is_none()
+                {
                     continue;
                 }
                 match c.owner {
@@ -444,7 +447,10 @@ mod tests {
         let mut later = b"   ".to_vec();
         later.extend_from_slice(EICAR);
         assert_eq!(db.scan(&later), None, "EICAR must start the file");
-        assert_eq!(db.scan(b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD"), None);
+        assert_eq!(
+            db.scan(b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD"),
+            None
+        );
     }
 
     #[test]
@@ -474,14 +480,20 @@ mod tests {
         std::fs::write(d.path().join("x.cbc"), "bytecode").unwrap();
         let db = Database::load(d.path()).unwrap();
         assert_eq!(db.report.loaded, 5, "{:?}", db.report);
-        assert_eq!(db.report.unsupported["file-type targets other than 0 and 7"], 1);
+        assert_eq!(
+            db.report.unsupported["file-type targets other than 0 and 7"],
+            1
+        );
         assert_eq!(db.report.unsupported["PE offsets"], 1);
         assert_eq!(db.report.unsupported["PCRE"], 1);
         assert_eq!(db.report.unsupported["bytecode"], 1);
         assert_eq!(db.scan(b"an evil-string here").as_deref(), Some("Test.Any"));
         assert_eq!(db.scan(b"xxEND!").as_deref(), Some("Test.Eof"));
         assert_eq!(db.scan(b"END!xx"), None);
-        assert_eq!(db.scan(b"Say HELLO\r\n   World").as_deref(), Some("Test.Text"));
+        assert_eq!(
+            db.scan(b"Say HELLO\r\n   World").as_deref(),
+            Some("Test.Text")
+        );
         assert_eq!(db.scan(b"zzzz...abcdef").as_deref(), Some("Test.Logic"));
         assert_eq!(db.scan(b"..zzzz...abcdef"), None, "subsig 1 at 0");
         assert_eq!(db.scan(EICAR).as_deref(), Some("Eicar-Test-Signature"));

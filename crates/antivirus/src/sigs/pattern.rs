@@ -16,7 +16,10 @@ pub enum Elem {
     /// `b & mask == value`. Mask 0xFF is a fixed byte, 0x00 is `??`.
     Bytes(Vec<(u8, u8)>),
     /// One of several strings of the same length (or none of them).
-    Alt { choices: Vec<Vec<u8>>, negated: bool },
+    Alt {
+        choices: Vec<Vec<u8>>,
+        negated: bool,
+    },
     /// Any bytes, at least `min`, at most `max` (`None`: unbounded, `*`).
     Gap { min: usize, max: Option<usize> },
 }
@@ -118,7 +121,7 @@ impl Pattern {
                     let mut choices = Vec::new();
                     for c in inner.split('|') {
                         let cb = c.as_bytes();
-                        if cb.is_empty() || cb.len() % 2 != 0 {
+                        if cb.is_empty() || !cb.len().is_multiple_of(2) {
                             return Err("alternative of mixed or odd length");
                         }
                         let mut v = Vec::with_capacity(cb.len() / 2);
@@ -227,7 +230,12 @@ impl Pattern {
     /// Whether the whole pattern matches with its anchor at `pos` in
     /// `data`; `start_ok` says whether a match may begin at an offset.
     /// Returns the offset where the match begins.
-    pub fn verify(&self, data: &[u8], pos: usize, start_ok: &dyn Fn(usize) -> bool) -> Option<usize> {
+    pub fn verify(
+        &self,
+        data: &[u8],
+        pos: usize,
+        start_ok: &dyn Fn(usize) -> bool,
+    ) -> Option<usize> {
         let Elem::Bytes(anchor_bytes) = &self.elems[self.anchor_elem] else {
             return None;
         };
@@ -250,13 +258,15 @@ impl Pattern {
     }
 
     fn bytes_match(&self, pat: &[(u8, u8)], data: &[u8]) -> bool {
-        pat.iter().zip(data).all(|(&(v, m), &d)| {
-            if m == 0xFF {
-                self.eq(v, d)
-            } else {
-                d & m == v
-            }
-        })
+        pat.iter().zip(data).all(
+            |(&(v, m), &d)| {
+                if m == 0xFF {
+                    self.eq(v, d)
+                } else {
+                    d & m == v
+                }
+            },
+        )
     }
 
     fn alt_match(&self, choices: &[Vec<u8>], negated: bool, data: &[u8]) -> bool {
@@ -276,7 +286,8 @@ impl Pattern {
             Elem::Alt { choices, negated } => {
                 let n = choices.first().map_or(1, Vec::len);
                 let end = at.checked_add(n).filter(|&e| e <= data.len())?;
-                self.alt_match(choices, *negated, &data[at..end]).then_some(n)
+                self.alt_match(choices, *negated, &data[at..end])
+                    .then_some(n)
             }
             Elem::Gap { .. } => None,
         }

@@ -94,7 +94,10 @@ pub(crate) fn seven_z(w: &mut Walker, data: &[u8]) -> Read2 {
         Ok(r) => r,
         Err(e) if e.to_string().contains("AES") => {
             // Encrypted headers: not even the names can be read.
-            return Ok(Opened::Partly(Vec::new(), vec!["(encrypted 7z headers)".into()]));
+            return Ok(Opened::Partly(
+                Vec::new(),
+                vec!["(encrypted 7z headers)".into()],
+            ));
         }
         Err(e) => return Err(bad("7z", e)),
     };
@@ -172,7 +175,10 @@ pub(crate) fn rar(w: &mut Walker, data: &[u8]) -> Read2 {
     let a = match ArchiveReader::read_with_options(data, opts) {
         Ok(a) => a,
         Err(rars::Error::NeedPassword) => {
-            return Ok(Opened::Partly(Vec::new(), vec!["(encrypted RAR headers)".into()]));
+            return Ok(Opened::Partly(
+                Vec::new(),
+                vec!["(encrypted RAR headers)".into()],
+            ));
         }
         Err(e) => return Err(bad("RAR", e)),
     };

@@ -308,9 +308,8 @@ impl Kind {
             [0x60, 0xea, ..] => Kind::Arj,
             [0x78, 0x9f, 0x3e, 0x22, ..] => Kind::Tnef,
             [b'{', b'\\', b'r', b't', b'f', ..] => Kind::Rtf,
-            [_, _, b'-', b'l', b'h' | b'z', _, b'-', ..] | [_, _, b'-', b'p', b'm', _, b'-', ..] => {
-                Kind::Lha
-            }
+            [_, _, b'-', b'l', b'h' | b'z', _, b'-', ..]
+            | [_, _, b'-', b'p', b'm', _, b'-', ..] => Kind::Lha,
             _ if is_tar(d) => Kind::Tar,
             _ if legacy::has_text_encoding(d) => Kind::Text,
             _ => return None,
@@ -336,7 +335,13 @@ fn is_tar(d: &[u8]) -> bool {
     let sum: u32 = d[..512]
         .iter()
         .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u32::from(b) })
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(b)
+            }
+        })
         .sum();
     d[0] != 0 && want == Some(sum)
 }
