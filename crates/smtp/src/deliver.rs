@@ -173,6 +173,7 @@ impl Session {
                 return Flow::Continue;
             }
         };
+        let trace_len = trace_len + checked.header_len;
         let mut added_id = None;
         if self.ctx.service == Service::Submission {
             // RFC 6409 §8.2, §8.3: a submission server may add a missing

@@ -15,6 +15,8 @@ use crate::session::Session;
 
 /// What the check changed, for the evidence log.
 pub(crate) struct Checked {
+    /// Bytes of `X-Virus-Scanned` now at the top: the trace grew by this.
+    pub header_len: usize,
     pub removed: Vec<Removal>,
     pub signature_broken: bool,
 }
@@ -59,6 +61,7 @@ impl Session {
     ) -> Result<Checked, Reply> {
         let Some(scanner) = &self.ctx.scanner else {
             return Ok(Checked {
+                header_len: 0,
                 removed: Vec::new(),
                 signature_broken: false,
             });
@@ -78,6 +81,7 @@ impl Session {
                     body.truncate(trace_len);
                     body.extend_from_slice(&new);
                 }
+                let header_len = header.len();
                 body.splice(0..0, header.into_bytes());
                 if !removed.is_empty() {
                     tracing::info!(qid, peer = %self.conn.peer, account = self.info.account.as_deref().unwrap_or(""),
@@ -87,6 +91,7 @@ impl Session {
                     tracing::info!(qid, unchecked = ?unchecked, rule = "R-AV-4", "content passed unchecked");
                 }
                 Ok(Checked {
+                    header_len,
                     removed,
                     signature_broken,
                 })
