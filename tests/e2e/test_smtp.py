@@ -31,7 +31,8 @@ def test_deliver_and_retrieve(server):
     assert len(msgs) == 1
     m = msgs[0]
     assert m.startswith(b"Return-Path: <x@remote.test>\r\nDelivered-To: alice@example.test\r\n"
-                        b"Authentication-Results: mx.test.example;")
+                        b"X-Virus-Scanned: mx.test.example (mailhost builtin")
+    assert b"); clean\r\nAuthentication-Results: mx.test.example;" in m
     assert b"\r\nReceived: from " in m
     assert b"by mx.test.example (mailhost) with ESMTP id" in m
     assert m.endswith(msg), m
