@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::io::{Cursor, Read, Write};
 use std::rc::Rc;
 
-use super::{read_capped, Fail, Member, Opened, Read2, Walker};
+use super::{read_capped, Counted, Fail, Member, Opened, Ratio, Read2, Walker};
 
 fn bad(what: &str, e: impl std::fmt::Display) -> Fail {
     Fail::Bad(format!("{what} archive cannot be read: {e}"))
@@ -33,7 +33,8 @@ fn done(members: Vec<Member>, encrypted: Vec<String>) -> Read2 {
 }
 
 pub(crate) fn zip(w: &mut Walker, data: &[u8]) -> Read2 {
-    let mut z = zip::ZipArchive::new(Cursor::new(data)).map_err(|e| bad("ZIP", e))?;
+    let (input, seen) = Counted::new(Cursor::new(data));
+    let mut z = zip::ZipArchive::new(input).map_err(|e| bad("ZIP", e))?;
     too_many(w, z.len())?;
     // Two readings must agree: the central directory and the local
     // headers, and no byte may belong to two entries (the overlapping
@@ -43,6 +44,9 @@ pub(crate) fn zip(w: &mut Walker, data: &[u8]) -> Read2 {
     let mut members = Vec::new();
     let mut encrypted = Vec::new();
     let mut left = w.cap(data.len() as u64);
+    // Reading the directory counted too; only member data counts from here.
+    seen.set(0);
+    let ratio = Ratio::new(w, seen);
     for i in 0..z.len() {
         let f = z.by_index_raw(i).map_err(|e| bad("ZIP", e))?;
         let name = String::from_utf8_lossy(f.name_raw()).into_owned();
@@ -57,7 +61,7 @@ pub(crate) fn zip(w: &mut Walker, data: &[u8]) -> Read2 {
         drop(f);
         let mut f = z.by_index(i).map_err(|e| bad("ZIP", e))?;
         let cap = w.cap(packed).min(left);
-        let out = read_capped(&mut f, cap, w.deadline(), "a ZIP member")?;
+        let out = read_capped(&mut f, cap, w.deadline(), "a ZIP member", Some(&ratio))?;
         left -= out.len() as u64;
         members.push(Member { name, data: out });
     }
@@ -80,7 +84,7 @@ pub(crate) fn tar(w: &mut Walker, data: &[u8]) -> Read2 {
         let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
         // A tar member is stored, not packed: only the file limit applies.
         let cap = w.limits.file.min(data.len() as u64);
-        let out = read_capped(&mut e, cap, w.deadline(), "a TAR member")?;
+        let out = read_capped(&mut e, cap, w.deadline(), "a TAR member", None)?;
         members.push(Member { name, data: out });
     }
     done(members, Vec::new())
@@ -89,8 +93,8 @@ pub(crate) fn tar(w: &mut Walker, data: &[u8]) -> Read2 {
 pub(crate) fn seven_z(w: &mut Walker, data: &[u8]) -> Read2 {
     use sevenz_rust2::{ArchiveReader, Password};
     let kb = usize::try_from(w.limits.decoder_memory >> 10).unwrap_or(usize::MAX);
-    let mut r = match ArchiveReader::new_with_memory_limit(Cursor::new(data), Password::empty(), kb)
-    {
+    let (input, seen) = Counted::new(Cursor::new(data));
+    let mut r = match ArchiveReader::new_with_memory_limit(input, Password::empty(), kb) {
         Ok(r) => r,
         Err(e) if e.to_string().contains("AES") => {
             // Encrypted headers: not even the names can be read.
@@ -116,6 +120,8 @@ pub(crate) fn seven_z(w: &mut Walker, data: &[u8]) -> Read2 {
     }
     let mut members = Vec::new();
     let mut left = w.cap(data.len() as u64);
+    seen.set(0); // the headers were read; member data counts from here
+    let ratio = Ratio::new(w, seen);
     let (deadline, file_cap) = (w.deadline(), w.limits.file);
     let mut failure = None;
     let mut index = 0;
@@ -125,7 +131,13 @@ pub(crate) fn seven_z(w: &mut Walker, data: &[u8]) -> Read2 {
         if entry.is_directory || !entry.has_stream || skip.get(i).copied().unwrap_or(true) {
             return Ok(true);
         }
-        match read_capped(reader, file_cap.min(left), deadline, "a 7z member") {
+        match read_capped(
+            reader,
+            file_cap.min(left),
+            deadline,
+            "a 7z member",
+            Some(&ratio),
+        ) {
             Ok(out) => {
                 left -= out.len() as u64;
                 members.push(Member {
@@ -230,7 +242,9 @@ pub(crate) fn rar(w: &mut Walker, data: &[u8]) -> Read2 {
 }
 
 pub(crate) fn lha(w: &mut Walker, data: &[u8]) -> Read2 {
-    let mut r = delharc::LhaDecodeReader::new(data).map_err(|e| bad("LHA", e))?;
+    let (input, seen) = Counted::new(data);
+    let ratio = Ratio::new(w, seen);
+    let mut r = delharc::LhaDecodeReader::new(input).map_err(|e| bad("LHA", e))?;
     let mut members = Vec::new();
     let mut left = w.cap(data.len() as u64);
     loop {
@@ -245,7 +259,7 @@ pub(crate) fn lha(w: &mut Walker, data: &[u8]) -> Read2 {
             }
             let packed = h.compressed_size;
             let cap = w.cap(packed).min(left);
-            let out = read_capped(&mut r, cap, w.deadline(), "an LHA member")?;
+            let out = read_capped(&mut r, cap, w.deadline(), "an LHA member", Some(&ratio))?;
             r.crc_check().map_err(|e| bad("LHA", e))?;
             left -= out.len() as u64;
             members.push(Member { name, data: out });
@@ -272,7 +286,13 @@ pub(crate) fn cfb(w: &mut Walker, data: &[u8]) -> Read2 {
     let mut left = w.limits.file.min(data.len() as u64);
     for p in paths {
         let mut s = c.open_stream(&p).map_err(|e| bad("OLE", e))?;
-        let out = read_capped(&mut s as &mut dyn Read, left, w.deadline(), "an OLE stream")?;
+        let out = read_capped(
+            &mut s as &mut dyn Read,
+            left,
+            w.deadline(),
+            "an OLE stream",
+            None,
+        )?;
         left -= out.len() as u64;
         members.push(Member {
             name: p.to_string_lossy().trim_start_matches('/').to_string(),

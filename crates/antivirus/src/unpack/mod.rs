@@ -9,11 +9,12 @@
 //! is an unscannable part, never a crashed session.
 
 mod archives;
-#[path = "legacy_stub.rs"]
 mod legacy;
 mod streams;
 
-use std::io::Read;
+use std::cell::Cell;
+use std::io::{Read, Seek, SeekFrom};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::sigs::Database;
@@ -186,9 +187,15 @@ impl<'a> Walker<'a> {
             Ok(Opened::No) => return Ok(()),
             Ok(Opened::Members(m)) => (m, Vec::new()),
             Ok(Opened::Partly(m, e)) => (m, e),
-            Err(Fail::Limit(why)) | Err(Fail::Bad(why)) => {
+            Err(Fail::Bad(why)) => {
                 self.unscannable(format!("{}: {why}", display(name)));
                 return Ok(());
+            }
+            // A limit broken stops the part: the rest of a bomb is not
+            // worth reading (its siblings would break the limit again).
+            Err(Fail::Limit(why)) => {
+                self.unscannable(format!("{}: {why}", display(name)));
+                return Err(Stop::Exhausted);
             }
         };
         let n: u64 = members.iter().map(|m| m.data.len() as u64).sum();
@@ -307,7 +314,7 @@ impl Kind {
             [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, ..] => Kind::Cfb,
             [0x60, 0xea, ..] => Kind::Arj,
             [0x78, 0x9f, 0x3e, 0x22, ..] => Kind::Tnef,
-            [b'{', b'\\', b'r', b't', b'f', ..] => Kind::Rtf,
+            [b'{', b'\\', b'r', b't', ..] => Kind::Rtf,
             [_, _, b'-', b'l', b'h' | b'z', _, b'-', ..]
             | [_, _, b'-', b'p', b'm', _, b'-', ..] => Kind::Lha,
             _ if is_tar(d) => Kind::Tar,
@@ -346,13 +353,87 @@ fn is_tar(d: &[u8]) -> bool {
     d[0] != 0 && want == Some(sum)
 }
 
+/// Counts the bytes read through it: how much packed input a decoder has
+/// consumed, for [`Ratio`].
+pub(crate) struct Counted<R> {
+    inner: R,
+    seen: Rc<Cell<u64>>,
+}
+
+impl<R> Counted<R> {
+    pub(crate) fn new(inner: R) -> (Counted<R>, Rc<Cell<u64>>) {
+        let seen = Rc::new(Cell::new(0));
+        (
+            Counted {
+                inner,
+                seen: seen.clone(),
+            },
+            seen,
+        )
+    }
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen.set(self.seen.get() + n as u64);
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Counted<R> {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// The expansion-ratio check while a container is read: output so far
+/// against packed input consumed so far, over the whole container. A bomb
+/// stops after `floor` bytes, not after the whole file limit, so it never
+/// takes much memory; a solid archive whose input was read ahead is judged
+/// on the container, not on one member.
+pub(crate) struct Ratio {
+    seen: Rc<Cell<u64>>,
+    produced: Cell<u64>,
+    ratio: u64,
+    floor: u64,
+}
+
+impl Ratio {
+    pub(crate) fn new(w: &Walker, seen: Rc<Cell<u64>>) -> Ratio {
+        Ratio {
+            seen,
+            produced: Cell::new(0),
+            ratio: w.limits.ratio,
+            floor: w.limits.ratio_floor,
+        }
+    }
+
+    fn add(&self, n: usize, what: &str) -> Result<(), Fail> {
+        let out = self.produced.get() + n as u64;
+        self.produced.set(out);
+        // At least one byte of input counts, so an empty reading cannot
+        // make every output "infinitely" expanded.
+        let packed = self.seen.get().max(1);
+        if out > self.floor && out > packed.saturating_mul(self.ratio) {
+            return Err(Fail::Limit(format!(
+                "{what} expands more than {} times (a compression bomb)",
+                self.ratio
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Reads at most `cap` bytes; more is a limit broken, a read error is a
-/// malformed container. The deadline is checked between chunks.
+/// malformed container. The deadline and the expansion ratio are checked
+/// between chunks.
 pub(crate) fn read_capped(
     r: &mut dyn Read,
     cap: u64,
     deadline: Instant,
     what: &str,
+    ratio: Option<&Ratio>,
 ) -> Result<Vec<u8>, Fail> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -371,6 +452,9 @@ pub(crate) fn read_capped(
                 "{what} expands past {} bytes (size or expansion-ratio limit)",
                 cap
             )));
+        }
+        if let Some(r) = ratio {
+            r.add(n, what)?;
         }
         out.extend_from_slice(&buf[..n]);
     }

@@ -2,11 +2,14 @@
 //! XZ (`lzma-rust2`, with a dictionary memory limit). Each yields one
 //! member, read within the size and expansion-ratio caps.
 
-use super::{read_capped, Member, Opened, Read2, Walker};
+use super::{read_capped, Counted, Member, Opened, Ratio, Read2, Walker};
 
 pub(crate) fn gzip(w: &mut Walker, data: &[u8]) -> Read2 {
-    let mut d = flate2::read::MultiGzDecoder::new(data);
-    let out = read_capped(&mut d, w.cap(data.len() as u64), w.deadline(), "gzip")?;
+    let (input, seen) = Counted::new(data);
+    let ratio = Ratio::new(w, seen);
+    let mut d = flate2::read::MultiGzDecoder::new(input);
+    let cap = w.cap(data.len() as u64);
+    let out = read_capped(&mut d, cap, w.deadline(), "gzip", Some(&ratio))?;
     let name = d
         .header()
         .and_then(|h| h.filename())
@@ -16,8 +19,11 @@ pub(crate) fn gzip(w: &mut Walker, data: &[u8]) -> Read2 {
 }
 
 pub(crate) fn bzip2(w: &mut Walker, data: &[u8]) -> Read2 {
-    let mut d = bzip2::read::MultiBzDecoder::new(data);
-    let out = read_capped(&mut d, w.cap(data.len() as u64), w.deadline(), "bzip2")?;
+    let (input, seen) = Counted::new(data);
+    let ratio = Ratio::new(w, seen);
+    let mut d = bzip2::read::MultiBzDecoder::new(input);
+    let cap = w.cap(data.len() as u64);
+    let out = read_capped(&mut d, cap, w.deadline(), "bzip2", Some(&ratio))?;
     Ok(Opened::Members(vec![Member {
         name: "bzip2 data".into(),
         data: out,
@@ -26,8 +32,11 @@ pub(crate) fn bzip2(w: &mut Walker, data: &[u8]) -> Read2 {
 
 pub(crate) fn xz(w: &mut Walker, data: &[u8]) -> Read2 {
     let kb = u32::try_from(w.limits.decoder_memory >> 10).unwrap_or(u32::MAX);
-    let mut d = lzma_rust2::XzReader::new_mem_limit(data, true, kb);
-    let out = read_capped(&mut d, w.cap(data.len() as u64), w.deadline(), "xz")?;
+    let (input, seen) = Counted::new(data);
+    let ratio = Ratio::new(w, seen);
+    let mut d = lzma_rust2::XzReader::new_mem_limit(input, true, kb);
+    let cap = w.cap(data.len() as u64);
+    let out = read_capped(&mut d, cap, w.deadline(), "xz", Some(&ratio))?;
     Ok(Opened::Members(vec![Member {
         name: "xz data".into(),
         data: out,
