@@ -11,9 +11,16 @@ import email.policy
 import gzip
 import io
 import json
+import os
+import shutil
 import smtplib
+import socket
+import subprocess
 import tarfile
+import time
 import zipfile
+
+import pytest
 
 from helpers import pop_messages, submit
 
@@ -201,3 +208,79 @@ def test_infected_submissions_put_the_account_on_hold(make_server, sink):
     for m in sent:
         data = m[2]
         assert b"DELETED1.TXT" in data and EICAR not in data
+
+
+# --- antivirus.engine = "clamd": Debian's clamd, offline, with only the
+# database written here (ClamAV 1.4 has no built-in EICAR signature).
+
+EICAR_NDB = "Eicar-Test-Signature:0:0:" + EICAR.hex()
+
+
+@pytest.fixture(scope="module")
+def clamd(tmp_path_factory):
+    exe = shutil.which("clamd") or "/usr/sbin/clamd"
+    if not os.path.exists(exe):
+        if os.environ.get("MAILHOST_TEST_CLAMD") == "1":
+            raise AssertionError("MAILHOST_TEST_CLAMD=1 but clamd is not installed")
+        pytest.skip("clamd is not installed")
+    d = tmp_path_factory.mktemp("clamd")
+    (d / "db").mkdir()
+    (d / "db" / "mailhost-test.ndb").write_text(EICAR_NDB + "\n")
+    sock = d / "clamd.sock"
+    (d / "clamd.conf").write_text(
+        f"Foreground yes\nDatabaseDirectory {d / 'db'}\nLocalSocket {sock}\n"
+        f"LogFile {d / 'clamd.log'}\nBytecode no\nAlertExceedsMax yes\nSelfCheck 0\n")
+    p = subprocess.Popen([exe, "-c", str(d / "clamd.conf")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            if sock.exists():
+                try:
+                    with socket.socket(socket.AF_UNIX) as s:
+                        s.connect(str(sock))
+                    break
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError("clamd did not start: " + (d / "clamd.log").read_text())
+        yield str(sock)
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_clamd_engine_removes_the_same_way(make_server, clamd):
+    srv = make_server(f'[antivirus]\nengine = "clamd"\nclamd = "{clamd}"\n')
+    srv.setup_domain()
+    bad = attachment(['Content-Type: application/zip', 'Content-Disposition: attachment; filename="r.zip"'],
+                     zip_of({"eicar.com": EICAR}))
+    m = message([TEXT, bad])
+    send(srv, m)
+    got = fetch_one(srv)
+    assert b"X-Virus-Scanned: mx.test.example (ClamAV 1." in got, got[:600]
+    assert b"infected: 1 part removed (Eicar-Test-Signature" in got
+    msg = email.message_from_bytes(got, policy=email.policy.default)
+    assert [p.get_filename() for p in msg.iter_attachments()] == ["DELETED1.TXT"]
+    assert EICAR not in got and TEXT[1].encode() in got
+
+
+@pytest.mark.parametrize("on_error", ["tempfail", "accept"])
+def test_clamd_down(make_server, tmp_path, on_error):
+    srv = make_server(f'[antivirus]\nengine = "clamd"\nclamd = "{tmp_path}/none.sock"\n'
+                      f'clamd_timeout = "2s"\non_error = "{on_error}"\n')
+    srv.setup_domain()
+    m = message([TEXT, attachment(['Content-Type: application/pdf; name="a.pdf"'], b"%PDF-1.4")])
+    if on_error == "tempfail":
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            send(srv, m)
+        assert e.value.smtp_code == 451
+        assert e.value.smtp_error.startswith(b"4.3.0") and b"R-AV-1" in e.value.smtp_error
+        assert pop_messages(srv.ports["pop3"], A) == []
+    else:
+        send(srv, m)
+        got = fetch_one(srv)
+        assert b"unchecked: scanner unavailable" in got
+        assert got.endswith(m)
+    srv.log.flush()
+    assert "clamd unavailable" in (srv.dir / "server.log").read_text(errors="replace")

@@ -273,7 +273,8 @@ struct PartVerdict {
     encrypted: Vec<String>,
 }
 
-fn scan_builtin(db: &Database, s: &Settings, raw: &[u8]) -> Verdict {
+/// The built-in engine on one message, synchronously (fuzzing, benchmarks).
+pub fn scan_builtin(db: &Database, s: &Settings, raw: &[u8]) -> Verdict {
     let engine = format!(
         "mailhost builtin, {} signatures, set {}",
         db.count(),

@@ -126,3 +126,80 @@ fn strip_content_headers(headers: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// Removes from the message's own header section (after `skip` bytes of
+/// our trace) every `X-Virus-Scanned` field that names `host`: only this
+/// server writes those, so one that arrives with the message is forged
+/// (it would tell the reader a virus-laden message was checked). Returns
+/// how many were removed. Fields naming other hosts are kept as trace.
+pub fn strip_forged(buf: &mut Vec<u8>, skip: usize, host: &str) -> usize {
+    let start = skip.min(buf.len());
+    let mut spans = Vec::new();
+    let mut i = start;
+    while i < buf.len() {
+        let end = field_end(buf, i);
+        let line = &buf[i..end];
+        if line == b"\r\n" || line == b"\n" {
+            break; // the header section ends
+        }
+        if let Some(v) = strip_name(line, b"x-virus-scanned:") {
+            let v = v.trim_ascii_start();
+            let names_us = v
+                .get(..host.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(host.as_bytes()))
+                && v.get(host.len())
+                    .is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'.' && *c != b'-');
+            if names_us {
+                spans.push((i, end));
+            }
+        }
+        i = end;
+    }
+    for (a, b) in spans.iter().rev() {
+        buf.drain(*a..*b);
+    }
+    spans.len()
+}
+
+/// The end of the header field starting at `i`: its line and any folded
+/// continuation lines (RFC 5322 §2.2.3).
+fn field_end(buf: &[u8], i: usize) -> usize {
+    let mut end = i;
+    loop {
+        end = match memchr::memchr(b'\n', &buf[end..]) {
+            Some(n) => end + n + 1,
+            None => return buf.len(),
+        };
+        let blank = matches!(&buf[i..end], b"\r\n" | b"\n");
+        if blank || !matches!(buf.get(end), Some(b' ' | b'\t')) {
+            return end;
+        }
+    }
+}
+
+fn strip_name<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let head = line.get(..name.len())?;
+    head.eq_ignore_ascii_case(name).then(|| &line[name.len()..])
+}
+
+#[cfg(test)]
+mod forged {
+    use super::strip_forged;
+
+    #[test]
+    fn only_ours_and_folded_lines_go() {
+        let trace = b"Received: from x\r\n";
+        let mut m = trace.to_vec();
+        m.extend_from_slice(
+            b"X-Virus-Scanned: mx.example (mailhost builtin);\r\n clean\r\nSubject: s\r\n\
+x-virus-scanned: other.example; clean\r\nX-Virus-Scanned: MX.EXAMPLE; clean\r\n\
+X-Virus-Scanned: mx.example.evil; clean\r\n\r\nX-Virus-Scanned: mx.example; body\r\n",
+        );
+        assert_eq!(strip_forged(&mut m, trace.len(), "mx.example"), 2);
+        assert_eq!(
+            m,
+            b"Received: from x\r\nSubject: s\r\nx-virus-scanned: other.example; clean\r\n\
+X-Virus-Scanned: mx.example.evil; clean\r\n\r\nX-Virus-Scanned: mx.example; body\r\n"
+        );
+    }
+}

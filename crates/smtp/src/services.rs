@@ -208,6 +208,7 @@ impl Session {
             config: self.ctx.config.clone(),
             hostname: self.ctx.hostname.clone(),
             signer: self.ctx.signer.clone(),
+            scanner: self.ctx.scanner.clone(),
             wake: self.ctx.wake.clone(),
             sender: sender.to_string(),
             stored,
@@ -363,6 +364,8 @@ pub(crate) struct After {
     pub config: Arc<mailhost_config::Config>,
     pub hostname: String,
     pub signer: Option<Arc<mailhost_mailauth::Signer>>,
+    /// Replies are checked like any message (R-AV-5).
+    pub scanner: Option<mailhost_antivirus::Scanner>,
     pub wake: Option<Arc<tokio::sync::Notify>>,
     pub sender: String,
     /// (mailbox, its usage after this message)
@@ -486,6 +489,12 @@ impl After {
             &msg,
             &self.hostname,
         );
+        if let Some(scanner) = &self.scanner {
+            match crate::virus::check_generated(scanner, body, "autoreply").await {
+                Some(b) => body = b,
+                None => return Ok(false),
+            }
+        }
         let domain = a
             .address
             .rsplit_once('@')

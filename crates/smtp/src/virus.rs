@@ -49,6 +49,32 @@ impl Checked {
     }
 }
 
+/// Checks a message this server writes on a customer's behalf (an
+/// autoresponder's reply, R-AV-5) before it is stored or queued: the
+/// checked message with its `X-Virus-Scanned` first, or `None` when it
+/// must not go (infected parts are cut as in any message; a scanner that
+/// cannot answer means no reply, which is better than an unchecked one).
+pub(crate) async fn check_generated(
+    scanner: &mailhost_antivirus::Scanner,
+    body: Vec<u8>,
+    what: &str,
+) -> Option<Vec<u8>> {
+    let body = Arc::new(body);
+    match scanner.scan(body.clone(), 0).await {
+        Verdict::Deliver {
+            body: new, header, ..
+        } => {
+            let mut out = header.into_bytes();
+            out.extend_from_slice(new.as_deref().unwrap_or(&body));
+            Some(out)
+        }
+        Verdict::TempFail(why) | Verdict::Refuse(why) => {
+            tracing::warn!(what, "not sent: the virus check failed: {why} (R-AV-5)");
+            None
+        }
+    }
+}
+
 impl Session {
     /// Checks `body[trace_len..]`, rewriting `body` when parts go, and
     /// prepends `X-Virus-Scanned`. An error is the reply to give instead
@@ -66,6 +92,11 @@ impl Session {
                 signature_broken: false,
             });
         };
+        let forged =
+            mailhost_antivirus::rewrite::strip_forged(body, trace_len, &scanner.settings.host);
+        if forged > 0 {
+            tracing::info!(qid, peer = %self.conn.peer, forged, "forged X-Virus-Scanned fields removed");
+        }
         let shared = Arc::new(std::mem::take(body));
         let verdict = scanner.scan(shared.clone(), trace_len).await;
         *body = Arc::try_unwrap(shared).unwrap_or_else(|a| (*a).clone());
