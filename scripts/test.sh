@@ -46,12 +46,38 @@ export MAILHOST_TEST_CLAMD=1
 echo "== rustfmt and clippy"
 cargo fmt --all --check
 cargo fmt --manifest-path fuzz/Cargo.toml --check
+cargo fmt --manifest-path crates/antivirus/fuzz/Cargo.toml --check
 # --release shares the dependency build with the tests below.
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
 echo "== cargo build and unit/store tests (release profile: one dependency build)"
 cargo build --release --locked --workspace --bins
 cargo test --release --locked --workspace
+
+echo "== bounded fuzzing of the scanner's hand-written decoders, unpacker and part walker"
+# FUZZ_SECONDS per target (0 skips); seeds in crates/antivirus/fuzz/seeds,
+# what the run finds in target/fuzz-corpus (a crash fails the run and leaves
+# its input in crates/antivirus/fuzz/artifacts).
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+    command -v cargo-fuzz >/dev/null || cargo install -q --locked cargo-fuzz
+    (
+        cd crates/antivirus/fuzz
+        export RUSTC_BOOTSTRAP=1 # cargo-fuzz's -Z flags on the stable toolchain
+        cargo fuzz build -s none
+        for t in $(cargo fuzz list); do
+            mkdir -p "../../../target/fuzz-corpus/$t"
+            log="../../../target/fuzz-corpus/$t.log"
+            if ! cargo fuzz run -s none "$t" "../../../target/fuzz-corpus/$t" "seeds/$t" -- \
+                -max_total_time="${FUZZ_SECONDS:-30}" -max_len=65536 -rss_limit_mb=2048 \
+                -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
+                tail -40 "$log"
+                echo "fuzz target $t failed"
+                exit 1
+            fi
+            echo "$t: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$') runs"
+        done
+    )
+fi
 
 echo "== end-to-end tests with real clients"
 export MAILHOST_BIN="$PWD/target/release/mailhost"

@@ -12,8 +12,13 @@
 //! - `idle`: opens N connections, waits for each greeting and holds them
 //!   for a while (the caller measures the server's memory).
 //!
+//! - `av-sigs`, `av`: the virus scanner's engines on one generated
+//!   database and corpus (see `av.rs`).
+//!
 //! Every run is bounded by its counts and a deadline; only loopback
 //! addresses are accepted.
+
+mod av;
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -100,6 +105,30 @@ enum Cmd {
         speed: Option<usize>,
         #[arg(long, default_value_t = 4096)]
         size: usize,
+    },
+    /// Writes the benchmark's signature database (NDB + HDB + EICAR).
+    AvSigs {
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        ndb: usize,
+        #[arg(long, default_value_t = 10_000)]
+        hdb: usize,
+    },
+    /// The built-in engine, and clamd when given, on one database and
+    /// corpus; bombs against the built-in engine.
+    Av {
+        #[arg(long)]
+        sigs: std::path::PathBuf,
+        /// clamd's socket (a path or 127.0.0.1:PORT).
+        #[arg(long)]
+        clamd: Option<String>,
+        /// clamd's process id, for its peak memory.
+        #[arg(long)]
+        clamd_pid: Option<u32>,
+        /// Seconds per engine and thread count.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
     },
     Pop3 {
         #[arg(long)]
@@ -698,8 +727,29 @@ async fn main() -> Res<()> {
             (None, None) => unreachable!("clap requires one"),
         };
     }
+    match args.cmd {
+        Cmd::AvSigs { out, ndb, hdb } => {
+            return av::write_sigs(&out, ndb, hdb).map_err(|e| e.to_string().into())
+        }
+        Cmd::Av {
+            sigs,
+            clamd,
+            clamd_pid,
+            seconds,
+        } => {
+            if let Some(c) = &clamd {
+                if !c.contains('/') {
+                    check_loopback(&c.parse()?)?;
+                }
+            }
+            return av::av(sigs, clamd, clamd_pid, seconds)
+                .await
+                .map_err(|e| e.to_string().into());
+        }
+        _ => {}
+    }
     let (addr, deadline) = match &args.cmd {
-        Cmd::Fingerprint { .. } => unreachable!(),
+        Cmd::Fingerprint { .. } | Cmd::AvSigs { .. } | Cmd::Av { .. } => unreachable!(),
         Cmd::Smtp { addr, deadline, .. } | Cmd::Pop3 { addr, deadline, .. } => (*addr, *deadline),
         Cmd::Idle { addr, hold, .. } => (*addr, hold + 120),
         Cmd::Sink {
@@ -765,7 +815,7 @@ async fn main() -> Res<()> {
                 connections,
                 hold,
             } => idle(addr, connections, hold).await,
-            Cmd::Fingerprint { .. } => unreachable!(),
+            Cmd::Fingerprint { .. } | Cmd::AvSigs { .. } | Cmd::Av { .. } => unreachable!(),
         }
     };
     tokio::time::timeout(Duration::from_secs(deadline), run)
