@@ -62,6 +62,8 @@ BASE_DIR=$PWD/target/av-base
 if [ ! -x "$BASE_DIR/target/release/mailhost" ]; then
     rm -rf "$BASE_DIR" && git worktree prune
     git worktree add -f -q "$BASE_DIR" "$BASE_REV"
+    # Start from this tree's build: only the crates that differ rebuild.
+    mkdir -p "$BASE_DIR/target" && cp -a target/release "$BASE_DIR/target/"
     CARGO_TARGET_DIR=$BASE_DIR/target cargo build --release -q --manifest-path "$BASE_DIR/Cargo.toml" -p mailhost
 fi
 rate() { grep -o '= [0-9]* msg/s' | head -1 | tr -dc 0-9; }

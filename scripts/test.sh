@@ -63,11 +63,11 @@ if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
     (
         cd crates/antivirus/fuzz
         export RUSTC_BOOTSTRAP=1 # cargo-fuzz's -Z flags on the stable toolchain
-        cargo fuzz build -s none
+        cargo fuzz build -O -s none
         for t in $(cargo fuzz list); do
             mkdir -p "../../../target/fuzz-corpus/$t"
             log="../../../target/fuzz-corpus/$t.log"
-            if ! cargo fuzz run -s none "$t" "../../../target/fuzz-corpus/$t" "seeds/$t" -- \
+            if ! cargo fuzz run -O -s none "$t" "../../../target/fuzz-corpus/$t" "seeds/$t" -- \
                 -max_total_time="${FUZZ_SECONDS:-30}" -max_len=65536 -rss_limit_mb=2048 \
                 -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
                 tail -40 "$log"

@@ -94,7 +94,7 @@ fn is_end(line: &[u8], word: &[u8]) -> bool {
 
 /// The 6-bit value of a uuencoded character (` and space both mean 0).
 fn uu_value(c: u8) -> Option<u8> {
-    (0x20..=0x60).contains(&c).then_some((c - 0x20) & 0x3f)
+    c.checked_sub(0x20).filter(|v| *v <= 0x40).map(|v| v & 0x3f)
 }
 
 /// Decodes the lines of one `begin` block; returns the input after it.
