@@ -103,7 +103,7 @@ fn check_crc(s: &mut Stream, computed: u16, what: &'static str) -> Result<(), Er
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// The 6-bit value of each alphabet character, or 0xff.

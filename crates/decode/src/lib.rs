@@ -214,14 +214,6 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Splits `input` into lines at `\n`, each without its `\n` and without a
-/// trailing `\r` (mail arrives with CRLF or LF, and both are accepted).
-pub(crate) fn lines(input: &[u8]) -> impl Iterator<Item = &[u8]> {
-    input
-        .split(|b| *b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-}
-
 /// Generous limits for unit tests.
 #[cfg(test)]
 pub(crate) fn test_limits() -> Limits {

@@ -15,11 +15,18 @@
 //!   a line that is not uuencoded data (a signature, another part), still
 //!   yields what was decoded up to there: a mail client decodes as much.
 
-use crate::{lines, Budget, Error, Limits, Member};
+use crate::{Budget, Error, Limits, Member};
 
 /// Whether a `begin <octal mode> <name>` (or `begin-base64 …`) line exists.
 pub fn looks_like(input: &[u8]) -> bool {
-    lines(input).any(|l| begin_line(l).is_some())
+    // Only lines that start with "begin" are looked at (memmem is fast;
+    // splitting every line of a large attachment is not).
+    memchr::memmem::find_iter(input, b"begin").any(|at| {
+        let line_start = at == 0 || input.get(at - 1) == Some(&b'\n');
+        let rest = input.get(at..).unwrap_or(&[]);
+        let line = rest.split(|b| *b == b'\n').next().unwrap_or(&[]);
+        line_start && begin_line(line.strip_suffix(b"\r").unwrap_or(line)).is_some()
+    })
 }
 
 /// Every uuencoded block in `input`, in order.

@@ -2,17 +2,17 @@
 //! `.hsb`, `.ndb` and the hex-pattern subset of `.ldb`, plus the EICAR test
 //! signature that ships with the server.
 //!
-//! Matching is one pass per file: an Aho-Corasick automaton over every
-//! pattern's anchor (its longest fixed run) finds candidates, which are then
-//! verified in full. Text-type (7) patterns run on the normalised text.
+//! Matching is one pass per file: every pattern's anchor (its longest fixed
+//! run) is found by a 4-gram filter (or, under four bytes, Aho-Corasick;
+//! see `anchors`), and each candidate is then verified in full. Text-type (7) patterns run on the normalised text.
 //! Whatever the loader cannot take is counted by feature and logged, never
 //! dropped silently.
 
+mod anchors;
 pub mod hash;
 pub mod logical;
 pub mod pattern;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -82,7 +82,7 @@ struct Compiled {
 
 /// One automaton over a set of patterns' anchors.
 struct Pass {
-    ac: Option<AhoCorasick>,
+    ac: Option<anchors::Anchors>,
     /// anchor id → patterns that carry it
     by_anchor: Vec<Vec<usize>>,
 }
@@ -107,22 +107,7 @@ impl Pass {
         for (a, id) in ids {
             anchors[id] = a;
         }
-        let ac = (!anchors.is_empty()).then(|| {
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .ascii_case_insensitive(nocase)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&anchors)
-                .or_else(|_| {
-                    // Too many states for a DFA: the NFA is slower but has
-                    // no size limit worth reaching here.
-                    AhoCorasickBuilder::new()
-                        .match_kind(MatchKind::Standard)
-                        .ascii_case_insensitive(nocase)
-                        .build(&anchors)
-                })
-                .expect("anchors are plain byte strings")
-        });
+        let ac = anchors::Anchors::build(anchors, nocase);
         Pass { ac, by_anchor }
     }
 }
@@ -400,21 +385,22 @@ impl Database {
     ) -> Option<String> {
         let ac = pass.ac.as_ref()?;
         let len = data.len();
-        for m in ac.find_overlapping_iter(data) {
-            for &p in &pass.by_anchor[m.pattern().as_usize()] {
+        let mut found = None;
+        ac.each(data, |anchor, start| {
+            for &p in &pass.by_anchor[anchor] {
                 let c = &self.patterns[p];
                 if len < c.pattern.min_len {
                     continue;
                 }
                 let off = c.offset;
-                if c.pattern
-                    .verify(data, m.start(), &|s| off.ok(s, len))
-                    .is_none()
-                {
+                if c.pattern.verify(data, start, &|s| off.ok(s, len)).is_none() {
                     continue;
                 }
                 match c.owner {
-                    Owner::Ndb(i) => return Some(self.ndb_names[i].clone()),
+                    Owner::Ndb(i) => {
+                        found = Some(self.ndb_names[i].clone());
+                        return true;
+                    }
                     Owner::Ldb { sig, sub } => {
                         let v = counts
                             .entry(sig)
@@ -423,8 +409,9 @@ impl Database {
                     }
                 }
             }
-        }
-        None
+            false
+        });
+        found
     }
 
     /// How many signatures are loaded.
