@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import poplib
 import shutil
 import smtplib
 import socket
@@ -284,3 +285,46 @@ def test_clamd_down(make_server, tmp_path, on_error):
         assert got.endswith(m)
     srv.log.flush()
     assert "clamd unavailable" in (srv.dir / "server.log").read_text(errors="replace")
+
+
+def take_all(srv, user=A):
+    """Retrieves and deletes every message of the mailbox."""
+    p = poplib.POP3("127.0.0.1", srv.ports["pop3"], timeout=10)
+    p.user(user)
+    p.pass_("secret-pw")
+    count, _ = p.stat()
+    msgs = [b"\r\n".join(p.retr(i + 1)[1]) + b"\r\n" for i in range(count)]
+    for i in range(count):
+        p.dele(i + 1)
+    p.quit()
+    return msgs
+
+
+def test_signatures_reload_without_restart_and_unsupported_are_logged(make_server, tmp_path):
+    sigs = tmp_path / "sigs"
+    sigs.mkdir()
+    srv = make_server(f'[antivirus]\nsignatures = "{sigs}"\nreload_interval = "200ms"\n')
+    srv.setup_domain()
+    marker = b"MAILHOST-CUSTOM-TEST-" + b"SAMPLE-0042"
+    m = message([TEXT, attachment(['Content-Type: application/octet-stream; name="tool.bin"'], b"\x00\x01" + marker + b"\x02")])
+    send(srv, m)
+    got = fetch_one(srv)
+    assert b"); clean\r\n" in got and b"1 signature, set" in got
+    take_all(srv)
+    # A new .ndb (any offset) and an .ldb with a PCRE subsignature, which
+    # the built-in engine cannot take: counted and logged, not dropped silently.
+    (sigs / "local.ndb").write_text(f"Mailhost.Test.Custom:0:*:{marker.hex()}\n")
+    (sigs / "local.ldb").write_text("Mailhost.Test.Pcre;Engine:51-255,Target:0;0&1;41424344;0/x.y/\n")
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        send(srv, m)
+        got = take_all(srv)[0]
+        if b"Mailhost.Test.Custom" in got:
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError("the new signature was not loaded")
+    assert b"infected: 1 part removed (Mailhost.Test.Custom)" in got
+    srv.log.flush()
+    log = (srv.dir / "server.log").read_text(errors="replace")
+    assert "virus signatures left out: unsupported" in log, log[-3000:]

@@ -275,9 +275,10 @@ struct PartVerdict {
 
 /// The built-in engine on one message, synchronously (fuzzing, benchmarks).
 pub fn scan_builtin(db: &Database, s: &Settings, raw: &[u8]) -> Verdict {
+    let n = db.count();
     let engine = format!(
-        "mailhost builtin, {} signatures, set {}",
-        db.count(),
+        "mailhost builtin, {n} signature{}, set {}",
+        if n == 1 { "" } else { "s" },
         db.report.version
     );
     decide(s, raw, &engine, |walker_parts| {
