@@ -16,9 +16,17 @@ fuzz_target!(|data: &[u8]| {
     let mut msg = data.to_vec();
     // Seed the corpus with viruses the walker must cut out.
     if data.first() == Some(&b'!') {
-        msg.extend_from_slice(b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*");
+        msg.extend_from_slice(
+            b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*",
+        );
     }
-    if let Verdict::Deliver { body: Some(b), removed, header, .. } = scan_builtin(db, s, &msg) {
+    if let Verdict::Deliver {
+        body: Some(b),
+        removed,
+        header,
+        ..
+    } = scan_builtin(db, s, &msg)
+    {
         assert!(!removed.is_empty());
         assert!(header.ends_with("\r\n") && !header[..header.len() - 2].contains('\n'));
         if let Verdict::Deliver { removed: again, .. } = scan_builtin(db, s, &b) {

@@ -16,7 +16,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(members.len() <= LIMITS.max_members as usize);
         let total: usize = members.iter().map(|m| m.data.len()).sum();
         assert!(total as u64 <= LIMITS.max_total);
-        assert!(members.iter().all(|m| m.data.len() as u64 <= LIMITS.max_member));
+        assert!(members
+            .iter()
+            .all(|m| m.data.len() as u64 <= LIMITS.max_member));
     }
     assert_eq!(r, rtf::objects(data, &LIMITS));
 });
