@@ -78,27 +78,6 @@ pub fn write_sigs(out: &Path, ndb: usize, hdb: usize) -> Res<()> {
     Ok(())
 }
 
-fn b64(d: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::with_capacity(d.len() * 4 / 3 + d.len() / 38 + 4);
-    for (i, g) in d.chunks(3).enumerate() {
-        if i > 0 && i % 19 == 0 {
-            s.push_str("\r\n");
-        }
-        let mut t = [0u8; 3];
-        t[..g.len()].copy_from_slice(g);
-        let v = u32::from_be_bytes([0, t[0], t[1], t[2]]);
-        for k in 0..4 {
-            s.push(if k <= g.len() {
-                A[((v >> (18 - 6 * k)) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    s
-}
-
 fn text(r: &mut Rng, n: usize) -> Vec<u8> {
     const W: [&str; 12] = [
         "the", "report", "attached", "meeting", "invoice", "please", "find", "regards", "quarter",
@@ -131,7 +110,7 @@ MIME-Version: 1.0\r\n"
         format!(
             "\r\n--bb\r\nContent-Type: {ctype}; name=\"{name}\"\r\n\
 Content-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--bb--\r\n",
-            b64(data)
+            common::base64(data)
         )
         .bytes(),
     );

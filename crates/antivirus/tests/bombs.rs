@@ -212,30 +212,13 @@ fn rfc2231_continuations_cve_2024_39929() {
     // Exim before 4.98 read only the first line of a multi-line RFC 2231
     // filename, so "eicar" passed an extension filter. The name is joined
     // for the notice; the content is checked whatever the name.
-    let b64 = |d: &[u8]| {
-        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut s = String::new();
-        for g in d.chunks(3) {
-            let mut t = [0u8; 3];
-            t[..g.len()].copy_from_slice(g);
-            let v = u32::from_be_bytes([0, t[0], t[1], t[2]]);
-            for k in 0..4 {
-                if k <= g.len() {
-                    s.push(A[((v >> (18 - 6 * k)) & 63) as usize] as char);
-                } else {
-                    s.push('=');
-                }
-            }
-        }
-        s
-    };
     let m = format!(
         "From: a@example.com\r\nTo: b@example.net\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
 Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
 --b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\
 Content-Disposition: attachment;\r\n filename*0*=us-ascii''eic;\r\n filename*1*=ar%2E;\r\n filename*2=\"com\"\r\n\r\n\
 {}\r\n--b--\r\n",
-        b64(&eicar())
+        common::base64(&eicar())
     );
     match verdict(m.into_bytes()) {
         Verdict::Deliver { body, removed, .. } => {

@@ -166,29 +166,12 @@ fn a_message_gets_the_same_cut_from_both_engines() {
         settings,
     );
     let zip = common::zip(&[("report/eicar.com", &eicar())]);
-    let b64 = |d: &[u8]| -> String {
-        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        d.chunks(3)
-            .flat_map(|g| {
-                let mut t = [0u8; 3];
-                t[..g.len()].copy_from_slice(g);
-                let v = u32::from_be_bytes([0, t[0], t[1], t[2]]);
-                (0..4).map(move |k| {
-                    if k <= g.len() {
-                        A[((v >> (18 - 6 * k)) & 63) as usize] as char
-                    } else {
-                        '='
-                    }
-                })
-            })
-            .collect()
-    };
     let msg = format!(
         "From: a@example.com\r\nTo: b@example.net\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
 Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
 --b\r\nContent-Type: application/zip; name=\"r.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n\
 --b\r\nContent-Type: application/pdf; name=\"ok.pdf\"\r\n\r\n%PDF-1.4\r\n--b--\r\n",
-        b64(&zip)
+        common::base64(&zip)
     )
     .into_bytes();
     let msg = Arc::new(msg);

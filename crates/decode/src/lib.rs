@@ -214,6 +214,16 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The value of one hexadecimal digit, either case.
+pub fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
 /// Generous limits for unit tests.
 #[cfg(test)]
 pub(crate) fn test_limits() -> Limits {

@@ -103,7 +103,7 @@ fn destination_bytes(body: &[u8], budget: &mut Budget) -> Result<(Vec<u8>, usize
                 continue;
             }
             _ if nested == 0 => {
-                if let Some(v) = hex(c) {
+                if let Some(v) = crate::hex_digit(c) {
                     match high.take() {
                         None => high = Some(v),
                         Some(h) => budget.put_byte(&mut out, (h << 4) | v)?,
@@ -153,15 +153,6 @@ fn control(s: &[u8]) -> (usize, Option<usize>) {
         .then(|| std::str::from_utf8(param).ok()?.parse::<usize>().ok())
         .flatten();
     (n.min(s.len()), bin)
-}
-
-fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// An OLE1 embedded object: the packaged file, or the native data.

@@ -1,24 +1,8 @@
-//! The RTF \\objdata / \\datastore objects decoder: never panics, stays within its limits, and gives
-//! the same result twice.
+//! The RTF `\objdata` / `\datastore` object decoder: never panics, stays
+//! within its limits, and gives the same result twice.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mailhost_decode::{rtf, Limits};
-
-const LIMITS: Limits = Limits {
-    max_total: 1 << 20,
-    max_member: 1 << 18,
-    max_members: 64,
-};
 
 fuzz_target!(|data: &[u8]| {
-    let r = rtf::objects(data, &LIMITS);
-    if let Ok(members) = &r {
-        assert!(members.len() <= LIMITS.max_members as usize);
-        let total: usize = members.iter().map(|m| m.data.len()).sum();
-        assert!(total as u64 <= LIMITS.max_total);
-        assert!(members
-            .iter()
-            .all(|m| m.data.len() as u64 <= LIMITS.max_member));
-    }
-    assert_eq!(r, rtf::objects(data, &LIMITS));
+    mailhost_antivirus_fuzz::check_members(data, mailhost_decode::rtf::objects);
 });

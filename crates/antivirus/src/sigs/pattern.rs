@@ -48,14 +48,7 @@ pub const MIN_ANCHOR: usize = 2;
 /// bounded gaps cannot cost unbounded time on hostile data.
 const STEP_BUDGET: u32 = 20_000;
 
-fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
+use mailhost_decode::hex_digit as hex;
 
 fn number(s: &str) -> Result<usize, Unsupported> {
     s.trim().parse::<usize>().map_err(|_| "malformed gap")

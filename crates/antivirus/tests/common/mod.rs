@@ -388,17 +388,11 @@ pub fn binhex(name: &str, data: &[u8]) -> Vec<u8> {
             rle.push(0);
         }
     }
-    const A: &[u8; 64] = b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr";
-    let mut chars = Vec::new();
-    for g in rle.chunks(3) {
-        let mut t = [0u8; 3];
-        t[..g.len()].copy_from_slice(g);
-        let v = u32::from_be_bytes([0, t[0], t[1], t[2]]);
-        let n = [2, 3, 4][g.len() - 1];
-        for k in 0..n {
-            chars.push(A[((v >> (18 - 6 * k)) & 63) as usize]);
-        }
-    }
+    let chars = sextets(
+        &rle,
+        b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr",
+        false,
+    );
     let mut out = b"(This file must be converted with BinHex 4.0)\r\n\r\n:".to_vec();
     for (i, c) in chars.iter().enumerate() {
         if i > 0 && i % 64 == 63 {
@@ -408,4 +402,34 @@ pub fn binhex(name: &str, data: &[u8]) -> Vec<u8> {
     }
     out.extend(b":\r\n");
     out
+}
+
+/// Three bytes to four characters of `alphabet` (a last partial group
+/// gives two or three, then `=` padding if `pad`): base64 and BinHex alike.
+pub fn sextets(d: &[u8], alphabet: &[u8; 64], pad: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(d.len() / 3 * 4 + 4);
+    for g in d.chunks(3) {
+        let mut t = [0u8; 3];
+        t[..g.len()].copy_from_slice(g);
+        let v = u32::from_be_bytes([0, t[0], t[1], t[2]]);
+        for k in 0..4 {
+            if k <= g.len() {
+                out.push(alphabet[((v >> (18 - 6 * k)) & 63) as usize]);
+            } else if pad {
+                out.push(b'=');
+            }
+        }
+    }
+    out
+}
+
+/// Base64 (RFC 2045) in lines of 76.
+pub fn base64(d: &[u8]) -> String {
+    let s = sextets(
+        d,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        true,
+    );
+    let lines: Vec<&[u8]> = s.chunks(76).collect();
+    String::from_utf8(lines.join(&b"\r\n"[..])).expect("base64 is ASCII")
 }
