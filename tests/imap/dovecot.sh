@@ -10,7 +10,7 @@
 #
 # Environment:
 #   DOVECOT_PORT      IMAP port (default 14300); IMAPS uses DOVECOT_PORT+1
-#   IMAPTEST_DIR      scripts (default ../shared/conformance/imaptest/tests)
+#   IMAPTEST_DIR      scripts (default: ../shared/conformance/imaptest/tests beside the checkout)
 #   IMAPTEST_LOG_DIR  protocol traces per script (default /tmp/imaptest-dovecot-logs)
 #   KEEP_DOVECOT_DIR  set to 1 to keep the temporary directory
 #   DOVECOT_URLAUTH   set to 1 to enable URLAUTH (imap_urlauth_host and a
@@ -25,7 +25,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-tests=${IMAPTEST_DIR:-../shared/conformance/imaptest/tests}
+tests=${IMAPTEST_DIR:-$here/../../../shared/conformance/imaptest/tests}
 port=${DOVECOT_PORT:-14300}
 tls_port=$((port + 1))
 logdir=${IMAPTEST_LOG_DIR:-/tmp/imaptest-dovecot-logs}
