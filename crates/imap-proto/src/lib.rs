@@ -3,6 +3,8 @@
 //!
 //! - [`frame`]: splits the client's byte stream into whole commands,
 //!   literals included (RFC 9051 §4.3 synchronizing literals, RFC 7888
-//!   LITERAL+ / LITERAL-), with bounded lines and literals.
+//!   LITERAL+ / LITERAL-), with bounded lines and literals;
+//! - [`seqset`]: sequence sets, resolved against a mailbox.
 
 pub mod frame;
+pub mod seqset;
