@@ -46,7 +46,7 @@ export MAILHOST_TEST_CLAMD=1
 echo "== rustfmt and clippy"
 cargo fmt --all --check
 cargo fmt --manifest-path fuzz/Cargo.toml --check
-cargo fmt --manifest-path crates/antivirus/fuzz/Cargo.toml --check
+for f in crates/*/fuzz/Cargo.toml; do cargo fmt --manifest-path "$f" --check; done
 # --release shares the dependency build with the tests below.
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
@@ -54,29 +54,32 @@ echo "== cargo build and unit/store tests (release profile: one dependency build
 cargo build --release --locked --workspace --bins
 cargo test --release --locked --workspace
 
-echo "== bounded fuzzing of the scanner's hand-written decoders, unpacker and part walker"
-# FUZZ_SECONDS per target (0 skips); seeds in crates/antivirus/fuzz/seeds,
-# what the run finds in target/fuzz-corpus (a crash fails the run and leaves
-# its input in crates/antivirus/fuzz/artifacts).
+echo "== bounded fuzzing of the hand-written parsers (crates/*/fuzz: the scanner's decoders, unpacker and part walker; IMAP framing and sequence sets)"
+# FUZZ_SECONDS per target (0 skips); seeds in crates/*/fuzz/seeds, what the
+# run finds in target/fuzz-corpus (a crash fails the run and leaves its
+# input in that crate's fuzz/artifacts).
 if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
     command -v cargo-fuzz >/dev/null || cargo install -q --locked cargo-fuzz
-    (
-        cd crates/antivirus/fuzz
-        export RUSTC_BOOTSTRAP=1 # cargo-fuzz's -Z flags on the stable toolchain
-        cargo fuzz build -O -s none
-        for t in $(cargo fuzz list); do
-            mkdir -p "../../../target/fuzz-corpus/$t"
-            log="../../../target/fuzz-corpus/$t.log"
-            if ! cargo fuzz run -O -s none "$t" "../../../target/fuzz-corpus/$t" "seeds/$t" -- \
-                -max_total_time="${FUZZ_SECONDS:-30}" -max_len=65536 -rss_limit_mb=2048 \
-                -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
-                tail -40 "$log"
-                echo "fuzz target $t failed"
-                exit 1
-            fi
-            echo "$t: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$') runs"
-        done
-    )
+    corpus=$PWD/target/fuzz-corpus
+    for dir in crates/*/fuzz; do
+        (
+            export RUSTC_BOOTSTRAP=1 # cargo-fuzz's -Z flags on the stable toolchain
+            cd "$dir"
+            cargo fuzz build -O -s none
+            for t in $(cargo fuzz list); do
+                mkdir -p "$corpus/$t"
+                log="$corpus/$t.log"
+                if ! cargo fuzz run -O -s none "$t" "$corpus/$t" "seeds/$t" -- \
+                    -max_total_time="${FUZZ_SECONDS:-30}" -max_len=65536 -rss_limit_mb=2048 \
+                    -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
+                    tail -40 "$log"
+                    echo "fuzz target $dir $t failed"
+                    exit 1
+                fi
+                echo "$t: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$') runs"
+            done
+        )
+    done
 fi
 
 echo "== end-to-end tests with real clients"
