@@ -164,13 +164,7 @@ impl Framer {
                         self.cmd.bytes.extend_from_slice(&line);
                         if let Some(Ok((len, false))) = literal_at_end(&line) {
                             // Its literal is on its way: drop it too.
-                            self.dropped_tag = self.cmd.tag().map(<[u8]>::to_vec);
-                            self.cmd = Command::default();
-                            self.text = 0;
-                            self.state = State::DropLiteral {
-                                left: len,
-                                why: Refusal::LineTooLong,
-                            };
+                            self.drop_literal(len, Refusal::LineTooLong);
                             continue;
                         }
                         return Some(self.refuse(Refusal::LineTooLong));
@@ -204,13 +198,7 @@ impl Framer {
                                     // The client waits for "+": nothing follows.
                                     return Some(self.refuse(Refusal::LiteralTooBig));
                                 }
-                                self.dropped_tag = self.cmd.tag().map(<[u8]>::to_vec);
-                                self.cmd = Command::default();
-                                self.text = 0;
-                                self.state = State::DropLiteral {
-                                    left: len,
-                                    why: Refusal::LiteralTooBig,
-                                };
+                                self.drop_literal(len, Refusal::LiteralTooBig);
                                 continue;
                             }
                             self.state = State::Literal { left: len };
@@ -273,13 +261,11 @@ impl Framer {
                     let line: Vec<u8> = self.input.drain(..=nl).collect();
                     let line = line.strip_suffix(b"\n").unwrap_or(&line);
                     let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    if let Some(Ok((len, _))) = literal_at_end(line) {
-                        // Nothing was sent for it if it is synchronizing;
-                        // if not, its bytes follow and are dropped too.
-                        if !is_sync(line) {
-                            self.state = State::DropLiteral { left: len, why };
-                            continue;
-                        }
+                    // A synchronizing literal was never sent (no `+`); a
+                    // non-synchronizing one follows and is dropped too.
+                    if let Some(Ok((len, false))) = literal_at_end(line) {
+                        self.state = State::DropLiteral { left: len, why };
+                        continue;
                     }
                     self.state = State::Line;
                     return Some(Frame::Refused {
@@ -298,6 +284,16 @@ impl Framer {
         self.text = 0;
         self.state = State::Line;
         Frame::Refused { tag, why }
+    }
+
+    /// Refuses the command assembled so far, whose non-synchronizing
+    /// literal of `len` bytes is on its way: those bytes and the rest of
+    /// the line are dropped before the refusal is given.
+    fn drop_literal(&mut self, len: u64, why: Refusal) {
+        self.dropped_tag = self.cmd.tag().map(<[u8]>::to_vec);
+        self.cmd = Command::default();
+        self.text = 0;
+        self.state = State::DropLiteral { left: len, why };
     }
 
     /// Starts dropping the rest of the current (over-long) line.
@@ -331,10 +327,6 @@ fn tag_of(bytes: &[u8]) -> Option<&[u8]> {
     ok.then_some(tag)
 }
 
-fn is_sync(line: &[u8]) -> bool {
-    !(line.ends_with(b"+}") || line.ends_with(b"-}"))
-}
-
 /// A literal announced at the end of `line`: its length and whether it is
 /// synchronizing; `Err` for a malformed announcement (`{}`, `{+}`, more
 /// digits than a 64-bit length has). Only the last `ANNOUNCEMENT` bytes
@@ -366,6 +358,13 @@ mod tests {
 
     fn all(f: &mut Framer) -> Vec<Frame> {
         std::iter::from_fn(|| f.next_frame()).collect()
+    }
+
+    fn refused(tag: &[u8], why: Refusal) -> Frame {
+        Frame::Refused {
+            tag: Some(tag.to_vec()),
+            why,
+        }
     }
 
     fn cmd(s: &[u8]) -> Frame {
@@ -436,13 +435,7 @@ mod tests {
         f.push(b"\r\nt2 NOOP\r\n");
         assert_eq!(
             all(&mut f),
-            vec![
-                Frame::Refused {
-                    tag: Some(b"t1".to_vec()),
-                    why: Refusal::LineTooLong
-                },
-                cmd(b"t2 NOOP")
-            ]
+            vec![refused(b"t1", Refusal::LineTooLong), cmd(b"t2 NOOP")]
         );
         // A long line that arrives whole is refused the same way.
         let mut f = Framer::new(limits);
@@ -450,13 +443,7 @@ mod tests {
         long.extend([b'9'; 200]);
         long.extend(b"\r\n");
         f.push(&long);
-        assert_eq!(
-            f.next_frame(),
-            Some(Frame::Refused {
-                tag: Some(b"t3".to_vec()),
-                why: Refusal::LineTooLong
-            })
-        );
+        assert_eq!(f.next_frame(), Some(refused(b"t3", Refusal::LineTooLong)));
     }
 
     #[test]
@@ -471,13 +458,7 @@ mod tests {
         f.push(b"a APPEND INBOX {11}\r\nb NOOP\r\n");
         assert_eq!(
             all(&mut f),
-            vec![
-                Frame::Refused {
-                    tag: Some(b"a".to_vec()),
-                    why: Refusal::LiteralTooBig
-                },
-                cmd(b"b NOOP")
-            ]
+            vec![refused(b"a", Refusal::LiteralTooBig), cmd(b"b NOOP")]
         );
         // Non-synchronizing over LITERAL-'s cap: its bytes (which look like
         // a command) are dropped, then the rest of its line.
@@ -487,13 +468,7 @@ mod tests {
         f.push(b"P tail {2+}\r\nzz\r\nb NOOP\r\n");
         assert_eq!(
             all(&mut f),
-            vec![
-                Frame::Refused {
-                    tag: Some(b"a".to_vec()),
-                    why: Refusal::LiteralTooBig
-                },
-                cmd(b"b NOOP")
-            ]
+            vec![refused(b"a", Refusal::LiteralTooBig), cmd(b"b NOOP")]
         );
     }
 
@@ -511,13 +486,7 @@ mod tests {
         let want = all(&mut whole);
         assert_eq!(
             want,
-            vec![
-                Frame::Refused {
-                    tag: Some(b"a".to_vec()),
-                    why: Refusal::LiteralTooBig
-                },
-                cmd(b"b NOOP")
-            ]
+            vec![refused(b"a", Refusal::LiteralTooBig), cmd(b"b NOOP")]
         );
         let mut bytes = Framer::new(limits);
         let mut got = Vec::new();
