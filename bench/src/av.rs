@@ -270,11 +270,21 @@ fn verdict_word(v: &Verdict) -> String {
     }
 }
 
+#[derive(Default)]
 struct Run {
     msgs: usize,
     bytes: usize,
     secs: f64,
     lat: Vec<f64>,
+}
+
+impl Run {
+    /// One message of `bytes` scanned since `t0`.
+    fn record(&mut self, t0: Instant, bytes: usize) {
+        self.lat.push(t0.elapsed().as_secs_f64() * 1e3);
+        self.msgs += 1;
+        self.bytes += bytes;
+    }
 }
 
 fn report(engine: &str, threads: usize, mut r: Run, rss_kb: u64) {
@@ -302,21 +312,13 @@ fn builtin_run(
         .map(|t| {
             let (db, s, corpus) = (db.clone(), s.clone(), corpus.clone());
             std::thread::spawn(move || {
-                let mut run = Run {
-                    msgs: 0,
-                    bytes: 0,
-                    secs: 0.0,
-                    lat: Vec::new(),
-                };
+                let mut run = Run::default();
                 let mut i = t;
                 while start.elapsed().as_secs_f64() < secs {
                     let m = &corpus[i % corpus.len()];
                     let t0 = Instant::now();
-                    let v = scan_builtin(&db, &s, m);
-                    run.lat.push(t0.elapsed().as_secs_f64() * 1e3);
-                    std::hint::black_box(v);
-                    run.msgs += 1;
-                    run.bytes += m.len();
+                    std::hint::black_box(scan_builtin(&db, &s, m));
+                    run.record(t0, m.len());
                     i += 1;
                 }
                 run
@@ -327,12 +329,7 @@ fn builtin_run(
 }
 
 fn merge(runs: impl Iterator<Item = Run>, start: Instant) -> Run {
-    let mut all = Run {
-        msgs: 0,
-        bytes: 0,
-        secs: 0.0,
-        lat: Vec::new(),
-    };
+    let mut all = Run::default();
     for r in runs {
         all.msgs += r.msgs;
         all.bytes += r.bytes;
@@ -348,22 +345,14 @@ async fn clamd_run(s: &Scanner, corpus: &Arc<Vec<Vec<u8>>>, threads: usize, secs
         .map(|t| {
             let (s, corpus) = (s.clone(), corpus.clone());
             tokio::spawn(async move {
-                let mut run = Run {
-                    msgs: 0,
-                    bytes: 0,
-                    secs: 0.0,
-                    lat: Vec::new(),
-                };
+                let mut run = Run::default();
                 let mut i = t;
                 while start.elapsed().as_secs_f64() < secs {
                     let m = Arc::new(corpus[i % corpus.len()].clone());
                     let n = m.len();
                     let t0 = Instant::now();
-                    let v = s.scan(m, 0).await;
-                    run.lat.push(t0.elapsed().as_secs_f64() * 1e3);
-                    std::hint::black_box(v);
-                    run.msgs += 1;
-                    run.bytes += n;
+                    std::hint::black_box(s.scan(m, 0).await);
+                    run.record(t0, n);
                     i += 1;
                 }
                 run
