@@ -4,7 +4,13 @@
 //! - [`frame`]: splits the client's byte stream into whole commands,
 //!   literals included (RFC 9051 §4.3 synchronizing literals, RFC 7888
 //!   LITERAL+ / LITERAL-), with bounded lines and literals;
-//! - [`seqset`]: sequence sets, resolved against a mailbox.
+//! - [`types`]: the vocabulary — commands, fetch items, search keys;
+//! - `parse`: a framed command → [`types::Request`];
+//! - [`seqset`]: sequence sets, resolved against a mailbox;
+//! - [`utf7`]: modified UTF-7 mailbox names (RFC 9051 §5.1.3);
+//! - [`write`]: strings, literals and atoms in responses.
 
 pub mod frame;
 pub mod seqset;
+pub mod types;
+pub mod write;
