@@ -5,12 +5,15 @@
 //!   literals included (RFC 9051 §4.3 synchronizing literals, RFC 7888
 //!   LITERAL+ / LITERAL-), with bounded lines and literals;
 //! - [`types`]: the vocabulary — commands, fetch items, search keys;
-//! - `parse`: a framed command → [`types::Request`];
+//! - [`parse`]: a framed command → [`types::Request`] (or a `BAD`
+//!   reason);
 //! - [`seqset`]: sequence sets, resolved against a mailbox;
 //! - [`utf7`]: modified UTF-7 mailbox names (RFC 9051 §5.1.3);
-//! - [`write`]: strings, literals and atoms in responses.
+//! - [`write`](mod@write): strings, literals and atoms in responses.
 
 pub mod frame;
+pub mod parse;
 pub mod seqset;
 pub mod types;
+pub mod utf7;
 pub mod write;

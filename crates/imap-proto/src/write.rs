@@ -13,7 +13,8 @@ const MAX_QUOTED: usize = 1024;
 /// enabled, RFC 6855 §3) valid UTF-8 may be quoted too.
 fn quotable(s: &[u8], utf8: bool) -> bool {
     s.len() <= MAX_QUOTED
-        && s.iter().all(|&b| b != 0 && b != b'\r' && b != b'\n' && (b < 0x80 || utf8))
+        && s.iter()
+            .all(|&b| b != 0 && b != b'\r' && b != b'\n' && (b < 0x80 || utf8))
         && (!utf8 || std::str::from_utf8(s).is_ok())
 }
 
@@ -58,8 +59,7 @@ pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
 /// `astring`: an atom when every byte is an ATOM-CHAR (or `]`, ASTRING-CHAR),
 /// else a string.
 pub fn astring(out: &mut Vec<u8>, s: &[u8], utf8: bool) {
-    if !s.is_empty() && s.iter().all(|&b| is_astring_char(b)) && !s.eq_ignore_ascii_case(b"NIL")
-    {
+    if !s.is_empty() && s.iter().all(|&b| is_astring_char(b)) && !s.eq_ignore_ascii_case(b"NIL") {
         out.extend_from_slice(s);
     } else {
         string(out, s, utf8);
@@ -74,7 +74,10 @@ pub fn is_astring_char(b: u8) -> bool {
 /// RFC 9051 §9 ATOM-CHAR: any CHAR except atom-specials.
 pub fn is_atom_char(b: u8) -> bool {
     (0x21..0x7f).contains(&b)
-        && !matches!(b, b'(' | b')' | b'{' | b' ' | b'%' | b'*' | b'"' | b'\\' | b']')
+        && !matches!(
+            b,
+            b'(' | b')' | b'{' | b' ' | b'%' | b'*' | b'"' | b'\\' | b']'
+        )
 }
 
 #[cfg(test)]
