@@ -234,14 +234,23 @@ impl Session {
         self.open_maildrop(account).await
     }
 
-    /// R-POP-4: one session per mailbox, across every node of the store.
+    /// R-POP-4: one session per mailbox, across every node of the store
+    /// (and no IMAP session meanwhile, R-POP-5).
     async fn open_maildrop(&mut self, account: Account) -> Flow {
         let io = &mut self.io;
         let name = format!("pop:{}", account.id);
+        let ip = io.conn.peer.ip().to_canonical().to_string();
         match io
             .ctx
             .store
-            .try_lock(&name, &io.owner, &io.ctx.node, io.lease_ttl())
+            .mail_session_open(
+                &io.owner,
+                account.id,
+                "pop3",
+                &ip,
+                &io.ctx.node,
+                io.lease_ttl(),
+            )
             .await
         {
             Ok(true) => {}
@@ -278,8 +287,8 @@ impl Session {
             Ok(m) => m,
             Err(e) => {
                 warn!(account = %account.address, "pop3: cannot list messages: {e}");
-                if let Some(l) = io.lease.take() {
-                    let _ = io.ctx.store.unlock(&l.name, &io.owner).await;
+                if io.lease.take().is_some() {
+                    let _ = io.ctx.store.mail_session_close(&io.owner).await;
                 }
                 io.err(TEMPFAIL);
                 return Ok(());

@@ -189,7 +189,7 @@ impl Session {
             }
         }
         if let Some(lease) = self.io.lease.take() {
-            if let Err(e) = self.io.ctx.store.unlock(&lease.name, &self.io.owner).await {
+            if let Err(e) = self.io.ctx.store.mail_session_close(&self.io.owner).await {
                 warn!(lock = %lease.name, "pop3: cannot release mailbox lock (it will expire): {e}");
             }
         }
@@ -340,12 +340,7 @@ impl Io {
         // Whatever the outcome, wait another period before trying again,
         // so that a store outage does not turn into a busy loop.
         lease.refreshed = Instant::now();
-        match self
-            .ctx
-            .store
-            .refresh_lock(&lease.name, &self.owner, ttl)
-            .await
-        {
+        match self.ctx.store.mail_session_refresh(&self.owner, ttl).await {
             Ok(true) => Ok(()),
             Ok(false) => {
                 // Another session holds the mailbox now: stop, without UPDATE.

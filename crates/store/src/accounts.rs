@@ -260,7 +260,11 @@ impl Store {
                     d.clone().into(),
                 ],
             )
-            .must_change(StoreError::NotFound(format!("domain {d} is not hosted here")))])
+            .must_change(StoreError::NotFound(format!("domain {d} is not hosted here")))]
+            .into_iter()
+            // R-POP-5: INBOX and the special-use folders come with it.
+            .chain(crate::folders::default_folder_stmts(&addr))
+            .collect())
             .await;
         match r {
             Ok(_) => Ok(addr),
@@ -374,8 +378,10 @@ impl Store {
                 vec![id.into(), id.into()],
             ),
             Stmt::new("DELETE FROM entries WHERE mailbox_id = ?", vec![id.into()]),
+            Stmt::new(crate::folders::DROP_ORPHAN_SUMMARIES, vec![]),
         ]
         .into_iter()
+        .chain(crate::folders::drop_account_stmts(id))
         .chain(Self::special_restore_stmt(&addr))
         .collect())
         .await?;

@@ -38,10 +38,13 @@ mod autoreply;
 mod bulk;
 pub mod db;
 mod factors;
+mod folder_msgs;
+pub mod folders;
 mod forwards;
 mod grants;
 mod listing;
 mod locks;
+mod mail_sessions;
 mod messages;
 mod packages;
 mod password;
@@ -66,6 +69,8 @@ pub use factors::{
     app_password_form, new_app_password, random_code, AppPassword, TotpState, MAIL_PROTOCOLS,
     MAX_APP_PASSWORDS,
 };
+pub use folder_msgs::{Appended, BlobSummary, Changes, FetchRow, MsgState, NewAppend};
+pub use folders::Folder;
 pub use forwards::{ForwardSet, Forwarding, MAX_CHAIN};
 pub use grants::DkimKey;
 pub use listing::PageQuery;
@@ -90,6 +95,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    /// The mailbox would pass its quota (R-IN-3).
+    #[error("{0}")]
+    OverQuota(String),
     #[error("storage error: {0}")]
     Backend(String),
 }

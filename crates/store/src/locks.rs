@@ -65,11 +65,14 @@ impl Store {
     /// node that starts holds no sessions.
     pub async fn release_node_locks(&self, node: &str) -> Result<u64> {
         let n = self
-            .batch(vec![Stmt::new(
-                "DELETE FROM locks WHERE node = ?",
-                vec![node.into()],
-            )])
+            .batch(vec![
+                Stmt::new("DELETE FROM locks WHERE node = ?", vec![node.into()]),
+                Stmt::new(
+                    "DELETE FROM mail_sessions WHERE node = ?",
+                    vec![node.into()],
+                ),
+            ])
             .await?;
-        Ok(n.first().copied().unwrap_or(0))
+        Ok(n.iter().sum())
     }
 }

@@ -45,6 +45,9 @@ pub struct NewMessage {
     /// recipients it could not reach (R-IN-3: a full mailbox of a
     /// fan-out): both or neither.
     pub also: Vec<NewMessage>,
+    /// ENVELOPE and BODYSTRUCTURE for IMAP, computed once (R-POP-5);
+    /// when None, the first IMAP FETCH computes and stores them.
+    pub summary: Option<crate::BlobSummary>,
 }
 
 /// One forwarding address's copy of a message.
@@ -69,6 +72,8 @@ pub struct MessageMeta {
     pub id: i64,
     pub uid: String,
     pub size: u64,
+    /// Its UID in INBOX (IMAP), which POP3 serves.
+    pub imap_uid: u32,
 }
 
 /// 32 hex digits: the time in milliseconds (48 bits), then 80 random bits
@@ -78,7 +83,7 @@ pub struct MessageMeta {
 /// their end: the messages of one group commit share index pages instead
 /// of each dirtying a random one, and the WAL carries a few pages per
 /// commit rather than a few per message.
-fn new_blob_id() -> String {
+pub(crate) fn new_blob_id() -> String {
     let ms = now_ms().max(0) as u128 & ((1 << 48) - 1);
     let r: u128 = rand::rng().random::<u128>() >> 48;
     format!("{:032x}", ms << 80 | r)
@@ -200,11 +205,14 @@ impl Store {
         }
     }
 
-    /// The mailbox's messages in arrival order.
+    /// The messages of the mailbox's INBOX (what POP3 serves, R-POP-5) in
+    /// arrival order.
     pub async fn list_messages(&self, mailbox: i64) -> Result<Vec<MessageMeta>> {
         let rows = self
             .query(
-                "SELECT id, uid, size FROM entries WHERE mailbox_id = ? ORDER BY id",
+                "SELECT id, uid, size, imap_uid FROM entries
+                 WHERE folder_id = (SELECT id FROM folders WHERE account_id = ? AND name = 'INBOX')
+                 ORDER BY imap_uid",
                 vec![mailbox.into()],
             )
             .await?;
@@ -214,6 +222,7 @@ impl Store {
                     id: r.i64(0)?,
                     uid: r.text(1)?,
                     size: r.i64(2)? as u64,
+                    imap_uid: r.i64(3)?.clamp(0, u32::MAX as i64) as u32,
                 })
             })
             .collect()
@@ -283,32 +292,42 @@ impl Store {
     }
 
     /// Deletes messages of one mailbox, and bodies no other mailbox holds,
-    /// in one transaction.
+    /// in one transaction. For IMAP this is an expunge (R-POP-5: a POP3
+    /// DELE and an IMAP EXPUNGE are one state): each folder's MODSEQ moves
+    /// and tombstones tell IMAP sessions.
     pub async fn delete_messages(&self, mailbox: i64, ids: &[i64]) -> Result<()> {
-        if ids.is_empty() {
+        let (Some(lo), Some(hi)) = (ids.iter().min(), ids.iter().max()) else {
             return Ok(());
+        };
+        let rows = self
+            .query(
+                "SELECT id, folder_id, imap_uid FROM entries WHERE mailbox_id = ? AND id >= ? AND id <= ?",
+                vec![mailbox.into(), (*lo).into(), (*hi).into()],
+            )
+            .await?;
+        let mut by_folder: std::collections::BTreeMap<i64, Vec<u32>> = Default::default();
+        for r in &rows {
+            if ids.contains(&r.i64(0)?) {
+                by_folder
+                    .entry(r.i64(1)?)
+                    .or_default()
+                    .push(r.i64(2)?.clamp(0, u32::MAX as i64) as u32);
+            }
         }
-        let mut stmts = Vec::with_capacity(ids.len() * 3 + 2);
-        for id in ids {
-            stmts.push(Stmt::new(
-                "UPDATE addresses SET used = used - COALESCE((SELECT size FROM entries WHERE id = ? AND mailbox_id = ?), 0)
-                 WHERE id = ?",
-                vec![(*id).into(), mailbox.into(), mailbox.into()],
-            ));
-            // The body goes first, while the entry still names it.
-            stmts.push(Stmt::new(
-                "DELETE FROM blobs WHERE id = (SELECT blob_id FROM entries WHERE id = ? AND mailbox_id = ?)
-                   AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_id = blobs.id AND e.id <> ?)
-                   AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.blob_id = blobs.id)",
-                vec![(*id).into(), mailbox.into(), (*id).into()],
-            ));
-            stmts.push(Stmt::new(
-                "DELETE FROM entries WHERE id = ? AND mailbox_id = ?",
-                vec![(*id).into(), mailbox.into()],
+        let mut stmts = Vec::new();
+        for (folder, mut uids) in by_folder {
+            uids.sort_unstable();
+            stmts.extend(crate::folder_msgs::expunge_stmts(
+                mailbox,
+                folder,
+                &crate::folder_msgs::runs(&uids),
+                false,
+                self.default_quota(),
             ));
         }
-        stmts.extend(crate::quota::settle_stmts(mailbox, self.default_quota()));
-        self.batch(stmts).await?;
+        if !stmts.is_empty() {
+            self.batch(stmts).await?;
+        }
         Ok(())
     }
 }
@@ -352,14 +371,33 @@ fn message_stmts_as(mut msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec
             vec![blob.clone().into(), Val::B(msg.body)],
         ));
     }
+    if let Some(s) = msg.summary.as_ref().filter(|_| !msg.deliveries.is_empty()) {
+        stmts.push(crate::folder_msgs::summary_stmt(&blob, s));
+    }
     for (i, (mailbox, prefix)) in msg.deliveries.into_iter().enumerate() {
         // RFC 1939 §7: UIDs are 1-70 printable characters, unique in
         // the mailbox and stable across sessions.
         let uid = format!("{blob}.{i}");
         let size = (len + prefix.len()) as i64;
+        // R-POP-5: into INBOX with the next UID and MODSEQ, taken from the
+        // folder row this transaction updates first (on PostgreSQL that
+        // row's lock orders concurrent deliveries, so UIDs ascend in
+        // commit order, RFC 9051 §2.3.1.1).
+        stmts.push(
+            Stmt::new(
+                "UPDATE folders SET uidnext = uidnext + 1, modseq = modseq + 1, messages = messages + 1,
+                   unseen = unseen + 1, size = size + ?
+                 WHERE account_id = ? AND name = 'INBOX' AND uidnext < 4294967295",
+                vec![size.into(), mailbox.into()],
+            )
+            .must_change(StoreError::Backend(format!(
+                "mailbox {mailbox} has no INBOX to deliver to, or it used every UID"
+            ))),
+        );
         stmts.push(Stmt::new(
-            "INSERT INTO entries (mailbox_id, blob_id, uid, prefix, size, received_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO entries (mailbox_id, blob_id, uid, prefix, size, received_at, folder_id, imap_uid, modseq)
+             SELECT ?, ?, ?, ?, ?, ?, f.id, f.uidnext - 1, f.modseq FROM folders f
+             WHERE f.account_id = ? AND f.name = 'INBOX'",
             vec![
                 mailbox.into(),
                 blob.clone().into(),
@@ -367,6 +405,7 @@ fn message_stmts_as(mut msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec
                 Val::B(prefix),
                 size.into(),
                 now.into(),
+                mailbox.into(),
             ],
         ));
         uids.push(uid);

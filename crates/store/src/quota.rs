@@ -242,6 +242,22 @@ pub(crate) fn usage_stmt(mailbox: i64, delta: i64) -> Stmt {
     )
 }
 
+/// A guard at the end of a batch that adds mail on a user's behalf
+/// (IMAP APPEND, COPY): the batch fails with `OverQuota` if the mailbox
+/// is now past its quota (R-IN-3).
+pub(crate) fn within_quota_stmt(mailbox: i64, default: i64) -> Stmt {
+    Stmt::new(
+        concat!(
+            "UPDATE addresses SET used = used WHERE id = ? AND used <= ",
+            effective_quota!()
+        ),
+        vec![mailbox.into(), default.into()],
+    )
+    .must_change(StoreError::OverQuota(
+        "the mailbox is over its quota (R-IN-3); delete some mail first".into(),
+    ))
+}
+
 /// Lowers the notice level of a mailbox whose usage fell below a line,
 /// so that crossing it again notifies again. `default` is the server's
 /// quota.

@@ -9,7 +9,8 @@
 //! (RFC 1939 §3).
 
 use crate::db::Stmt;
-use crate::{now_ms, Result, Store};
+use crate::{now_ms, Result, Store, StoreError};
+use std::collections::BTreeMap;
 
 /// What one batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -22,20 +23,17 @@ pub struct Purged {
 }
 
 impl Store {
-    /// Deletes up to `limit` entries read before `before` (ms), after the
-    /// cursor `after`.
+    /// Deletes up to `limit` entries first read over POP3 before `before`
+    /// (ms), after the cursor `after` (R-POP-2).
     pub async fn purge_read(&self, before: i64, after: (i64, i64), limit: i64) -> Result<Purged> {
-        let now = now_ms();
         let rows = self
             .query(
-                "SELECT e.id, e.mailbox_id, e.retrieved_at, e.size,
-                        EXISTS (SELECT 1 FROM locks l WHERE l.name = 'pop:' || e.mailbox_id AND l.expires_at > ?)
+                "SELECT e.id, e.mailbox_id, e.retrieved_at, e.size, e.folder_id, e.imap_uid
                  FROM entries e
                  WHERE e.retrieved_at IS NOT NULL AND e.retrieved_at < ?
                    AND (e.retrieved_at > ? OR (e.retrieved_at = ? AND e.id > ?))
                  ORDER BY e.retrieved_at, e.id LIMIT ?",
                 vec![
-                    now.into(),
                     before.into(),
                     after.0.into(),
                     after.0.into(),
@@ -44,64 +42,79 @@ impl Store {
                 ],
             )
             .await?;
+        self.purge_rows(&rows, limit).await
+    }
+
+    /// The same for mail first read over IMAP (`policy.imap_read_retention`,
+    /// R-POP-5), by `imap_read_at`.
+    pub async fn purge_imap_read(
+        &self,
+        before: i64,
+        after: (i64, i64),
+        limit: i64,
+    ) -> Result<Purged> {
+        let rows = self
+            .query(
+                "SELECT e.id, e.mailbox_id, e.imap_read_at, e.size, e.folder_id, e.imap_uid
+                 FROM entries e
+                 WHERE e.imap_read_at IS NOT NULL AND e.imap_read_at < ?
+                   AND (e.imap_read_at > ? OR (e.imap_read_at = ? AND e.id > ?))
+                 ORDER BY e.imap_read_at, e.id LIMIT ?",
+                vec![
+                    before.into(),
+                    after.0.into(),
+                    after.0.into(),
+                    after.1.into(),
+                    limit.into(),
+                ],
+            )
+            .await?;
+        self.purge_rows(&rows, limit).await
+    }
+
+    /// Expunges the rows `(id, mailbox, at, size, folder, uid)`, one
+    /// transaction per mailbox, each held back while the mailbox has a
+    /// POP3 session open (its maildrop must not change under it, RFC 1939
+    /// §3; IMAP sessions are told of the expunge instead).
+    async fn purge_rows(&self, rows: &[crate::db::Row], limit: i64) -> Result<Purged> {
         let mut out = Purged::default();
-        let mut stmts = Vec::with_capacity(rows.len() * 3);
-        let mut touched = Vec::new();
-        for r in &rows {
+        let mut by_mailbox: BTreeMap<i64, (i64, BTreeMap<i64, Vec<u32>>)> = BTreeMap::new();
+        for r in rows {
             let (id, mailbox, at, size) = (r.i64(0)?, r.i64(1)?, r.i64(2)?, r.i64(3)?);
             out.next = Some((at, id));
-            if r.i64(4)? != 0 {
+            let (Some(folder), Some(uid)) = (r.opt_i64(4)?, r.opt_i64(5)?) else {
                 continue;
+            };
+            let m = by_mailbox.entry(mailbox).or_default();
+            m.0 += size;
+            m.1.entry(folder)
+                .or_default()
+                .push(uid.clamp(0, u32::MAX as i64) as u32);
+        }
+        for (mailbox, (bytes, folders)) in by_mailbox {
+            let mut stmts = vec![Stmt::new(
+                "UPDATE addresses SET used = used WHERE id = ?
+                   AND NOT EXISTS (SELECT 1 FROM mail_sessions l WHERE l.account_id = ? AND l.protocol = 'pop3' AND l.expires_at > ?)",
+                vec![mailbox.into(), mailbox.into(), now_ms().into()],
+            )
+            .must_change(StoreError::Conflict("a POP3 session is open".into()))];
+            let mut n = 0;
+            for (folder, mut uids) in folders {
+                uids.sort_unstable();
+                n += uids.len() as u64;
+                stmts.extend(crate::folder_msgs::expunge_stmts(
+                    mailbox,
+                    folder,
+                    &crate::folder_msgs::runs(&uids),
+                    false,
+                    self.default_quota(),
+                ));
             }
-            // Each statement repeats the lock check: a session that opened
-            // since the read keeps its maildrop.
-            stmts.push(Stmt::new(
-                "UPDATE addresses SET used = used - ? WHERE id = ?
-                   AND EXISTS (SELECT 1 FROM entries WHERE id = ?)
-                   AND NOT EXISTS (SELECT 1 FROM locks l WHERE l.name = ? AND l.expires_at > ?)",
-                vec![
-                    size.into(),
-                    mailbox.into(),
-                    id.into(),
-                    format!("pop:{mailbox}").into(),
-                    now.into(),
-                ],
-            ));
-            stmts.push(Stmt::new(
-                "DELETE FROM blobs WHERE id = (SELECT blob_id FROM entries WHERE id = ?)
-                   AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_id = blobs.id AND e.id <> ?)
-                   AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.blob_id = blobs.id)
-                   AND NOT EXISTS (SELECT 1 FROM locks l WHERE l.name = ? AND l.expires_at > ?)",
-                vec![
-                    id.into(),
-                    id.into(),
-                    format!("pop:{mailbox}").into(),
-                    now.into(),
-                ],
-            ));
-            stmts.push(Stmt::new(
-                "DELETE FROM entries WHERE id = ?
-                   AND NOT EXISTS (SELECT 1 FROM locks l WHERE l.name = ? AND l.expires_at > ?)",
-                vec![id.into(), format!("pop:{mailbox}").into(), now.into()],
-            ));
-            out.bytes += size;
-            if !touched.contains(&mailbox) {
-                touched.push(mailbox);
+            if self.batch_guarded(stmts).await? {
+                out.entries += n;
+                out.bytes += bytes;
             }
         }
-        if stmts.is_empty() {
-            if (rows.len() as i64) < limit {
-                out.next = None;
-            }
-            return Ok(out);
-        }
-        let deletions = stmts.len();
-        for m in touched {
-            stmts.extend(crate::quota::settle_stmts(m, self.default_quota()));
-        }
-        let n = self.batch(stmts).await?;
-        // Every third count is an entry's deletion.
-        out.entries = n.iter().take(deletions).skip(2).step_by(3).sum();
         if (rows.len() as i64) < limit {
             out.next = None;
         }

@@ -340,6 +340,100 @@ CREATE INDEX addresses_domain_kind ON addresses (domain_id, kind, suspended);
 DROP INDEX addresses_domain_address;
 CREATE INDEX addresses_domain_address ON addresses (domain_id, address{BYTES});
 "#,
+    // 12: IMAP (R-POP-5). Folders per mailbox with the counters SELECT and
+    // STATUS answer from (RFC 9051 §7.3); the folder's id is its
+    // UIDVALIDITY (ids are never given twice, so a folder deleted and made
+    // again gets a new one, and RENAME keeps it). Entries gain their
+    // folder, a per-folder UID given in the delivering transaction, a
+    // MODSEQ (RFC 7162) and flags as bits: \Seen 1, \Answered 2,
+    // \Flagged 4, \Deleted 8, \Draft 16, then the account's keywords
+    // from bit 5 (`keywords`). Expunges leave a tombstone with their
+    // MODSEQ for QRESYNC's VANISHED (RFC 7162 §3.2.10). ENVELOPE and
+    // BODYSTRUCTURE are kept per body (`summaries`), computed once.
+    // `mail_sessions` are the leases of open POP3 and IMAP sessions
+    // (R-POP-4: one computer at a time, across nodes). Existing mail
+    // goes to INBOX in arrival order; mail already read over POP3 is
+    // \Seen.
+    r#"
+CREATE TABLE folders (
+    id {SERIAL},
+    account_id BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    special TEXT,
+    uidnext BIGINT NOT NULL DEFAULT 1,
+    modseq BIGINT NOT NULL DEFAULT 1,
+    messages BIGINT NOT NULL DEFAULT 0,
+    unseen BIGINT NOT NULL DEFAULT 0,
+    deleted BIGINT NOT NULL DEFAULT 0,
+    size BIGINT NOT NULL DEFAULT 0,
+    recent_uid BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX folders_name ON folders (account_id, name{BYTES});
+CREATE TABLE subscriptions (
+    account_id BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (account_id, name)
+);
+CREATE TABLE keywords (
+    account_id BIGINT NOT NULL,
+    bit BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    folded TEXT NOT NULL,
+    PRIMARY KEY (account_id, bit)
+);
+CREATE UNIQUE INDEX keywords_folded ON keywords (account_id, folded);
+CREATE TABLE expunged (
+    folder_id BIGINT NOT NULL,
+    uid BIGINT NOT NULL,
+    modseq BIGINT NOT NULL,
+    PRIMARY KEY (folder_id, uid)
+);
+CREATE INDEX expunged_modseq ON expunged (folder_id, modseq);
+CREATE TABLE summaries (
+    blob_id TEXT PRIMARY KEY,
+    sent_at BIGINT,
+    envelope {BLOB} NOT NULL,
+    body {BLOB} NOT NULL,
+    bodystructure {BLOB} NOT NULL
+);
+CREATE TABLE mail_sessions (
+    id TEXT PRIMARY KEY,
+    account_id BIGINT NOT NULL,
+    protocol TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    node TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX mail_sessions_account ON mail_sessions (account_id);
+CREATE INDEX mail_sessions_node ON mail_sessions (node);
+ALTER TABLE entries ADD COLUMN folder_id BIGINT;
+ALTER TABLE entries ADD COLUMN imap_uid BIGINT;
+ALTER TABLE entries ADD COLUMN modseq BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE entries ADD COLUMN flags BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE entries ADD COLUMN imap_read_at BIGINT;
+INSERT INTO folders (account_id, name, special, created_at)
+  SELECT a.id, f.name, f.special, a.created_at FROM addresses a,
+    (SELECT 'INBOX' AS name, CAST(NULL AS TEXT) AS special UNION ALL SELECT 'Sent', '\Sent'
+     UNION ALL SELECT 'Drafts', '\Drafts' UNION ALL SELECT 'Trash', '\Trash'
+     UNION ALL SELECT 'Junk', '\Junk' UNION ALL SELECT 'Archive', '\Archive') f
+  WHERE a.kind = 'mailbox';
+INSERT INTO subscriptions (account_id, name) SELECT account_id, name FROM folders;
+UPDATE entries SET folder_id = r.fid, imap_uid = r.rn,
+    flags = CASE WHEN entries.retrieved_at IS NULL THEN 0 ELSE 1 END
+  FROM (SELECT e.id AS eid, f.id AS fid,
+          ROW_NUMBER() OVER (PARTITION BY e.mailbox_id ORDER BY e.id) AS rn
+        FROM entries e JOIN folders f ON f.account_id = e.mailbox_id AND f.name = 'INBOX') r
+  WHERE entries.id = r.eid;
+UPDATE folders SET
+    messages = (SELECT COUNT(*) FROM entries e WHERE e.folder_id = folders.id),
+    unseen = (SELECT COUNT(*) FROM entries e WHERE e.folder_id = folders.id AND e.flags = 0),
+    size = (SELECT CAST(COALESCE(SUM(e.size), 0) AS BIGINT) FROM entries e WHERE e.folder_id = folders.id),
+    uidnext = (SELECT CAST(COALESCE(MAX(e.imap_uid), 0) AS BIGINT) + 1 FROM entries e WHERE e.folder_id = folders.id);
+CREATE UNIQUE INDEX entries_folder_uid ON entries (folder_id, imap_uid);
+CREATE INDEX entries_folder_modseq ON entries (folder_id, modseq);
+CREATE INDEX entries_imap_read ON entries (imap_read_at, id) WHERE imap_read_at IS NOT NULL;
+"#,
 ];
 
 pub fn render(ddl: &str, id: &str, blob: &str) -> String {

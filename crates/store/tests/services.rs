@@ -393,9 +393,11 @@ async fn retention_purge(s: Store) {
     let cut = mailhost_store::now_ms() + 1;
     // An open POP3 session keeps its maildrop (RFC 1939).
     assert!(s
-        .try_lock(
-            &format!("pop:{}", one.id),
+        .mail_session_open(
             "o",
+            one.id,
+            "pop3",
+            "127.0.0.1",
             "n",
             Duration::from_secs(30)
         )
@@ -403,7 +405,7 @@ async fn retention_purge(s: Store) {
         .unwrap());
     let p = s.purge_read(cut, (-1, 0), 100).await.unwrap();
     assert_eq!(p.entries, 0);
-    s.unlock(&format!("pop:{}", one.id), "o").await.unwrap();
+    s.mail_session_close("o").await.unwrap();
     // Two at a time, following the cursor.
     let p1 = s.purge_read(cut, (-1, 0), 2).await.unwrap();
     assert_eq!(p1.entries, 2);
