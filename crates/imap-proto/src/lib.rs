@@ -9,9 +9,12 @@
 //!   reason);
 //! - [`seqset`]: sequence sets, resolved against a mailbox;
 //! - [`utf7`]: modified UTF-7 mailbox names (RFC 9051 §5.1.3);
+//! - [`names`]: mailbox names, wire ↔ stored form; [`list`]: the LIST and LSUB answers;
 //! - [`write`](mod@write): strings, literals and atoms in responses.
 
 pub mod frame;
+pub mod list;
+pub mod names;
 pub mod parse;
 pub mod seqset;
 pub mod types;
