@@ -34,6 +34,8 @@ submission = ""
 submissions = ""
 pop3 = ""
 pop3s = ""
+imap = ""
+imaps = ""
 http = "127.0.0.1:3080"
 https = "127.0.0.1:3443"
 [dkim]

@@ -29,6 +29,8 @@ submission = ""
 submissions = ""
 pop3 = ""
 pop3s = "127.0.0.1:0"
+imap = "127.0.0.1:0"
+imaps = "127.0.0.1:0"
 http = ""
 https = "127.0.0.1:0"
 [delivery]

@@ -162,6 +162,10 @@ pub struct Listen {
     pub submissions: String,
     pub pop3: String,
     pub pop3s: String,
+    /// IMAP with STARTTLS (R-POP-5).
+    pub imap: String,
+    /// IMAP over implicit TLS (RFC 8314).
+    pub imaps: String,
     /// Panels and API, plain HTTP (behind a proxy that terminates TLS).
     pub http: String,
     /// Panels and API over TLS with the server's certificate.
@@ -176,6 +180,8 @@ impl Default for Listen {
             submissions: "0.0.0.0:465".into(),
             pop3: "0.0.0.0:110".into(),
             pop3s: "0.0.0.0:995".into(),
+            imap: "0.0.0.0:143".into(),
+            imaps: "0.0.0.0:993".into(),
             http: "127.0.0.1:8080".into(),
             https: "0.0.0.0:8443".into(),
         }
@@ -335,6 +341,13 @@ pub struct Policy {
     pub quota: Size,
     /// R-POP-5: retention of mail first read over IMAP ("0s": off).
     pub imap_read_retention: Duration,
+    /// R-POP-3 with R-POP-5: IMAP logins count against
+    /// `pop_logins_per_hour` too (false: only POP3 logins count).
+    pub imap_logins_count: bool,
+    /// LOGIN and AUTHENTICATE on port 143 without STARTTLS from loopback
+    /// addresses (a local webmail, benchmarks). Off by default: passwords
+    /// go over TLS only (RFC 9051 §6.2.3, LOGINDISABLED).
+    pub imap_plaintext_loopback: bool,
     /// R-ADDR-5: who may send to all@DOMAIN.
     pub all_from: AllFrom,
 }
@@ -376,6 +389,8 @@ impl Default for Policy {
             autoreply_interval: Duration::from_secs(7 * 86400),
             quota: Size(50 * 1024 * 1024),
             imap_read_retention: Duration::from_secs(0),
+            imap_logins_count: true,
+            imap_plaintext_loopback: false,
             all_from: AllFrom::Domain,
         }
     }
@@ -525,6 +540,16 @@ pub struct Limits {
     pub max_errors: u32,
     /// POP3 autologout timer (RFC 1939 §3: at least 10 minutes).
     pub pop3_timeout: Duration,
+    /// IMAP autologout once logged in (RFC 9051 §5.4: at least 30 minutes).
+    pub imap_timeout: Duration,
+    /// IMAP autologout before login (RFC 9051 §5.4 allows it shorter).
+    pub imap_login_timeout: Duration,
+    /// How often an IDLE session hears `* OK Still here`, so that NAT
+    /// boxes and firewalls keep the connection.
+    pub imap_idle_keepalive: Duration,
+    /// How often an IDLE or waiting session looks in the store for changes
+    /// made by other nodes (changes on this node wake it at once).
+    pub imap_poll: Duration,
 }
 
 impl Default for Limits {
@@ -537,6 +562,10 @@ impl Default for Limits {
             session_timeout: Duration::from_secs(1800),
             max_errors: 10,
             pop3_timeout: Duration::from_secs(600),
+            imap_timeout: Duration::from_secs(30 * 60),
+            imap_login_timeout: Duration::from_secs(5 * 60),
+            imap_idle_keepalive: Duration::from_secs(120),
+            imap_poll: Duration::from_secs(1),
         }
     }
 }
@@ -716,6 +745,8 @@ submission = "0.0.0.0:587"
 submissions = "0.0.0.0:465"
 pop3 = "0.0.0.0:110"
 pop3s = "0.0.0.0:995"
+imap = "0.0.0.0:143"
+imaps = "0.0.0.0:993"
 http = "127.0.0.1:8080"
 https = "0.0.0.0:8443"
 [tls]
@@ -738,6 +769,8 @@ quarantine = "14d"
 max_forwards = 6
 autoreply_interval = "7d"
 quota = "50MB"
+imap_read_retention = "0s"
+all_from = "domain"
 [lists]
 offpeak_threshold = 250
 max_members = 1000

@@ -253,6 +253,33 @@ async fn serve(config: Config) -> Result<(), String> {
             running += 1;
         }
     }
+    // IMAP (R-POP-5): STARTTLS on listen.imap, implicit TLS on listen.imaps.
+    const IMAP_BUSY: &[u8] = b"* BYE [UNAVAILABLE] too many connections; try again later\r\n";
+    for (name, addr, implicit) in [
+        ("imap", &config.listen.imap, false),
+        ("imaps", &config.listen.imaps, true),
+    ] {
+        if let Some(sock) = bind(name, addr).await? {
+            let ctx = Arc::new(mailhost_imap::ImapCtx {
+                store: store.clone(),
+                tls: (!implicit).then(|| tls.clone()),
+                hostname: config.server.hostname.clone(),
+                node: node.clone(),
+                limits: config.limits.clone(),
+                max_message_size: config.server.max_message_size.0,
+                shutdown: shutdown.token.clone(),
+                guard: Some(policy.auth.clone()),
+                count_logins: config.policy.imap_logins_count,
+                read_retention: !config.policy.imap_read_retention.std().is_zero(),
+                plaintext_loopback: config.policy.imap_plaintext_loopback,
+            });
+            let l = mk(name, sock, implicit.then(|| tls.clone()), IMAP_BUSY);
+            tokio::spawn(l.run(shutdown.clone(), move |c| {
+                mailhost_imap::session(c, ctx.clone())
+            }));
+            running += 1;
+        }
+    }
     // The panels and the JSON API (R-WEB-1..4): plain on listen.http
     // (for a proxy in front), TLS on listen.https.
     const HTTP_BUSY: &[u8] =

@@ -344,6 +344,17 @@ impl Session {
             });
         }
         msg.body = body;
+        if !msg.deliveries.is_empty() {
+            // R-POP-5: IMAP's ENVELOPE and BODYSTRUCTURE, computed once
+            // for every mailbox that gets the body.
+            let s = mailhost_imap_body::summarize(&msg.body);
+            msg.summary = Some(mailhost_store::BlobSummary {
+                envelope: s.envelope,
+                body: s.body,
+                bodystructure: s.bodystructure,
+                sent_at: s.sent_date,
+            });
+        }
         msg.outbound = outbound;
         let bulk = effects.bulk.into_inner().unwrap_or_else(|p| p.into_inner());
         msg.bulk = bulk.clone();

@@ -317,6 +317,22 @@ impl Store {
         Ok(n.first().copied().unwrap_or(0) == 1)
     }
 
+    /// Messages of a folder above a UID (STATUS RECENT).
+    pub async fn count_above(&self, folder: i64, uid: u32) -> Result<u64> {
+        let rows = self
+            .lookup(
+                "SELECT COUNT(*) FROM entries WHERE folder_id = ? AND imap_uid > ?",
+                vec![folder.into(), (uid as i64).into()],
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .map(|r| r.i64(0))
+            .transpose()?
+            .unwrap_or(0)
+            .max(0) as u64)
+    }
+
     pub async fn subscriptions(&self, account: i64) -> Result<Vec<String>> {
         let rows = self
             .query(

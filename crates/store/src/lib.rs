@@ -46,6 +46,7 @@ mod listing;
 mod locks;
 mod mail_sessions;
 mod messages;
+mod notify;
 mod packages;
 mod password;
 mod pg;
@@ -69,7 +70,9 @@ pub use factors::{
     app_password_form, new_app_password, random_code, AppPassword, TotpState, MAIL_PROTOCOLS,
     MAX_APP_PASSWORDS,
 };
-pub use folder_msgs::{Appended, BlobSummary, Changes, FetchRow, MsgState, NewAppend};
+pub use folder_msgs::{
+    runs as uid_runs, Appended, BlobSummary, Changes, FetchRow, MsgState, NewAppend,
+};
 pub use folders::Folder;
 pub use forwards::{ForwardSet, Forwarding, MAX_CHAIN};
 pub use grants::DkimKey;
@@ -117,6 +120,8 @@ pub struct Store {
     recent: Arc<std::sync::Mutex<messages::RecentBodies>>,
     /// `policy.quota`, for mailboxes whose quota no package sets (R-IN-3).
     default_quota: Arc<std::sync::atomic::AtomicI64>,
+    /// Wakes this node's IMAP sessions when their mailbox changes.
+    notifier: Arc<notify::Notifier>,
 }
 
 impl Store {
@@ -136,6 +141,7 @@ impl Store {
             backend: Arc::new(backend),
             recent: Default::default(),
             default_quota: Arc::new(std::sync::atomic::AtomicI64::new(50 << 20)),
+            notifier: Default::default(),
         })
     }
 

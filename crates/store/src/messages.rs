@@ -153,8 +153,15 @@ impl Store {
         let blob = new_blob_id();
         let keep = (!msg.outbound.is_empty() && msg.body.len() <= RECENT_MAX_BODY)
             .then(|| Arc::new(msg.body.clone()));
+        let mut touched: Vec<i64> = msg.deliveries.iter().map(|(id, _)| *id).collect();
+        for m in &msg.also {
+            touched.extend(m.deliveries.iter().map(|(id, _)| *id));
+        }
         let (stmts, uids) = message_stmts_as(msg, blob.clone())?;
         self.batch(stmts).await?;
+        for id in touched {
+            self.changed(id);
+        }
         if let Some(body) = keep {
             self.recent
                 .lock()
@@ -327,6 +334,7 @@ impl Store {
         }
         if !stmts.is_empty() {
             self.batch(stmts).await?;
+            self.changed(mailbox);
         }
         Ok(())
     }

@@ -111,6 +111,7 @@ impl Store {
                 ));
             }
             if self.batch_guarded(stmts).await? {
+                self.changed(mailbox);
                 out.entries += n;
                 out.bytes += bytes;
             }
