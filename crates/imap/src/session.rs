@@ -17,7 +17,7 @@
 
 use crate::view::Selected;
 use crate::ImapCtx;
-use imap_proto::frame::{Frame, Framer, Limits, Refusal};
+use imap_proto::frame::{Frame, Framer, Refusal};
 use imap_proto::types::{Command, Request};
 use mailhost_imap_proto as imap_proto;
 use mailhost_net::{Conn, ReadError};
@@ -96,10 +96,7 @@ pub async fn session(conn: Conn, ctx: Arc<ImapCtx>) {
         mailhost_store::now_ms(),
         SESSIONS.fetch_add(1, Ordering::Relaxed)
     );
-    let limits = Limits {
-        literal: ctx.max_message_size.max(64 * 1024),
-        ..Limits::default()
-    };
+    let limits = crate::auth::framer_limits(&ctx);
     let mut s = Session {
         conn,
         framer: Framer::new(limits),

@@ -1,5 +1,6 @@
 //! A buffered client connection, plain or TLS.
 
+use bytes::BufMut;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -182,27 +183,27 @@ impl Conn {
         }
         let chunk = if have == 0 { IDLE_CHUNK } else { READ_CHUNK };
         let want = chunk.min(max_buffered - have);
-        let start = self.rbuf.len();
-        self.rbuf.resize(start + want, 0);
+        self.rbuf.reserve(want);
+        // Reading into the spare capacity, which only grows the buffer by
+        // what arrived, makes this cancel-safe: a caller may drop it (an
+        // IMAP IDLE woken by new mail) without leaving garbage behind.
         let read = async {
+            let mut buf = (&mut self.rbuf).limit(want);
             match cancel {
                 Some(c) => tokio::select! {
-                    r = self.stream.read(&mut self.rbuf[start..]) => Some(r),
+                    r = self.stream.read_buf(&mut buf) => Some(r),
                     _ = c.cancelled() => None,
                 },
-                None => Some(self.stream.read(&mut self.rbuf[start..]).await),
+                None => Some(self.stream.read_buf(&mut buf).await),
             }
         };
-        let res = tokio::time::timeout(timeout, read).await;
-        let n = match res {
+        match tokio::time::timeout(timeout, read).await {
             Err(_) => Err(ReadError::Timeout),
             Ok(None) => Err(ReadError::Shutdown),
             Ok(Some(Ok(0))) => Err(ReadError::Eof),
             Ok(Some(Ok(n))) => Ok(n),
             Ok(Some(Err(e))) => Err(ReadError::Io(e)),
-        };
-        self.rbuf.truncate(start + *n.as_ref().unwrap_or(&0));
-        n
+        }
     }
 
     /// Upgrades to TLS. Anything the client sent after the command that

@@ -1,7 +1,7 @@
 //! Commands about the connection and the login: ID, ENABLE, LOGIN,
 //! AUTHENTICATE, COMPRESS.
 
-use super::{text, Lexer, Res};
+use super::{is_astring_char, text, Lexer, Res};
 use crate::types::Command;
 
 /// RFC 2971 §3.1: `ID SP id-params-list`, `id-params-list = "(" *(string
@@ -39,11 +39,27 @@ pub(super) fn enable(p: &mut Lexer<'_>) -> Res<Command> {
 /// RFC 9051 §6.2.3: `LOGIN SP userid SP password`, both astrings.
 pub(super) fn login(p: &mut Lexer<'_>) -> Res<Command> {
     p.sp()?;
-    let user = p.astring("a user name")?;
+    let user = login_word(p, "a user name")?;
     p.sp()?;
-    let password = p.astring("a password")?;
+    let password = login_word(p, "a password")?;
     p.end()?;
     Ok(Command::Login { user, password })
+}
+
+/// An astring, leniently: clients (Python's imaplib among them) send the
+/// `local%domain` login of R-ADDR-1 unquoted, though `%` and `*` are not
+/// ATOM-CHARs (RFC 9051 §9 list-wildcards); Dovecot takes them too.
+fn login_word(p: &mut Lexer<'_>, what: &str) -> Res<Vec<u8>> {
+    match p.peek() {
+        Some(b'"' | b'{' | b'~') => p.astring(what),
+        _ => {
+            let a = p.take_while(|c| is_astring_char(c) || c == b'%' || c == b'*');
+            if a.is_empty() {
+                return Err(p.expected(what));
+            }
+            Ok(a.to_vec())
+        }
+    }
 }
 
 /// RFC 9051 §6.2.2, RFC 4959: `AUTHENTICATE SP auth-type [SP
@@ -99,6 +115,14 @@ mod tests {
         assert_eq!(
             ok(b"a ENABLE condstore UTF8=ACCEPT"),
             Enable(vec!["CONDSTORE".into(), "UTF8=ACCEPT".into()])
+        );
+        // R-ADDR-1 logins as imaplib sends them, unquoted.
+        assert_eq!(
+            ok(b"a LOGIN alice%example.test pw*"),
+            Login {
+                user: b"alice%example.test".to_vec(),
+                password: b"pw*".to_vec()
+            }
         );
         assert_eq!(
             ok(b"a LOGIN alice \"p w\\\\\""),
