@@ -52,7 +52,28 @@ impl Session {
              QUOTA QUOTA=RES-STORAGE STATUS=SIZE UTF8=ACCEPT MULTIAPPEND BINARY",
         );
         c.push_str(&format!(" APPENDLIMIT={}", self.ctx.max_message_size));
+        if !self.conn.is_compressed() {
+            c.push_str(" COMPRESS=DEFLATE");
+        }
         c
+    }
+
+    /// COMPRESS DEFLATE — authenticated. RFC 4978: the OK goes out as it
+    /// is, everything after it compressed in both directions.
+    pub async fn cmd_compress(&mut self, tag: &str, mechanism: &str) -> Flow {
+        if self.conn.is_compressed() {
+            return self.no(tag, "[COMPRESSIONACTIVE] COMPRESS is already on");
+        }
+        if !mechanism.eq_ignore_ascii_case("DEFLATE") {
+            return self.bad(Some(tag), "unknown compression mechanism; use DEFLATE");
+        }
+        self.ok(tag, "DEFLATE active")?;
+        self.flush().await?;
+        // RFC 4978 §3: the client waits for the OK before it compresses;
+        // nothing sent before may be pending in the framer.
+        self.framer = mailhost_imap_proto::frame::Framer::new(framer_limits(&self.ctx));
+        self.conn.start_deflate();
+        Ok(())
     }
 
     /// Passwords only under TLS (RFC 9051 §6.2.3, RFC 8314), or from

@@ -300,7 +300,7 @@ impl Session {
                 &tag,
                 "[NOPERM] quotas are set by your provider, not over IMAP (R-IN-3)",
             ),
-            Command::Compress(_) => self.no(&tag, "[CANNOT] COMPRESS is not available"),
+            Command::Compress(mechanism) => self.cmd_compress(&tag, &mechanism).await,
             _ if !selected => self.bad(Some(&tag), "no folder selected"),
 
             // Selected.

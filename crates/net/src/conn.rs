@@ -82,6 +82,8 @@ const READ_CHUNK: usize = 32 * 1024;
 
 pub struct Conn {
     stream: Stream,
+    /// COMPRESS=DEFLATE (RFC 4978), once started.
+    z: Option<Box<crate::deflate::Deflate>>,
     rbuf: Vec<u8>,
     rpos: usize,
     wbuf: Vec<u8>,
@@ -93,6 +95,7 @@ impl Conn {
     pub fn new(stream: Stream, peer: SocketAddr, local: SocketAddr) -> Self {
         Conn {
             stream,
+            z: None,
             rbuf: Vec::new(),
             rpos: 0,
             wbuf: Vec::with_capacity(512),
@@ -144,15 +147,42 @@ impl Conn {
 
     pub async fn flush(&mut self) -> io::Result<()> {
         if !self.wbuf.is_empty() {
-            self.stream.write_all(&self.wbuf).await?;
+            if let Some(z) = &mut self.z {
+                let mut out = Vec::with_capacity(self.wbuf.len() / 2 + 64);
+                z.deflate_into(&self.wbuf, &mut out)?;
+                self.stream.write_all(&out).await?;
+            } else {
+                self.stream.write_all(&self.wbuf).await?;
+            }
             self.wbuf.clear();
+            if self.wbuf.capacity() > 4 * READ_CHUNK {
+                self.wbuf.shrink_to(512);
+            }
         }
         self.stream.flush().await
+    }
+
+    /// Starts COMPRESS=DEFLATE (RFC 4978) in both directions: call it
+    /// right after the OK that accepts it has been flushed.
+    pub fn start_deflate(&mut self) {
+        self.discard_buffered();
+        self.z = Some(Box::new(crate::deflate::Deflate::new()));
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        self.z.is_some()
     }
 
     /// Sends queued replies directly when they grow large (a RETR of a big
     /// message), so the write buffer stays bounded.
     pub async fn write_big(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.z.is_some() {
+            self.write(data);
+            if self.wbuf.len() > 64 * 1024 {
+                self.flush().await?;
+            }
+            return Ok(());
+        }
         if self.wbuf.len() + data.len() > 64 * 1024 {
             self.flush().await?;
             self.stream.write_all(data).await
@@ -183,6 +213,9 @@ impl Conn {
         }
         let chunk = if have == 0 { IDLE_CHUNK } else { READ_CHUNK };
         let want = chunk.min(max_buffered - have);
+        if self.z.is_some() {
+            return self.read_inflated(timeout, cancel, want).await;
+        }
         self.rbuf.reserve(want);
         // Reading into the spare capacity, which only grows the buffer by
         // what arrived, makes this cancel-safe: a caller may drop it (an
@@ -203,6 +236,44 @@ impl Conn {
             Ok(Some(Ok(0))) => Err(ReadError::Eof),
             Ok(Some(Ok(n))) => Ok(n),
             Ok(Some(Err(e))) => Err(ReadError::Io(e)),
+        }
+    }
+
+    /// `read_more` under COMPRESS=DEFLATE: compressed bytes are read
+    /// (cancel-safe, as above) until some text comes out of them.
+    async fn read_inflated(
+        &mut self,
+        timeout: Duration,
+        cancel: Option<&CancellationToken>,
+        want: usize,
+    ) -> Result<usize, ReadError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let z = self.z.as_mut().expect("compressed");
+            let n = z.inflate_into(&mut self.rbuf, want)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            if z.raw.len() > 4 * READ_CHUNK {
+                return Err(ReadError::Full);
+            }
+            let read = async {
+                let mut buf = (&mut z.raw).limit(READ_CHUNK);
+                match cancel {
+                    Some(c) => tokio::select! {
+                        r = self.stream.read_buf(&mut buf) => Some(r),
+                        _ = c.cancelled() => None,
+                    },
+                    None => Some(self.stream.read_buf(&mut buf).await),
+                }
+            };
+            match tokio::time::timeout_at(deadline, read).await {
+                Err(_) => return Err(ReadError::Timeout),
+                Ok(None) => return Err(ReadError::Shutdown),
+                Ok(Some(Ok(0))) => return Err(ReadError::Eof),
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(e))) => return Err(ReadError::Io(e)),
+            }
         }
     }
 
