@@ -298,3 +298,38 @@ def test_idle_across_two_nodes(make_server, backend, tmp_path, dns):
         m.logout()
     finally:
         b.stop()
+
+
+def test_imap_read_retention(make_server):
+    """policy.imap_read_retention (R-POP-5): off by default; when set, mail
+    first read over IMAP goes after it, mail only listed stays."""
+    srv = make_server("[policy]\nimap_read_retention = \"2s\"\n")
+    srv.setup_domain()
+    for i in range(2):
+        deliver(srv, "alice@example.test", f"Subject: r{i}\r\n\r\nbody\r\n".encode())
+    m = imap_login(srv)
+    m.select("INBOX")
+    # Headers only (a webmail's list) is not a read; the body is.
+    m.fetch("1:2", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    m.fetch("1", "(BODY.PEEK[])")
+    m.logout()
+
+    def left():
+        c = imap_login(srv)
+        typ, data = c.select("INBOX")
+        c.logout()
+        return int(data[0])
+
+    wait_for(lambda: left() == 1, timeout=15, interval=0.5)
+    # The default keeps mail read over IMAP.
+    srv2 = make_server()
+    srv2.setup_domain()
+    deliver(srv2, "alice@example.test", b"Subject: kept\r\n\r\nbody\r\n")
+    m = imap_login(srv2)
+    m.select("INBOX")
+    m.fetch("1", "(BODY[])")
+    m.logout()
+    time.sleep(3)
+    c = imap_login(srv2)
+    assert c.select("INBOX")[1] == [b"1"]
+    c.logout()

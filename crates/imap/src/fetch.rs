@@ -45,6 +45,19 @@ fn needs_summary(a: &FetchAtt) -> bool {
     )
 }
 
+/// Whether fetching `a` reads the message, not only its header
+/// (`policy.imap_read_retention` counts from the first read, R-POP-5).
+fn reads_content(a: &FetchAtt) -> bool {
+    match a {
+        FetchAtt::Rfc822 | FetchAtt::Rfc822Text | FetchAtt::Binary { .. } => true,
+        FetchAtt::BodySection { section, .. } => !matches!(
+            section.text,
+            Some(SectionText::Header | SectionText::HeaderFields { .. } | SectionText::Mime)
+        ),
+        _ => false,
+    }
+}
+
 /// Whether fetching `a` sets \Seen (RFC 9051 §6.4.5: BODY[…], BINARY[…],
 /// RFC822 and RFC822.TEXT do; the .PEEK forms do not).
 fn sets_seen(a: &FetchAtt) -> bool {
@@ -227,7 +240,7 @@ impl Session {
                 }
             }
         }
-        if self.ctx.read_retention && with_data {
+        if self.ctx.read_retention && items.iter().any(reads_content) {
             let sel = self.sel.as_ref().expect("selected");
             let mut uids: Vec<u32> = idx.iter().map(|&i| sel.msgs[i].uid).collect();
             uids.sort_unstable();

@@ -14,16 +14,37 @@ use tokio_util::sync::CancellationToken;
 pub const BATCH: i64 = 250;
 pub const PASS: u64 = 20_000;
 
+/// Which first reads a pass counts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOver {
+    /// R-POP-2: retrieved over POP3.
+    Pop3,
+    /// R-POP-5: read over IMAP (`policy.imap_read_retention`).
+    Imap,
+}
+
 /// One pass: deletes up to [`PASS`] entries read before `now - retention`.
 /// Returns how many went and whether more may be due.
 pub async fn pass(store: &Store, retention: Duration) -> mailhost_store::Result<(u64, bool)> {
+    pass_over(store, retention, ReadOver::Pop3).await
+}
+
+/// [`pass`] for mail first read over POP3 or over IMAP.
+pub async fn pass_over(
+    store: &Store,
+    retention: Duration,
+    over: ReadOver,
+) -> mailhost_store::Result<(u64, bool)> {
     let before = now_ms() - retention.as_millis() as i64;
     let mut cursor = (-1, 0);
     let mut done = 0;
     let mut looked = 0;
     loop {
         let t = std::time::Instant::now();
-        let p = store.purge_read(before, cursor, BATCH).await?;
+        let p = match over {
+            ReadOver::Pop3 => store.purge_read(before, cursor, BATCH).await?,
+            ReadOver::Imap => store.purge_imap_read(before, cursor, BATCH).await?,
+        };
         // A background job yields the store's one writer: after each
         // batch it waits as long as the batch took, so deliveries wait
         // for at most one batch and get half the writer's time or more.
@@ -47,30 +68,41 @@ const LOGINS_KEPT: Duration = Duration::from_secs(90 * 86_400);
 pub async fn run(
     store: Store,
     retention: Duration,
+    imap_retention: Duration,
     autoreply_interval: Duration,
     shutdown: CancellationToken,
 ) {
     // A pass a quarter of the retention apart (for a 2 s test setting,
     // every half second), at least once a minute.
-    let every = (retention / 4).clamp(Duration::from_millis(250), Duration::from_secs(60));
+    let shortest = if imap_retention.is_zero() {
+        retention
+    } else {
+        retention.min(imap_retention)
+    };
+    let every = (shortest / 4).clamp(Duration::from_millis(250), Duration::from_secs(60));
     let mut last_forget = std::time::Instant::now();
     loop {
-        let more = match pass(&store, retention).await {
-            Ok((n, more)) => {
-                if n > 0 {
-                    tracing::info!(
-                        deleted = n,
-                        rule = "R-POP-2",
-                        "read mail past its retention deleted"
-                    );
+        let mut more = false;
+        for (over, keep, rule) in [
+            (ReadOver::Pop3, retention, "R-POP-2"),
+            (ReadOver::Imap, imap_retention, "R-POP-5"),
+        ] {
+            // "0s" turns IMAP's retention off (IMAP users keep mail).
+            if keep.is_zero() {
+                continue;
+            }
+            match pass_over(&store, keep, over).await {
+                Ok((n, m)) => {
+                    if n > 0 {
+                        tracing::info!(deleted = n, rule, "read mail past its retention deleted");
+                    }
+                    more |= m;
                 }
-                more
+                Err(e) => {
+                    tracing::warn!(rule, "read-mail retention pass failed (retried): {e}");
+                }
             }
-            Err(e) => {
-                tracing::warn!("read-mail retention pass failed (retried): {e}");
-                false
-            }
-        };
+        }
         if last_forget.elapsed() >= Duration::from_secs(60) {
             last_forget = std::time::Instant::now();
             if let Err(e) = store.autoreply_forget(autoreply_interval).await {

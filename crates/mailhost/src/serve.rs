@@ -315,10 +315,11 @@ async fn serve(config: Config) -> Result<(), String> {
         }),
         wake.clone(),
     ));
-    // R-POP-2: read mail goes after its retention.
+    // R-POP-2, R-POP-5: read mail goes after its retention.
     tokio::spawn(mailhost_mailbox::retention::run(
         store.clone(),
         config.policy.read_retention.std(),
+        config.policy.imap_read_retention.std(),
         config.policy.autoreply_interval.std(),
         shutdown.token.clone(),
     ));

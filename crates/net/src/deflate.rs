@@ -74,7 +74,9 @@ mod tests {
     fn round_trip_in_pieces() {
         let mut a = Deflate::new();
         let mut b = Deflate::new();
-        let text: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let text: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         let mut wire = Vec::new();
         for part in text.chunks(7000) {
             a.deflate_into(part, &mut wire).unwrap();

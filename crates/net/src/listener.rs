@@ -126,6 +126,12 @@ impl Listener {
                 }
             };
             let _ = tcp.set_nodelay(true);
+            // TCP keepalive: a peer that vanished (a laptop closed during
+            // IMAP IDLE) is found and its session and lease freed.
+            let ka = socket2::TcpKeepalive::new()
+                .with_time(Duration::from_secs(120))
+                .with_interval(Duration::from_secs(30));
+            let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(&ka);
             let local = tcp.local_addr().unwrap_or(peer);
             let Some(slot) = self.limits.acquire(peer.ip()) else {
                 tracing::info!(service = self.name, %peer, "connection refused: connection limit");
