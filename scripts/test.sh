@@ -17,6 +17,10 @@ command -v node >/dev/null || need+=(nodejs npm)
 # The clamd engine's tests: Debian's clamd, started by the tests themselves
 # offline with a database they write (no freshclam, no download).
 [ -x /usr/sbin/clamd ] || need+=(clamav-daemon)
+# Real IMAP clients (tests/e2e/test_imap_clients.py).
+command -v mbsync >/dev/null || need+=(isync)
+command -v offlineimap >/dev/null || need+=(offlineimap3)
+command -v fetchmail >/dev/null || need+=(fetchmail)
 if [ ${#need[@]} -gt 0 ]; then
     echo "== installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -24,6 +28,9 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 python3 -c "import pytest, aiosmtpd, dnslib" 2>/dev/null || python3 -m pip install -q pytest aiosmtpd dnslib
+# imapclient's live test suite (tests/e2e/test_imap_clients.py), pinned.
+python3 -c "import imapclient, sys; sys.exit(imapclient.__version__ != '4.1.0')" 2>/dev/null ||
+    python3 -m pip install -q imapclient==4.1.0
 # API fuzzing against /api/openapi.json (tests/e2e/test_schemathesis.py).
 command -v schemathesis >/dev/null || python3 -m pip install -q schemathesis==4.32.5
 
@@ -84,6 +91,7 @@ fi
 
 echo "== end-to-end tests with real clients"
 export MAILHOST_BIN="$PWD/target/release/mailhost"
+(cd tests/imap/clients && npm ci --no-audit --no-fund --silent) # imapflow, pinned
 python3 -m pytest -q -p no:cacheprovider tests/e2e "$@"
 
 echo "== the panels in headless Chromium (playwright-core, node --test); screenshots in target/e2e/"
