@@ -198,6 +198,11 @@ impl Session {
         if items.contains(&FetchAtt::ModSeq) {
             self.enable_condstore();
         }
+        // RFC 7162 §3.1: once CONDSTORE is on, every FETCH response
+        // carries the message's MODSEQ.
+        if self.condstore && !items.contains(&FetchAtt::ModSeq) {
+            items.push(FetchAtt::ModSeq);
+        }
         let read_only = self.sel.as_ref().is_some_and(|s| s.read_only);
         let mark_seen = !read_only && items.iter().any(sets_seen);
         let mut seen_now: Vec<u32> = Vec::new();
