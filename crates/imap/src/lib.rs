@@ -11,6 +11,7 @@
 //! - `view`: the selected folder as this session sees it, and `sync`,
 //!   which tells the client what changed (EXISTS, EXPUNGE, VANISHED,
 //!   FETCH FLAGS);
+//! - `cache`: this node's copies of large folders' message lists;
 //! - `select`: SELECT, EXAMINE (with CONDSTORE, QRESYNC), CLOSE, UNSELECT;
 //! - `mailboxes`: CREATE, DELETE, RENAME, SUBSCRIBE, LIST, LSUB, STATUS;
 //! - `fetch`, `store_cmd` (STORE), `search`, `append`, `copy` (COPY,
@@ -23,6 +24,7 @@
 
 mod append;
 mod auth;
+pub mod cache;
 mod copy;
 mod fetch;
 mod idle;
@@ -56,4 +58,6 @@ pub struct ImapCtx {
     pub read_retention: bool,
     /// `policy.imap_plaintext_loopback`.
     pub plaintext_loopback: bool,
+    /// This node's copies of large folders' message lists (SELECT).
+    pub cache: std::sync::Arc<cache::FolderCache>,
 }

@@ -35,21 +35,15 @@ impl Session {
             Ok(None) => return self.no(tag, "[NONEXISTENT] no such folder"),
             Err(e) => return self.tempfail(tag, "select", e),
         };
-        let msgs = match store.folder_messages(folder.id).await {
+        // The view's MODSEQ is the folder's as read before its messages,
+        // so that a change between the two reads is read again later.
+        let (msgs, modseq) = match self.ctx.cache.load(&store, &folder).await {
             Ok(m) => m,
             Err(e) => return self.tempfail(tag, "select", e),
         };
         if params.condstore {
             self.condstore = true;
         }
-        // The view's MODSEQ is the folder's as read before its messages,
-        // so that a change between the two reads is read again later.
-        let modseq = msgs
-            .iter()
-            .map(|m| m.modseq)
-            .max()
-            .unwrap_or(0)
-            .max(folder.modseq);
         let all = msgs.iter().fold(0i64, |a, m| a | m.flags);
         self.refresh_keywords(all).await;
         self.sel = Some(Selected {

@@ -254,6 +254,7 @@ async fn serve(config: Config) -> Result<(), String> {
         }
     }
     // IMAP (R-POP-5): STARTTLS on listen.imap, implicit TLS on listen.imaps.
+    let imap_cache: Arc<mailhost_imap::cache::FolderCache> = Default::default();
     const IMAP_BUSY: &[u8] = b"* BYE [UNAVAILABLE] too many connections; try again later\r\n";
     for (name, addr, implicit) in [
         ("imap", &config.listen.imap, false),
@@ -272,6 +273,7 @@ async fn serve(config: Config) -> Result<(), String> {
                 count_logins: config.policy.imap_logins_count,
                 read_retention: !config.policy.imap_read_retention.std().is_zero(),
                 plaintext_loopback: config.policy.imap_plaintext_loopback,
+                cache: imap_cache.clone(),
             });
             let l = mk(name, sock, implicit.then(|| tls.clone()), IMAP_BUSY);
             tokio::spawn(l.run(shutdown.clone(), move |c| {

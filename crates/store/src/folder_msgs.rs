@@ -10,7 +10,7 @@
 //! usage (R-IN-3) change in the same transaction.
 
 use crate::db::{Row, Stmt};
-use crate::folders::Folder;
+use crate::folders::{Folder, DELETED, SEEN};
 use crate::{now_ms, Result, Store, StoreError};
 
 /// One message as a session sees it.
@@ -201,8 +201,8 @@ pub(crate) fn summary_stmt(blob: &str, s: &BlobSummary) -> Stmt {
 }
 
 /// Counters and usage for the messages just placed in `folder` from UID
-/// `first` up, and its new UIDNEXT.
-fn placed_stmts(account: i64, folder: i64, first: u32, uidnext: u32) -> [Stmt; 2] {
+/// `first` up (read through the folder's UID index).
+fn placed_stmts(account: i64, folder: i64, first: u32) -> [Stmt; 2] {
     let (f, first) = (folder, first as i64);
     [
         Stmt::new(
@@ -215,8 +215,7 @@ fn placed_stmts(account: i64, folder: i64, first: u32, uidnext: u32) -> [Stmt; 2
                messages = messages + (SELECT COUNT(*) FROM entries WHERE folder_id = ? AND imap_uid >= ?),
                unseen = unseen + (SELECT COUNT(*) FROM entries WHERE folder_id = ? AND imap_uid >= ? AND (flags & 1) = 0),
                deleted = deleted + (SELECT COUNT(*) FROM entries WHERE folder_id = ? AND imap_uid >= ? AND (flags & 8) <> 0),
-               size = size + (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM entries WHERE folder_id = ? AND imap_uid >= ?),
-               uidnext = ?
+               size = size + (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM entries WHERE folder_id = ? AND imap_uid >= ?)
              WHERE id = ?",
             vec![
                 f.into(),
@@ -227,7 +226,6 @@ fn placed_stmts(account: i64, folder: i64, first: u32, uidnext: u32) -> [Stmt; 2
                 first.into(),
                 f.into(),
                 first.into(),
-                (uidnext as i64).into(),
                 f.into(),
             ],
         ),
@@ -406,61 +404,82 @@ impl Store {
 
     /// APPEND (RFC 9051 §6.3.12, RFC 3502 MULTIAPPEND: all or none).
     /// `OverQuota` when the mailbox would pass its quota (R-IN-3).
+    ///
+    /// The UIDs are taken in the transaction, as a delivery takes them
+    /// (the folder row is updated first, which orders concurrent writers
+    /// on PostgreSQL; SQLite has one writer), so sessions appending at once
+    /// never retry; each message's UID is then read back by its body's id.
     pub async fn append(&self, account: i64, folder: i64, msgs: &[NewAppend]) -> Result<Appended> {
-        for _ in 0..TRIES {
-            let Some(f) = self.folder_by_id(folder).await? else {
-                return Err(StoreError::NotFound("no such folder".into()));
-            };
-            let mut stmts = vec![expect_uidnext(folder, f.uidnext, msgs.len())?];
-            let mut uids = Vec::with_capacity(msgs.len());
-            for (i, m) in msgs.iter().enumerate() {
-                let uid = f.uidnext + i as u32;
-                let blob = crate::messages::new_blob_id();
-                stmts.push(Stmt::new(
-                    "INSERT INTO blobs (id, data) VALUES (?, ?)",
-                    vec![blob.clone().into(), m.data.clone().into()],
-                ));
-                if let Some(s) = &m.summary {
-                    stmts.push(summary_stmt(&blob, s));
-                }
-                stmts.push(Stmt::new(
-                    "INSERT INTO entries (mailbox_id, blob_id, uid, prefix, size, received_at, folder_id, imap_uid, modseq, flags)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT modseq FROM folders WHERE id = ?), ?)",
-                    vec![
-                        account.into(),
-                        blob.into(),
-                        format!("i{folder}.{uid}").into(),
-                        Vec::new().into(),
-                        (m.data.len() as i64).into(),
-                        m.date_ms.into(),
-                        folder.into(),
-                        (uid as i64).into(),
-                        folder.into(),
-                        m.flags.into(),
-                    ],
-                ));
-                uids.push(uid);
-            }
-            let next = f.uidnext + msgs.len() as u32;
-            stmts.extend(placed_stmts(account, folder, f.uidnext, next));
-            stmts.push(crate::quota::within_quota_stmt(
-                account,
-                self.default_quota(),
+        let n = msgs.len() as i64;
+        let mut stmts = vec![Stmt::new(
+            "UPDATE folders SET uidnext = uidnext + ?, modseq = modseq + 1 WHERE id = ? AND uidnext + ? <= 4294967296",
+            vec![n.into(), folder.into(), n.into()],
+        )
+        .must_change(StoreError::NotFound(
+            "no such folder, or it has used every UID".into(),
+        ))];
+        let mut blobs = Vec::with_capacity(msgs.len());
+        for (i, m) in msgs.iter().enumerate() {
+            let blob = crate::messages::new_blob_id();
+            stmts.push(Stmt::new(
+                "INSERT INTO blobs (id, data) VALUES (?, ?)",
+                vec![blob.clone().into(), m.data.clone().into()],
             ));
-            match self.batch(stmts).await {
-                Ok(_) => {
-                    return Ok(Appended {
-                        uidvalidity: f.uidvalidity(),
-                        uids,
-                    })
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
+            if let Some(s) = &m.summary {
+                stmts.push(summary_stmt(&blob, s));
             }
+            // Message i gets UID uidnext_before + i = uidnext_now - n + i.
+            let back = n - i as i64;
+            stmts.push(Stmt::new(
+                "INSERT INTO entries (mailbox_id, blob_id, uid, prefix, size, received_at, folder_id, imap_uid, modseq, flags)
+                 SELECT ?, ?, ? || CAST(f.uidnext - ? AS TEXT), ?, ?, ?, f.id, f.uidnext - ?, f.modseq, ?
+                 FROM folders f WHERE f.id = ?",
+                vec![
+                    account.into(),
+                    blob.clone().into(),
+                    format!("i{folder}.").into(),
+                    back.into(),
+                    Vec::new().into(),
+                    (m.data.len() as i64).into(),
+                    m.date_ms.into(),
+                    back.into(),
+                    m.flags.into(),
+                    folder.into(),
+                ],
+            ));
+            blobs.push(blob);
         }
-        Err(StoreError::Backend(
-            "APPEND: the folder kept changing".into(),
-        ))
+        // The counters from what is known of the messages: no read.
+        let size: i64 = msgs.iter().map(|m| m.data.len() as i64).sum();
+        let unseen = msgs.iter().filter(|m| m.flags & SEEN == 0).count() as i64;
+        let deleted = msgs.iter().filter(|m| m.flags & DELETED != 0).count() as i64;
+        stmts.push(Stmt::new(
+            "UPDATE folders SET messages = messages + ?, unseen = unseen + ?, deleted = deleted + ?, size = size + ?
+             WHERE id = ?",
+            vec![n.into(), unseen.into(), deleted.into(), size.into(), folder.into()],
+        ));
+        stmts.push(crate::quota::usage_stmt(account, size));
+        stmts.push(crate::quota::within_quota_stmt(
+            account,
+            self.default_quota(),
+        ));
+        self.batch(stmts).await?;
+        let mut uids = Vec::with_capacity(blobs.len());
+        for b in &blobs {
+            // By the body alone (it is this message's own): with the
+            // folder too, SQLite may walk the folder's UID index instead.
+            let r = self
+                .lookup(
+                    "SELECT imap_uid FROM entries WHERE blob_id = ?",
+                    vec![b.into()],
+                )
+                .await?;
+            uids.push(r.first().map(|r| r.i64(0)).transpose()?.unwrap_or(0) as u32);
+        }
+        Ok(Appended {
+            uidvalidity: folder as u32,
+            uids,
+        })
     }
 
     /// COPY (RFC 9051 §6.4.7) or, with `expunge_source`, MOVE (RFC 6851):
@@ -503,8 +522,11 @@ impl Store {
                 );
                 out.push(new);
             }
-            let next = f.uidnext + uids.len() as u32;
-            stmts.extend(placed_stmts(account, dst, f.uidnext, next));
+            stmts.push(Stmt::new(
+                "UPDATE folders SET uidnext = uidnext + ? WHERE id = ?",
+                vec![(uids.len() as i64).into(), dst.into()],
+            ));
+            stmts.extend(placed_stmts(account, dst, f.uidnext));
             if expunge_source {
                 stmts.extend(expunge_stmts(
                     account,

@@ -15,6 +15,7 @@ both!(
     flags_and_changes,
     expunge_copy_move,
     append_quota_and_rename,
+    concurrent_appends,
     pop3_dele_is_an_expunge,
     one_computer_at_a_time
 );
@@ -373,4 +374,31 @@ async fn one_computer_at_a_time(s: Store) {
         .unwrap());
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(open("i6", "imap", "10.0.0.1").await);
+}
+
+async fn concurrent_appends(s: Store) {
+    let id = setup(&s).await;
+    let drafts = s.folder(id, "Drafts").await.unwrap().unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let m = NewAppend {
+                data: format!("Subject: {i}\r\n\r\nx\r\n").into_bytes(),
+                ..Default::default()
+            };
+            s.append(id, drafts.id, &[m.clone(), m]).await.unwrap().uids
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        let uids = t.await.unwrap();
+        // A MULTIAPPEND's UIDs are consecutive.
+        assert_eq!(uids[1], uids[0] + 1);
+        all.extend(uids);
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=32).collect::<Vec<u32>>());
+    let d = s.folder_by_id(drafts.id).await.unwrap().unwrap();
+    assert_eq!((d.messages, d.uidnext, d.unseen), (32, 33, 32));
 }
