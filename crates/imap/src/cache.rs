@@ -20,9 +20,33 @@ pub const MAX_MESSAGES: usize = 2_000_000;
 const MIN_CACHED: usize = 1000;
 
 struct Copy {
-    modseq: u64,
-    msgs: Arc<Vec<MsgState>>,
+    loaded: Loaded,
     used: u64,
+}
+
+/// A folder's messages as SELECT needs them.
+#[derive(Clone)]
+pub struct Loaded {
+    pub msgs: Arc<Vec<MsgState>>,
+    /// The MODSEQ they reflect.
+    pub modseq: u64,
+    /// The index of the first message without \Seen (IMAP4rev1 UNSEEN).
+    pub first_unseen: Option<usize>,
+    /// Every flag bit some message has (which keywords to name).
+    pub all_flags: i64,
+}
+
+impl Loaded {
+    fn new(msgs: Vec<MsgState>, modseq: u64) -> Loaded {
+        Loaded {
+            first_unseen: msgs
+                .iter()
+                .position(|m| m.flags & mailhost_store::folders::SEEN == 0),
+            all_flags: msgs.iter().fold(0, |a, m| a | m.flags),
+            msgs: Arc::new(msgs),
+            modseq,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -54,64 +78,61 @@ pub fn apply(msgs: &mut Vec<MsgState>, ch: &Changes) {
 }
 
 impl FolderCache {
-    /// The messages of `folder` (its row just read) and the MODSEQ they
-    /// reflect.
-    pub async fn load(
-        &self,
-        store: &Store,
-        folder: &Folder,
-    ) -> mailhost_store::Result<(Vec<MsgState>, u64)> {
+    /// The messages of `folder` (its row just read), shared with the
+    /// cached copy when there is one: a session copies them only when it
+    /// changes its view.
+    pub async fn load(&self, store: &Store, folder: &Folder) -> mailhost_store::Result<Loaded> {
         let have = {
             let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             g.tick += 1;
             let tick = g.tick;
             g.map.get_mut(&folder.id).map(|c| {
                 c.used = tick;
-                (c.modseq, c.msgs.clone())
+                c.loaded.clone()
             })
         };
-        let (msgs, modseq) = match have {
-            Some((m, msgs)) if m == folder.modseq => return Ok(((*msgs).clone(), m)),
-            Some((m, msgs)) => match store.folder_changes(folder.id, m).await? {
+        let loaded = match have {
+            Some(l) if l.modseq == folder.modseq => return Ok(l),
+            Some(l) => match store.folder_changes(folder.id, l.modseq).await? {
                 Some(ch) => {
-                    let mut v = (*msgs).clone();
+                    let mut v = (*l.msgs).clone();
                     apply(&mut v, &ch);
-                    (v, ch.folder.modseq.max(m))
+                    Loaded::new(v, ch.folder.modseq.max(l.modseq))
                 }
-                None => return Ok((Vec::new(), folder.modseq)),
+                None => return Ok(Loaded::new(Vec::new(), folder.modseq)),
             },
-            None => (store.folder_messages(folder.id).await?, folder.modseq),
+            None => Loaded::new(store.folder_messages(folder.id).await?, folder.modseq),
         };
-        if msgs.len() >= MIN_CACHED {
-            self.keep(folder.id, modseq, &msgs);
+        if loaded.msgs.len() >= MIN_CACHED {
+            self.keep(folder.id, &loaded);
         }
-        Ok((msgs, modseq))
+        Ok(loaded)
     }
 
-    fn keep(&self, folder: i64, modseq: u64, msgs: &[MsgState]) {
-        if msgs.len() > MAX_MESSAGES / 2 {
+    fn keep(&self, folder: i64, loaded: &Loaded) {
+        let n = loaded.msgs.len();
+        if n > MAX_MESSAGES / 2 {
             return;
         }
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         g.tick += 1;
         let tick = g.tick;
         if let Some(old) = g.map.remove(&folder) {
-            g.held -= old.msgs.len();
+            g.held -= old.loaded.msgs.len();
         }
-        while g.held + msgs.len() > MAX_MESSAGES {
+        while g.held + n > MAX_MESSAGES {
             let Some((&oldest, _)) = g.map.iter().min_by_key(|(_, c)| c.used) else {
                 break;
             };
             if let Some(c) = g.map.remove(&oldest) {
-                g.held -= c.msgs.len();
+                g.held -= c.loaded.msgs.len();
             }
         }
-        g.held += msgs.len();
+        g.held += n;
         g.map.insert(
             folder,
             Copy {
-                modseq,
-                msgs: Arc::new(msgs.to_vec()),
+                loaded: loaded.clone(),
                 used: tick,
             },
         );

@@ -298,7 +298,7 @@ impl Session {
         let sel = self.sel.as_mut().expect("selected");
         for u in &uids {
             if let Some(i) = sel.index_of(*u) {
-                sel.msgs[i].flags |= SEEN;
+                std::sync::Arc::make_mut(&mut sel.msgs)[i].flags |= SEEN;
             }
         }
         seen_now.extend(uids);

@@ -37,15 +37,17 @@ impl Session {
         };
         // The view's MODSEQ is the folder's as read before its messages,
         // so that a change between the two reads is read again later.
-        let (msgs, modseq) = match self.ctx.cache.load(&store, &folder).await {
+        let loaded = match self.ctx.cache.load(&store, &folder).await {
             Ok(m) => m,
             Err(e) => return self.tempfail(tag, "select", e),
         };
         if params.condstore {
             self.condstore = true;
         }
-        let all = msgs.iter().fold(0i64, |a, m| a | m.flags);
-        self.refresh_keywords(all).await;
+        self.refresh_keywords(loaded.all_flags).await;
+        let (msgs, modseq) = (loaded.msgs, loaded.modseq);
+        let msgs_at_load = msgs.clone();
+        let loaded_first_unseen = loaded.first_unseen;
         self.sel = Some(Selected {
             folder: folder.id,
             name: name.clone(),
@@ -78,10 +80,14 @@ impl Session {
         let sel = self.sel.as_ref().expect("just selected");
         let exists = sel.msgs.len();
         let recent = sel.recent_count();
-        let first_unseen = sel
-            .msgs
-            .iter()
-            .position(|m| m.flags & mailhost_store::folders::SEEN == 0);
+        // From the cached copy when the view is still that copy.
+        let first_unseen = if std::sync::Arc::ptr_eq(&sel.msgs, &msgs_at_load) {
+            loaded_first_unseen
+        } else {
+            sel.msgs
+                .iter()
+                .position(|m| m.flags & mailhost_store::folders::SEEN == 0)
+        };
         let uidnext = folder.uidnext;
         let can_add_keywords = keywords.len() < mailhost_store::folders::MAX_KEYWORDS as usize;
         self.untagged(&format!("FLAGS ({flags})"));

@@ -20,7 +20,8 @@ pub(crate) struct Selected {
     pub folder: i64,
     pub name: String,
     pub read_only: bool,
-    pub msgs: Vec<MsgState>,
+    /// Shared with the node's cached copy until this session changes it.
+    pub msgs: std::sync::Arc<Vec<MsgState>>,
     /// The highest MODSEQ whose changes are in `msgs`.
     pub modseq: u64,
     /// UIDs expunged in the store, not yet told (still in `msgs`).
@@ -38,7 +39,15 @@ impl Selected {
     }
 
     pub fn recent_count(&self) -> usize {
-        self.msgs.iter().filter(|m| self.is_recent(m.uid)).count()
+        // The runs are disjoint (each claim starts past the last one).
+        self.recent
+            .iter()
+            .map(|&(a, b)| {
+                let from = self.msgs.partition_point(|m| m.uid < a);
+                let to = self.msgs.partition_point(|m| m.uid <= b);
+                to.saturating_sub(from)
+            })
+            .sum()
     }
 
     pub fn index_of(&self, uid: u32) -> Option<usize> {
@@ -211,7 +220,7 @@ impl Session {
             for c in &changes.changed {
                 match sel.index_of(c.uid) {
                     Some(i) => {
-                        let m = &mut sel.msgs[i];
+                        let m = &mut std::sync::Arc::make_mut(&mut sel.msgs)[i];
                         if m.flags != c.flags || m.modseq != c.modseq {
                             let flags_changed = m.flags != c.flags;
                             *m = *c;
@@ -277,7 +286,7 @@ impl Session {
         if self.qresync {
             let mut uids: Vec<u32> = pending.iter().copied().collect();
             uids.sort_unstable();
-            sel.msgs.retain(|m| !pending.contains(&m.uid));
+            std::sync::Arc::make_mut(&mut sel.msgs).retain(|m| !pending.contains(&m.uid));
             let line = format!("VANISHED {}", compact(&uids));
             self.untagged(&line);
             return;
@@ -288,7 +297,7 @@ impl Session {
                 lines.push(format!("{} EXPUNGE", i + 1));
             }
         }
-        sel.msgs.retain(|m| !pending.contains(&m.uid));
+        std::sync::Arc::make_mut(&mut sel.msgs).retain(|m| !pending.contains(&m.uid));
         for l in lines {
             self.untagged(&l);
         }
@@ -300,7 +309,7 @@ impl Session {
     async fn add_new(&mut self, new: Vec<MsgState>) {
         let (folder, read_only) = {
             let sel = self.sel.as_mut().expect("selected");
-            sel.msgs.extend(new);
+            std::sync::Arc::make_mut(&mut sel.msgs).extend(new);
             (sel.folder, sel.read_only)
         };
         if !read_only {
