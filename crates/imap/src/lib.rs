@@ -27,6 +27,8 @@ mod auth;
 pub mod cache;
 mod copy;
 mod fetch;
+#[doc(hidden)]
+pub mod fuzzing;
 mod idle;
 mod mailboxes;
 mod quota;

@@ -327,3 +327,43 @@ impl Session {
         self.ok(tag, "SEARCH completed")
     }
 }
+
+/// For the fuzz target (`fuzzing`): which of `msgs` (with `rows`, their
+/// data by UID) the key matches, by index, as SEARCH would find them.
+pub(crate) fn matching(
+    key: &SearchKey,
+    msgs: &[MsgState],
+    rows: &HashMap<u32, FetchRow>,
+    keywords: &[(u32, String)],
+    saved: Option<&[u32]>,
+) -> Vec<usize> {
+    let mut sets = Sets {
+        uid: Vec::new(),
+        seq: Vec::new(),
+    };
+    let max_uid = msgs.last().map_or(0, |m| m.uid);
+    collect_sets(key, max_uid, msgs.len() as u32, &mut sets);
+    let eval = Eval {
+        keywords,
+        saved,
+        sets,
+    };
+    msgs.iter()
+        .enumerate()
+        .filter(|(i, m)| {
+            let x = Msg {
+                seq: *i as u32 + 1,
+                m: **m,
+                recent: m.uid % 3 == 0,
+                row: rows.get(&m.uid),
+            };
+            eval.matches(key, &x)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The level a key needs (for the fuzz target's checks).
+pub(crate) fn key_level(k: &SearchKey) -> u8 {
+    level(k)
+}
