@@ -61,7 +61,7 @@ echo "== cargo build and unit/store tests (release profile: one dependency build
 cargo build --release --locked --workspace --bins
 cargo test --release --locked --workspace
 
-echo "== bounded fuzzing of the hand-written parsers (crates/*/fuzz: the scanner's decoders, unpacker and part walker; IMAP framing and sequence sets)"
+echo "== bounded fuzzing of the hand-written parsers (crates/*/fuzz: the scanner's decoders, unpacker and part walker; IMAP framing, commands, sequence sets, FETCH/SEARCH handling, message structure)"
 # FUZZ_SECONDS per target (0 skips); seeds in crates/*/fuzz/seeds, what the
 # run finds in target/fuzz-corpus (a crash fails the run and leaves its
 # input in that crate's fuzz/artifacts).
