@@ -135,6 +135,14 @@ impl Framer {
         self.input.extend_from_slice(data);
     }
 
+    /// Gives back the input buffer's memory when it holds nothing (an
+    /// idle connection keeps no buffer).
+    pub fn shrink(&mut self) {
+        if self.input.is_empty() && self.input.capacity() > 0 {
+            self.input = Vec::new();
+        }
+    }
+
     /// Whether a command is half read (for autologout and shutdown).
     pub fn in_command(&self) -> bool {
         self.state != State::Line || !self.cmd.bytes.is_empty() || !self.input.is_empty()

@@ -34,6 +34,8 @@ impl Session {
                 };
             }
             self.flush().await?;
+            self.conn.shrink();
+            self.framer.shrink();
             let notified = notice.notified();
             tokio::pin!(notified);
             // Registers interest before the read, so a change between

@@ -131,6 +131,19 @@ impl Conn {
         }
     }
 
+    /// Gives back buffer memory while the connection waits a long time
+    /// with nothing pending (an IMAP IDLE): thousands of such connections
+    /// should cost little each.
+    pub fn shrink(&mut self) {
+        if self.rpos == self.rbuf.len() {
+            self.rbuf = Vec::new();
+            self.rpos = 0;
+        }
+        if self.wbuf.is_empty() && self.wbuf.capacity() > 512 {
+            self.wbuf = Vec::with_capacity(512);
+        }
+    }
+
     /// Drops everything buffered; returns how much was dropped.
     pub fn discard_buffered(&mut self) -> usize {
         let n = self.rbuf.len() - self.rpos;
