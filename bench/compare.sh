@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/compare.sh: the same load, from the same client (mailhost-bench),
 # against mailhost and against Debian's Postfix + Dovecot, all on loopback,
-# and the ratios between them.
+# and the ratios between them. IMAP against Dovecot's imapd (resync,
+# SELECT/STATUS, webmail, initial sync, APPEND, 10,000 IDLE) is
+# bench/imap.sh, with the same client.
 #
 #   bench/compare.sh                                   # as root; defaults below
 #   MESSAGES=2000 POP_MESSAGES=1000 SUB_MESSAGES=2000 bench/compare.sh  # quick check

@@ -14,11 +14,14 @@
 //!
 //! - `av-sigs`, `av`: the virus scanner's engines on one generated
 //!   database and corpus (see `av.rs`).
+//! - `imap-fill`, `imap-resync`, `imap-select`, `imap-webmail`,
+//!   `imap-sync`, `imap-idle`: IMAP scenarios (see `imap.rs`).
 //!
 //! Every run is bounded by its counts and a deadline; only loopback
 //! addresses are accepted.
 
 mod av;
+mod imap;
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -153,6 +156,8 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         hold: u64,
     },
+    #[command(flatten)]
+    Imap(imap::Cmd),
 }
 
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -746,10 +751,13 @@ async fn main() -> Res<()> {
                 .await
                 .map_err(|e| e.to_string().into());
         }
+        Cmd::Imap(c) => return imap::main(c).await,
         _ => {}
     }
     let (addr, deadline) = match &args.cmd {
-        Cmd::Fingerprint { .. } | Cmd::AvSigs { .. } | Cmd::Av { .. } => unreachable!(),
+        Cmd::Fingerprint { .. } | Cmd::AvSigs { .. } | Cmd::Av { .. } | Cmd::Imap(_) => {
+            unreachable!()
+        }
         Cmd::Smtp { addr, deadline, .. } | Cmd::Pop3 { addr, deadline, .. } => (*addr, *deadline),
         Cmd::Idle { addr, hold, .. } => (*addr, hold + 120),
         Cmd::Sink {
@@ -815,7 +823,9 @@ async fn main() -> Res<()> {
                 connections,
                 hold,
             } => idle(addr, connections, hold).await,
-            Cmd::Fingerprint { .. } | Cmd::AvSigs { .. } | Cmd::Av { .. } => unreachable!(),
+            Cmd::Fingerprint { .. } | Cmd::AvSigs { .. } | Cmd::Av { .. } | Cmd::Imap(_) => {
+                unreachable!()
+            }
         }
     };
     tokio::time::timeout(Duration::from_secs(deadline), run)
