@@ -11,7 +11,27 @@ use mailhost_imap_proto::write;
 use mailhost_store::folders::SPECIAL_USES;
 use mailhost_store::{Folder, StoreError};
 
+/// The folders as `list` sees them.
+fn infos(folders: &[Folder]) -> Vec<FolderInfo<'_>> {
+    folders
+        .iter()
+        .map(|f| FolderInfo {
+            name: &f.name,
+            special: f.special.as_deref(),
+        })
+        .collect()
+}
+
 impl Session {
+    /// The account's folders and subscriptions, for LIST and LSUB.
+    async fn folders_and_subscriptions(&self) -> Result<(Vec<Folder>, Vec<String>), StoreError> {
+        let account = self.account();
+        Ok((
+            self.ctx.store.folders(account).await?,
+            self.ctx.store.subscriptions(account).await?,
+        ))
+    }
+
     /// A client's folder name in our form; Err: why not, for a NO.
     pub fn mailbox_name(&self, raw: &[u8]) -> Result<String, String> {
         names::decode(raw, self.utf8).map_err(|e| format!("[CANNOT] {e}"))
@@ -181,21 +201,11 @@ impl Session {
     pub async fn cmd_list(&mut self, tag: &str, cmd: ListCommand) -> Flow {
         let reference = self.pattern(&cmd.reference);
         let patterns: Vec<String> = cmd.patterns.iter().map(|p| self.pattern(p)).collect();
-        let account = self.account();
-        let (folders, subs) = match (
-            self.ctx.store.folders(account).await,
-            self.ctx.store.subscriptions(account).await,
-        ) {
-            (Ok(f), Ok(s)) => (f, s),
-            (Err(e), _) | (_, Err(e)) => return self.tempfail(tag, "list", e),
+        let (folders, subs) = match self.folders_and_subscriptions().await {
+            Ok(x) => x,
+            Err(e) => return self.tempfail(tag, "list", e),
         };
-        let infos: Vec<FolderInfo> = folders
-            .iter()
-            .map(|f| FolderInfo {
-                name: &f.name,
-                special: f.special.as_deref(),
-            })
-            .collect();
+        let infos = infos(&folders);
         let entries = list::list(&infos, &subs, &reference, &patterns, &cmd.select, &cmd.ret);
         let status_items = cmd.ret.iter().find_map(|r| match r {
             ListReturn::Status(items) => Some(items.clone()),
@@ -226,22 +236,11 @@ impl Session {
     /// LSUB — IMAP4rev1 (RFC 3501 §6.3.9).
     pub async fn cmd_lsub(&mut self, tag: &str, reference: Vec<u8>, pattern: Vec<u8>) -> Flow {
         let (reference, pattern) = (self.pattern(&reference), self.pattern(&pattern));
-        let account = self.account();
-        let (folders, subs) = match (
-            self.ctx.store.folders(account).await,
-            self.ctx.store.subscriptions(account).await,
-        ) {
-            (Ok(f), Ok(s)) => (f, s),
-            (Err(e), _) | (_, Err(e)) => return self.tempfail(tag, "lsub", e),
+        let (folders, subs) = match self.folders_and_subscriptions().await {
+            Ok(x) => x,
+            Err(e) => return self.tempfail(tag, "lsub", e),
         };
-        let infos: Vec<FolderInfo> = folders
-            .iter()
-            .map(|f| FolderInfo {
-                name: &f.name,
-                special: f.special.as_deref(),
-            })
-            .collect();
-        for e in list::lsub(&infos, &subs, &reference, &pattern) {
+        for e in list::lsub(&infos(&folders), &subs, &reference, &pattern) {
             let mut line = format!("LSUB ({}) \"/\" ", e.attrs.join(" ")).into_bytes();
             self.wire_name(&mut line, &e.name);
             self.untagged(&String::from_utf8_lossy(&line));

@@ -26,23 +26,12 @@ impl Store {
     /// Deletes up to `limit` entries first read over POP3 before `before`
     /// (ms), after the cursor `after` (R-POP-2).
     pub async fn purge_read(&self, before: i64, after: (i64, i64), limit: i64) -> Result<Purged> {
-        let rows = self
-            .query(
-                "SELECT e.id, e.mailbox_id, e.retrieved_at, e.size, e.folder_id, e.imap_uid
-                 FROM entries e
-                 WHERE e.retrieved_at IS NOT NULL AND e.retrieved_at < ?
-                   AND (e.retrieved_at > ? OR (e.retrieved_at = ? AND e.id > ?))
-                 ORDER BY e.retrieved_at, e.id LIMIT ?",
-                vec![
-                    before.into(),
-                    after.0.into(),
-                    after.0.into(),
-                    after.1.into(),
-                    limit.into(),
-                ],
-            )
-            .await?;
-        self.purge_rows(&rows, limit).await
+        let sql = "SELECT e.id, e.mailbox_id, e.retrieved_at, e.size, e.folder_id, e.imap_uid
+                   FROM entries e
+                   WHERE e.retrieved_at IS NOT NULL AND e.retrieved_at < ?
+                     AND (e.retrieved_at > ? OR (e.retrieved_at = ? AND e.id > ?))
+                   ORDER BY e.retrieved_at, e.id LIMIT ?";
+        self.purge_by(sql, before, after, limit).await
     }
 
     /// The same for mail first read over IMAP (`policy.imap_read_retention`,
@@ -53,22 +42,30 @@ impl Store {
         after: (i64, i64),
         limit: i64,
     ) -> Result<Purged> {
-        let rows = self
-            .query(
-                "SELECT e.id, e.mailbox_id, e.imap_read_at, e.size, e.folder_id, e.imap_uid
-                 FROM entries e
-                 WHERE e.imap_read_at IS NOT NULL AND e.imap_read_at < ?
-                   AND (e.imap_read_at > ? OR (e.imap_read_at = ? AND e.id > ?))
-                 ORDER BY e.imap_read_at, e.id LIMIT ?",
-                vec![
-                    before.into(),
-                    after.0.into(),
-                    after.0.into(),
-                    after.1.into(),
-                    limit.into(),
-                ],
-            )
-            .await?;
+        let sql = "SELECT e.id, e.mailbox_id, e.imap_read_at, e.size, e.folder_id, e.imap_uid
+                   FROM entries e
+                   WHERE e.imap_read_at IS NOT NULL AND e.imap_read_at < ?
+                     AND (e.imap_read_at > ? OR (e.imap_read_at = ? AND e.id > ?))
+                   ORDER BY e.imap_read_at, e.id LIMIT ?";
+        self.purge_by(sql, before, after, limit).await
+    }
+
+    /// One batch of either: `sql` finds the rows past the cursor.
+    async fn purge_by(
+        &self,
+        sql: &'static str,
+        before: i64,
+        after: (i64, i64),
+        limit: i64,
+    ) -> Result<Purged> {
+        let params = vec![
+            before.into(),
+            after.0.into(),
+            after.0.into(),
+            after.1.into(),
+            limit.into(),
+        ];
+        let rows = self.query(sql, params).await?;
         self.purge_rows(&rows, limit).await
     }
 
