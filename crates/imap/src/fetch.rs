@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use tracing::warn;
 
 /// Messages whose bodies are read at once.
-const BODY_CHUNK: usize = 64;
+const BODY_CHUNK: usize = 256;
 /// Messages whose sizes and summaries are read at once.
 const ROW_CHUNK: usize = 2000;
 
@@ -447,11 +447,13 @@ impl Session {
                         out.extend_from_slice(format!("<{origin}>").as_bytes());
                     }
                     out.push(b' ');
-                    let content = if section.part.is_empty() && section.text.is_none() {
-                        Some(data.to_vec())
-                    } else {
-                        mailhost_imap_body::section(data, section)
-                    };
+                    // The whole message is written from the row itself.
+                    let content: Option<std::borrow::Cow<[u8]>> =
+                        if section.part.is_empty() && section.text.is_none() {
+                            Some(std::borrow::Cow::Borrowed(data))
+                        } else {
+                            mailhost_imap_body::section(data, section).map(std::borrow::Cow::Owned)
+                        };
                     match content {
                         Some(c) => write::literal(&mut out, partial_of(&c, *partial)),
                         None => out.extend_from_slice(b"NIL"),

@@ -595,9 +595,16 @@ impl Store {
                     _ => None,
                 };
                 let content = if data {
-                    let mut d = r.take_bytes(8)?;
-                    d.extend_from_slice(&r.take_bytes(9)?);
-                    Some(d)
+                    // Mail APPENDed has no prefix: its body is the message.
+                    let prefix = r.take_bytes(8)?;
+                    let body = r.take_bytes(9)?;
+                    Some(if prefix.is_empty() {
+                        body
+                    } else {
+                        let mut d = prefix;
+                        d.extend_from_slice(&body);
+                        d
+                    })
                 } else {
                     None
                 };
