@@ -21,8 +21,9 @@ impl Store {
         if let Some(n) = map.get(&account).and_then(Weak::upgrade) {
             return n;
         }
-        // Forget mailboxes nobody watches any more, now and then.
-        if map.len() >= 1024 && map.len().is_power_of_two() {
+        // Forget mailboxes nobody watches any more, every 256 new
+        // entries (a Weak keeps its allocation until it is dropped).
+        if map.len() >= 256 && map.len() % 256 == 0 {
             map.retain(|_, w| w.strong_count() > 0);
         }
         let n = Arc::new(Notify::new());
