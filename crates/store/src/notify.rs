@@ -23,7 +23,7 @@ impl Store {
         }
         // Forget mailboxes nobody watches any more, every 256 new
         // entries (a Weak keeps its allocation until it is dropped).
-        if map.len() >= 256 && map.len() % 256 == 0 {
+        if map.len() >= 256 && map.len().is_multiple_of(256) {
             map.retain(|_, w| w.strong_count() > 0);
         }
         let n = Arc::new(Notify::new());
