@@ -223,17 +223,13 @@ impl Session {
                 HashMap::new()
             };
             for &i in part {
-                let (m_uid, pending) = {
-                    let sel = self.sel.as_ref().expect("selected");
-                    (sel.msgs[i].uid, sel.pending.contains(&sel.msgs[i].uid))
-                };
+                let m_uid = self.sel.as_ref().expect("selected").msgs[i].uid;
                 let row = rows.get(&m_uid);
                 if with_rows && row.is_none() {
                     // Expunged meanwhile (RFC 9051 §7.5.1: its number
                     // stays until the expunge is told); nothing to send.
                     continue;
                 }
-                let _ = pending;
                 let add_flags = seen_now.contains(&m_uid) && !items.contains(&FetchAtt::Flags);
                 match self.fetch_one(i, &items, row, add_flags) {
                     Ok(buf) => {

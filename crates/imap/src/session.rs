@@ -243,7 +243,7 @@ impl Session {
                 self.untagged(&format!("CAPABILITY {caps}"));
                 self.ok(&tag, "CAPABILITY completed")
             }
-            Command::Noop | Command::Check if authed => {
+            Command::Noop if authed => {
                 self.sync_full().await?;
                 self.ok(&tag, "NOOP completed")
             }
@@ -304,7 +304,12 @@ impl Session {
             _ if !selected => self.bad(Some(&tag), "no folder selected"),
 
             // Selected.
-            Command::Check => unreachable!("handled above"),
+            // RFC 9051 §6.4.1: a checkpoint; our writes are durable at
+            // once, so it is a NOOP.
+            Command::Check => {
+                self.sync_full().await?;
+                self.ok(&tag, "CHECK completed")
+            }
             Command::Close => self.cmd_close(&tag, true).await,
             Command::Unselect => self.cmd_close(&tag, false).await,
             Command::Expunge => self.cmd_expunge(&tag, None).await,
