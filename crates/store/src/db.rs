@@ -120,6 +120,10 @@ pub struct Stmt {
     /// When set, the batch fails with this error if the statement changed
     /// no row (a conditional update that found its condition false).
     pub must_change: Option<StoreError>,
+    /// When set, the statement ends in `RETURNING x` (an integer) and the
+    /// batch reports the first row's value for it instead of a row count
+    /// (0 when no row came back, which `must_change` treats as no change).
+    pub returning: bool,
 }
 
 impl Stmt {
@@ -128,7 +132,13 @@ impl Stmt {
             sql,
             params,
             must_change: None,
+            returning: false,
         }
+    }
+    /// See [`Stmt::returning`].
+    pub fn returning(mut self) -> Self {
+        self.returning = true;
+        self
     }
     pub fn must_change(mut self, err: StoreError) -> Self {
         self.must_change = Some(err);

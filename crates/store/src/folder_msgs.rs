@@ -408,17 +408,20 @@ impl Store {
     /// The UIDs are taken in the transaction, as a delivery takes them
     /// (the folder row is updated first, which orders concurrent writers
     /// on PostgreSQL; SQLite has one writer), so sessions appending at once
-    /// never retry; each message's UID is then read back by its body's id.
+    /// never retry; the folder's new `uidnext` comes back from the same
+    /// transaction, so the UIDs are known even if another session expunges
+    /// the messages before this one answers.
     pub async fn append(&self, account: i64, folder: i64, msgs: &[NewAppend]) -> Result<Appended> {
         let n = msgs.len() as i64;
         let mut stmts = vec![Stmt::new(
-            "UPDATE folders SET uidnext = uidnext + ?, modseq = modseq + 1 WHERE id = ? AND uidnext + ? <= 4294967296",
+            "UPDATE folders SET uidnext = uidnext + ?, modseq = modseq + 1 WHERE id = ? AND uidnext + ? <= 4294967296
+             RETURNING uidnext",
             vec![n.into(), folder.into(), n.into()],
         )
+        .returning()
         .must_change(StoreError::NotFound(
             "no such folder, or it has used every UID".into(),
         ))];
-        let mut blobs = Vec::with_capacity(msgs.len());
         for (i, m) in msgs.iter().enumerate() {
             let blob = crate::messages::new_blob_id();
             stmts.push(Stmt::new(
@@ -447,7 +450,6 @@ impl Store {
                     folder.into(),
                 ],
             ));
-            blobs.push(blob);
         }
         // The counters from what is known of the messages: no read.
         let size: i64 = msgs.iter().map(|m| m.data.len() as i64).sum();
@@ -463,19 +465,8 @@ impl Store {
             account,
             self.default_quota(),
         ));
-        self.batch(stmts).await?;
-        let mut uids = Vec::with_capacity(blobs.len());
-        for b in &blobs {
-            // By the body alone (it is this message's own): with the
-            // folder too, SQLite may walk the folder's UID index instead.
-            let r = self
-                .lookup(
-                    "SELECT imap_uid FROM entries WHERE blob_id = ?",
-                    vec![b.into()],
-                )
-                .await?;
-            uids.push(r.first().map(|r| r.i64(0)).transpose()?.unwrap_or(0) as u32);
-        }
+        let uidnext = self.batch(stmts).await?[0] as i64;
+        let uids = (0..n).map(|i| (uidnext - n + i) as u32).collect();
         Ok(Appended {
             uidvalidity: folder as u32,
             uids,

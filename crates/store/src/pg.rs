@@ -182,11 +182,7 @@ impl Writer {
         let mut out = Vec::with_capacity(stmts.len());
         for s in stmts {
             let st = self.stmt(s.sql).await?;
-            let n = self
-                .client
-                .execute(&st, &params(&s.params))
-                .await
-                .map_err(err)?;
+            let n = exec(&self.client, &st, s).await.map_err(err)?;
             if n == 0 {
                 if let Some(e) = &s.must_change {
                     return Err(e.clone());
@@ -217,7 +213,7 @@ impl Writer {
         let counts = futures_util::future::join_all(
             stmts
                 .iter()
-                .map(|(st, s)| async move { client.execute(st, &params(&s.params)).await }),
+                .map(|(st, s)| async move { exec(client, st, s).await }),
         )
         .await;
         let ok = counts
@@ -276,6 +272,17 @@ impl Writer {
             return all(err(e));
         }
         results
+    }
+}
+
+/// Runs one statement of a batch: its row count, or with
+/// [`Stmt::returning`] the first row's value.
+async fn exec(client: &Client, st: &Statement, s: &Stmt) -> Result<u64, tokio_postgres::Error> {
+    if s.returning {
+        let rows = client.query(st, &params(&s.params)).await?;
+        Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0) as u64))
+    } else {
+        client.execute(st, &params(&s.params)).await
     }
 }
 

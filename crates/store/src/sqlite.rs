@@ -121,9 +121,19 @@ fn run_stmts(conn: &Connection, stmts: &[Stmt]) -> Result<Vec<u64>, StoreError> 
     let mut changed = Vec::with_capacity(stmts.len());
     for s in stmts {
         let mut st = conn.prepare_cached(s.sql).map_err(err)?;
-        let n = st
-            .execute(rusqlite::params_from_iter(s.params.iter()))
-            .map_err(err)? as u64;
+        let params = rusqlite::params_from_iter(s.params.iter());
+        let n = if s.returning {
+            let mut rows = st.query(params).map_err(err)?;
+            let first = match rows.next().map_err(err)? {
+                Some(r) => r.get::<_, i64>(0).map_err(err)? as u64,
+                None => 0,
+            };
+            // Step to the end so every row's change is made.
+            while rows.next().map_err(err)?.is_some() {}
+            first
+        } else {
+            st.execute(params).map_err(err)? as u64
+        };
         if n == 0 {
             if let Some(e) = &s.must_change {
                 return Err(e.clone());
