@@ -158,7 +158,9 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(m) => Error::new(Kind::NotFound, m),
-            StoreError::Conflict(m) | StoreError::OverQuota(m) => Error::new(Kind::Conflict, m),
+            StoreError::Conflict(m) | StoreError::OverQuota(m) | StoreError::LimitReached(m) => {
+                Error::new(Kind::Conflict, m)
+            }
             StoreError::Invalid(m) => Error::new(Kind::Invalid, m),
             StoreError::Backend(m) => {
                 tracing::error!("store: {m}");

@@ -360,6 +360,23 @@ impl Store {
         let Some(id) = rows.first().map(|r| r.i64(0)).transpose()? else {
             return Err(StoreError::NotFound(format!("no such mailbox: {addr}")));
         };
+        // A list needs its owner (R-LIST-1): it is deleted first, on purpose.
+        let owned = self
+            .lookup(
+                "SELECT address FROM lists WHERE owner = ? ORDER BY address",
+                vec![addr.clone().into()],
+            )
+            .await?;
+        if !owned.is_empty() {
+            let names = owned
+                .iter()
+                .map(|r| r.text(0))
+                .collect::<Result<Vec<_>>>()?;
+            return Err(StoreError::Conflict(format!(
+                "{addr} owns the list(s) {}; delete them first",
+                names.join(", ")
+            )));
+        }
         self.batch(vec![
             Stmt::new(
                 "DELETE FROM addresses WHERE id = ? AND kind = 'mailbox'",

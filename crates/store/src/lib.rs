@@ -43,6 +43,7 @@ pub mod folders;
 mod forwards;
 mod grants;
 mod listing;
+pub mod lists;
 mod locks;
 mod mail_sessions;
 mod messages;
@@ -77,6 +78,7 @@ pub use folders::Folder;
 pub use forwards::{ForwardSet, Forwarding, MAX_CHAIN};
 pub use grants::DkimKey;
 pub use listing::PageQuery;
+pub use lists::{Confirmed, ConsentEvent, MailList, Member};
 pub use messages::{ForwardCopy, MessageMeta, NewMessage, Outbound};
 pub use packages::{Package, SenderProfile};
 pub use policy_state::{Evidence, EvidenceQuery, Hold};
@@ -101,6 +103,9 @@ pub enum StoreError {
     /// The mailbox would pass its quota (R-IN-3).
     #[error("{0}")]
     OverQuota(String),
+    /// A size limit would be passed (R-LIST-5: list members).
+    #[error("{0}")]
+    LimitReached(String),
     #[error("storage error: {0}")]
     Backend(String),
 }

@@ -434,6 +434,80 @@ CREATE UNIQUE INDEX entries_folder_uid ON entries (folder_id, imap_uid);
 CREATE INDEX entries_folder_modseq ON entries (folder_id, modseq);
 CREATE INDEX entries_imap_read ON entries (imap_read_at, id) WHERE imap_read_at IS NOT NULL;
 "#,
+    // 13: mailing lists (R-LIST-1..6). A list is an address of kind
+    // 'list' (so no mailbox or alias can take its name) with a row in
+    // `lists`: its owner (a mailbox of the domain), posting policy, and
+    // `next_send_at`, the throttle's schedule (R-LIST-6) advanced in the
+    // store so that it holds across restarts and nodes. Members move
+    // through states (invited, pending, member, unsubscribed, suppressed,
+    // disabled); `bounce_score` counts in halves (a soft bounce is 0.5).
+    // `list_consent` is the consent ledger (R-LIST-1, seed 004): append
+    // only, enforced by the database itself, and kept when a list goes.
+    // `list_tokens_used` makes confirmation tokens single-use; `list_posts`
+    // holds posts waiting for moderation or off-peak (R-LIST-4) and those
+    // released; a queue row may carry a per-recipient header prefix (a
+    // list's List-Unsubscribe and DKIM signature for that member).
+    r#"
+CREATE TABLE lists (
+    id {SERIAL},
+    address TEXT NOT NULL,
+    domain_id BIGINT NOT NULL,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    posting TEXT NOT NULL DEFAULT 'members',
+    from_rewrite TEXT NOT NULL DEFAULT 'dmarc',
+    next_send_at BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX lists_address ON lists (address);
+CREATE INDEX lists_owner ON lists (owner);
+CREATE TABLE list_members (
+    list_id BIGINT NOT NULL,
+    address TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    bounce_score BIGINT NOT NULL DEFAULT 0,
+    bounce_day BIGINT NOT NULL DEFAULT 0,
+    bounce_at BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (list_id, address)
+);
+CREATE INDEX list_members_state ON list_members (list_id, state);
+CREATE INDEX list_members_address ON list_members (address);
+CREATE TABLE list_consent (
+    id {SERIAL},
+    list TEXT NOT NULL,
+    address TEXT NOT NULL,
+    event TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    at_local TEXT NOT NULL,
+    ip TEXT,
+    method TEXT NOT NULL,
+    message_id TEXT,
+    token_hash TEXT,
+    user_agent TEXT,
+    detail TEXT
+);
+CREATE INDEX list_consent_list ON list_consent (list, id);
+{APPEND_ONLY list_consent}
+CREATE TABLE list_tokens_used (
+    token_hash TEXT PRIMARY KEY,
+    used_at BIGINT NOT NULL
+);
+CREATE TABLE list_posts (
+    id {SERIAL},
+    list_id BIGINT NOT NULL,
+    blob_id TEXT NOT NULL,
+    poster TEXT NOT NULL,
+    state TEXT NOT NULL,
+    release_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    message_id TEXT,
+    detail TEXT
+);
+CREATE INDEX list_posts_due ON list_posts (state, release_at);
+CREATE INDEX list_posts_list ON list_posts (list_id, id);
+ALTER TABLE queue ADD COLUMN prefix {BLOB};
+"#,
 ];
 
 pub fn render(ddl: &str, id: &str, blob: &str) -> String {
@@ -447,10 +521,48 @@ pub fn render(ddl: &str, id: &str, blob: &str) -> String {
     } else {
         " COLLATE \"C\""
     };
-    ddl.replace("{ID}", id)
-        .replace("{SERIAL}", serial)
-        .replace("{BLOB}", blob)
-        .replace("{BYTES}", bytes)
+    append_only(
+        &ddl.replace("{ID}", id)
+            .replace("{SERIAL}", serial)
+            .replace("{BLOB}", blob)
+            .replace("{BYTES}", bytes),
+        id == SQLITE_ID,
+    )
+}
+
+/// `{APPEND_ONLY table}`: triggers that refuse every UPDATE and DELETE
+/// of the table, in each backend's dialect, so that not even a bug (or
+/// an operator's SQL) can rewrite a ledger.
+fn append_only(ddl: &str, sqlite: bool) -> String {
+    let mut out = String::with_capacity(ddl.len());
+    let mut rest = ddl;
+    while let Some(i) = rest.find("{APPEND_ONLY ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + "{APPEND_ONLY ".len()..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[i..]);
+            return out;
+        };
+        let t = &after[..end];
+        if sqlite {
+            for op in ["UPDATE", "DELETE"] {
+                out.push_str(&format!(
+                    "CREATE TRIGGER {t}_no_{lop} BEFORE {op} ON {t}\nBEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;\n",
+                    lop = op.to_ascii_lowercase()
+                ));
+            }
+        } else {
+            out.push_str(&format!(
+                "CREATE FUNCTION {t}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+                 BEGIN RAISE EXCEPTION '{t} is append-only'; END $$;\n\
+                 CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t}\n\
+                 FOR EACH ROW EXECUTE FUNCTION {t}_append_only();\n"
+            ));
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 pub const SQLITE_ID: &str = "INTEGER PRIMARY KEY";
