@@ -24,6 +24,7 @@ mod caller;
 mod domains;
 mod factors;
 mod import;
+mod lists;
 mod logins;
 mod operator;
 mod services;
@@ -35,6 +36,7 @@ pub mod views;
 pub use caller::{Caller, Error, Kind, PageReq, Role, MAX_PAGE};
 pub use factors::{TotpSetup, TotpStatus, RECOVERY_CODES};
 pub use import::{ImportRow, MAX_IMPORT_ROWS};
+pub use lists::MAX_INVITE;
 pub use logins::FirstOperator;
 pub use operator::EvidenceFilter;
 pub use services::AutoreplyReq;
@@ -58,6 +60,8 @@ pub struct Admin {
     guard: Option<Arc<AuthGuard>>,
     /// The resolver of the domain panel's live DNS check, made at first use.
     dns: Arc<std::sync::OnceLock<Result<mailhost_mailauth::DnsCheck, String>>>,
+    /// The mailing-list engine, made at first use.
+    lists: Arc<tokio::sync::OnceCell<mailhost_lists::Lists>>,
 }
 
 impl Admin {
@@ -67,6 +71,7 @@ impl Admin {
             config,
             guard: None,
             dns: Arc::default(),
+            lists: Arc::default(),
         }
     }
 

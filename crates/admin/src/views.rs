@@ -433,3 +433,26 @@ pub struct QueueItem {
     pub rcpt: String,
     pub last_error: Option<String>,
 }
+
+/// A mailing list (R-LIST-1).
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct MailingList {
+    pub address: String,
+    /// The mailbox that owns it.
+    pub owner: String,
+    pub name: String,
+    /// members | owner | moderated
+    pub posting: String,
+    /// Confirmed members.
+    pub members: i64,
+    pub created: String,
+}
+
+/// What an invitation did for one address (R-LIST-2).
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct ListInvite {
+    pub address: String,
+    /// invited | member | refused
+    pub status: String,
+    pub message: String,
+}

@@ -403,6 +403,25 @@ pub struct Lists {
     pub max_members: u32,
     pub throttle: Duration,
     pub offpeak: Vec<String>,
+    /// The panels' address as list members reach it, for the links in
+    /// list mail (confirmation, one-click unsubscribe: RFC 8058 wants
+    /// HTTPS). "": `https://{server.hostname}` with `listen.https`'s port.
+    pub url: String,
+    /// How long a confirmation link stays valid (R-LIST-1).
+    pub confirm_expiry: Duration,
+    /// Confirmation mails one address may be sent per day, and one client
+    /// IP may cause per hour, across all lists (no mail-bombing through a
+    /// list).
+    pub confirm_per_address: u32,
+    pub confirm_per_ip: u32,
+    /// Proxies whose `X-Forwarded-For` names the client for the consent
+    /// ledger; from anyone else the TCP peer is recorded.
+    pub trusted_proxies: Vec<String>,
+    /// `dmarc`: rewrite From only for posters whose domain publishes a
+    /// DMARC policy of reject or quarantine; `always`: for every post.
+    pub from_rewrite: String,
+    /// List passes (X-Loop) a message may already carry.
+    pub max_hops: u32,
 }
 
 impl Default for Lists {
@@ -416,6 +435,13 @@ impl Default for Lists {
                 "sun 00:00-24:00".into(),
                 "mon-fri 01:00-06:00".into(),
             ],
+            url: String::new(),
+            confirm_expiry: Duration::from_secs(7 * 86_400),
+            confirm_per_address: 3,
+            confirm_per_ip: 30,
+            trusted_proxies: Vec::new(),
+            from_rewrite: "dmarc".into(),
+            max_hops: 1,
         }
     }
 }

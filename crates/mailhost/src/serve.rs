@@ -189,6 +189,8 @@ async fn serve(config: Config) -> Result<(), String> {
         );
         tokio::spawn(async move { s.watch(every, token).await });
     }
+    // R-LIST-1..6: the list engine (token key, time zone, windows).
+    let lists = mailhost_lists::Lists::new(store.clone(), config.clone()).await?;
     let mut running = 0;
     // Port 25 (MX), 587 (submission, STARTTLS) and 465 (submissions,
     // implicit TLS, RFC 8314) run the same SMTP server in two roles.
@@ -223,6 +225,7 @@ async fn serve(config: Config) -> Result<(), String> {
                 space: Some(space.clone()),
                 srs: Some(srs.clone()),
                 scanner: Some(scanner.clone()),
+                lists: Some(lists.clone()),
             });
             let l = mk(name, sock, implicit.then(|| tls.clone()), SMTP_BUSY);
             tokio::spawn(l.run(shutdown.clone(), move |c| {

@@ -174,6 +174,26 @@ impl Session {
             }
         };
         let trace_len = trace_len + checked.header_len;
+        if !env.lists.is_empty() {
+            // R-LIST-1/3: list commands take effect before the reply.
+            if let Err(r) = self
+                .data_lists(&env.lists, &env.sender, scan.message_id.clone())
+                .await
+            {
+                self.reply(r);
+                return Flow::Continue;
+            }
+            if env.deliveries.is_empty()
+                && env.outbound.is_empty()
+                && env.forwards.is_empty()
+                && env.bounce.is_none()
+                && !env.to_all
+            {
+                tracing::info!(qid, peer = %self.conn.peer, from = env.sender, "list commands done");
+                self.reply(Reply::new(250, "2.0.0", format!("OK: done as {qid}")));
+                return Flow::Continue;
+            }
+        }
         let mut added_id = None;
         if self.ctx.service == Service::Submission {
             // RFC 6409 §8.2, §8.3: a submission server may add a missing

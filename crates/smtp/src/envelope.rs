@@ -201,6 +201,21 @@ impl Session {
         if self.refuse(&v).await {
             return;
         }
+        let mut resolved = resolved;
+        if let Resolved::List { list, command } = &resolved {
+            match self
+                .rcpt_list(&to.address, &list.clone(), &command.clone())
+                .await
+            {
+                Ok(Some(owner)) => resolved = owner,
+                Ok(None) => {
+                    self.env.rcpts.push(to.address);
+                    self.state = State::Rcpt;
+                    return self.reply(Reply::new(250, "2.1.5", "recipient OK"));
+                }
+                Err(r) => return self.reply(r),
+            }
+        }
         match resolved {
             Resolved::Deliver(_) | Resolved::All(_) | Resolved::Postmaster(_) => {
                 let planned = match self.plan(&to.address, &resolved).await {

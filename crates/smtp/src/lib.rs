@@ -21,6 +21,7 @@ pub mod date;
 mod deliver;
 mod envelope;
 pub mod headers;
+mod lists;
 pub mod reply;
 mod services;
 mod session;
@@ -57,4 +58,6 @@ pub struct SmtpCtx {
     pub srs: Option<Arc<mailhost_mailbox::Srs>>,
     /// Virus checking of every message (R-AV-1); None only in tests.
     pub scanner: Option<mailhost_antivirus::Scanner>,
+    /// Mailing lists (R-LIST-1..6); None: list addresses take no mail.
+    pub lists: Option<mailhost_lists::Lists>,
 }

@@ -54,6 +54,8 @@ pub(crate) struct Envelope {
     pub bounce: Option<Bounce>,
     /// all@ is a recipient (R-ADDR-5).
     pub to_all: bool,
+    /// List command addresses among the recipients (R-LIST-1).
+    pub lists: Vec<crate::lists::ListRcpt>,
 }
 
 /// A bounce sent on through SRS.

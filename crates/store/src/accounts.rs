@@ -82,12 +82,17 @@ pub enum Resolved {
     Postmaster(String),
     /// Not a domain we host.
     NotHosted,
+    /// A mailing list (R-LIST-1): `list` is its address; `command` is what
+    /// follows `+` in the local part ("" for a post; `subscribe`,
+    /// `confirm-TOKEN`, `bounce-TOKEN`, …).
+    List { list: String, command: String },
 }
 
 const MAILBOX: &str = "mailbox";
 pub(crate) const ALIAS: &str = "alias";
 pub(crate) const POSTMASTER: &str = "postmaster";
 pub(crate) const ALL: &str = "all";
+pub(crate) const LIST: &str = "list";
 
 /// The columns of a recipient mailbox `a` that [`account_row`] reads,
 /// after its id and address. The quota is the mailbox's own, its
@@ -524,7 +529,7 @@ impl Store {
     /// syntactically valid; it is matched case-insensitively.
     pub async fn resolve(&self, address: &str) -> Result<Resolved> {
         let Ok((l, d)) = normalize_address(address) else {
-            return Ok(Resolved::Unknown);
+            return self.resolve_long_command(address).await;
         };
         let addr = join(&l, &d);
         // One read for both questions: the address, and whether its domain
@@ -544,6 +549,22 @@ impl Store {
             if r.i64(3)? == 0 {
                 return Ok(Resolved::NotHosted);
             }
+            // A list's command address: `news+subscribe@`, `news+bounce-…@`.
+            if let Some((base, command)) = l.split_once('+') {
+                let list = join(base, &d);
+                let rows = self
+                    .lookup(
+                        "SELECT 1 FROM addresses WHERE address = ? AND kind = 'list'",
+                        vec![list.clone().into()],
+                    )
+                    .await?;
+                if !rows.is_empty() {
+                    return Ok(Resolved::List {
+                        list,
+                        command: command.to_string(),
+                    });
+                }
+            }
             return Ok(match self.quarantined_until(&addr).await? {
                 Some(until) => Resolved::Quarantined(until),
                 None => Resolved::Unknown,
@@ -556,6 +577,12 @@ impl Store {
             MAILBOX => return Ok(Resolved::Deliver(vec![account_row(r, 4)?])),
             POSTMASTER => return Ok(Resolved::Postmaster(self.domain_contact(&d).await?)),
             ALL => return Ok(Resolved::All(d)),
+            LIST => {
+                return Ok(Resolved::List {
+                    list: addr,
+                    command: String::new(),
+                })
+            }
             _ => {}
         }
         let rows = self
@@ -574,6 +601,46 @@ impl Store {
             Resolved::Suspended
         } else {
             Resolved::Deliver(targets)
+        })
+    }
+
+    /// A list's command address whose token makes the local part longer
+    /// than the 64 octets RFC 5321 §4.5.3.1.1 sets (a confirmation, a
+    /// VERP bounce): accepted when the part before `+` is one of our
+    /// lists and the rest is token characters (RFC 5321 §4.5.3.1 asks
+    /// receivers not to limit lengths where they can avoid it).
+    async fn resolve_long_command(&self, address: &str) -> Result<Resolved> {
+        let Some((local, domain)) = address.rsplit_once('@') else {
+            return Ok(Resolved::Unknown);
+        };
+        let Some((base, command)) = local.split_once('+') else {
+            return Ok(Resolved::Unknown);
+        };
+        if command.is_empty()
+            || command.len() > 1100
+            || !command
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Ok(Resolved::Unknown);
+        }
+        let Ok((l, d)) = normalize_address(&format!("{base}@{domain}")) else {
+            return Ok(Resolved::Unknown);
+        };
+        let list = join(&l, &d);
+        let rows = self
+            .lookup(
+                "SELECT 1 FROM addresses WHERE address = ? AND kind = 'list'",
+                vec![list.clone().into()],
+            )
+            .await?;
+        Ok(if rows.is_empty() {
+            Resolved::Unknown
+        } else {
+            Resolved::List {
+                list,
+                command: command.to_ascii_lowercase(),
+            }
         })
     }
 

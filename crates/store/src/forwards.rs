@@ -136,6 +136,12 @@ impl Store {
                 return bad("all@ cannot be a forwarding destination (R-ADDR-5)".into())
             }
             Resolved::Postmaster(_) => {}
+            Resolved::List { .. } => {
+                return bad(
+                    "a mailing list cannot be a forwarding destination: subscribe to it instead"
+                        .into(),
+                )
+            }
             Resolved::Deliver(accts) => {
                 // A local chain that leads back here would loop.
                 for a in accts {

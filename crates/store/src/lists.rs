@@ -334,6 +334,39 @@ impl Store {
         rows.first().map(member_row).transpose()
     }
 
+    /// The statements that move `address` from `current` (None: not on
+    /// the list) to `to` with its ledger event, failing with `Conflict` if
+    /// its state changed meanwhile: for a caller that commits them with
+    /// something else (the confirmation mail, through `audit::with_extra`).
+    pub fn list_transition_stmts(
+        list_id: i64,
+        address: &str,
+        current: Option<&str>,
+        to: &str,
+        event: &ConsentEvent,
+    ) -> Vec<Stmt> {
+        let addr = address.to_ascii_lowercase();
+        let change = match current {
+            None => Stmt::new(
+                "INSERT INTO list_members (list_id, address, state, updated_at) VALUES (?, ?, ?, ?)",
+                vec![list_id.into(), addr.into(), to.into(), event.at.into()],
+            ),
+            Some(cur) => Stmt::new(
+                "UPDATE list_members SET state = ?, updated_at = ?
+                 WHERE list_id = ? AND address = ? AND state = ?",
+                vec![
+                    to.into(),
+                    event.at.into(),
+                    list_id.into(),
+                    addr.into(),
+                    cur.into(),
+                ],
+            )
+            .must_change(StoreError::Conflict("changed meanwhile".into())),
+        };
+        vec![change, consent_stmt(event)]
+    }
+
     /// Moves a member from one of `from` ("" = not on the list yet) to
     /// `to`, with its ledger event, atomically. Ok(false) when its state
     /// was none of `from` (nothing changed, nothing recorded).

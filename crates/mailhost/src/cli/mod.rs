@@ -4,6 +4,7 @@
 //! store unchanged.
 
 mod addresses;
+mod lists;
 mod logins;
 mod operator;
 mod services;
@@ -57,6 +58,9 @@ pub enum Command {
     /// Forwarding of a mailbox (R-IN-4).
     #[command(subcommand)]
     Forward(ForwardCmd),
+    /// Mailing lists: confirmed opt-in with a consent ledger (R-LIST-1..6).
+    #[command(subcommand)]
+    List(lists::ListCmd),
     /// The autoresponder of a mailbox (R-IN-5).
     #[command(subcommand)]
     Autoreply(AutoreplyCmd),
@@ -168,6 +172,7 @@ async fn exec(config: Config, cmd: Command) -> Result<(), String> {
         Command::Alias(a) => addresses::alias(config, a).await?,
         Command::Forward(f) => services::forward(config, f).await?,
         Command::Autoreply(a) => services::autoreply(config, a).await?,
+        Command::List(l) => lists::list(config, l).await?,
         Command::Billing(b) => services::billing(config, b).await?,
         Command::Queue(q) => operator::queue(config, q).await?,
         Command::Hold(h) => operator::hold(config, h).await?,

@@ -1,0 +1,247 @@
+//! Mailing lists (R-LIST-1..6): create, delete, show, invite, the
+//! consent export. A domain's admin manages its lists; a list's owner
+//! (a mailbox user) may show it, invite to it and export its ledger.
+//! Invitations only ever send confirmations (R-LIST-2).
+
+use crate::caller::{Caller, Error};
+use crate::users::address;
+use crate::views::{ListInvite, MailingList};
+use crate::{Admin, Result};
+use mailhost_lists::members::Asked;
+use mailhost_lists::{Lists, Refusal, Source, Why};
+use mailhost_store::lists::state;
+use mailhost_store::{ConsentEvent, MailList};
+use serde_json::json;
+
+/// How many addresses one invitation call may name.
+pub const MAX_INVITE: usize = 1000;
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        let text = r.text();
+        match r.why {
+            Why::Invalid => Error::bad_input(text),
+            Why::NotFound => Error::not_found(text),
+            Why::Forbidden => Error::forbidden(text),
+            Why::Conflict | Why::Limit | Why::TryLater => Error::conflict(text),
+            Why::Internal => Error::internal(text),
+        }
+    }
+}
+
+/// Which surface acts, for the consent ledger's `method`.
+fn method(c: &Caller) -> &'static str {
+    if c.login == "cli" {
+        "cli"
+    } else {
+        "api"
+    }
+}
+
+fn view(l: &MailList) -> MailingList {
+    MailingList {
+        address: l.address.clone(),
+        owner: l.owner.clone(),
+        name: l.name.clone(),
+        posting: l.posting.clone(),
+        members: l.members,
+        created: mailhost_store::rfc3339(l.created_at),
+    }
+}
+
+impl Admin {
+    /// The list engine, made at first use (it reads the token key).
+    pub async fn lists(&self) -> Result<&Lists> {
+        self.lists
+            .get_or_try_init(|| Lists::new(self.store.clone(), self.config.clone()))
+            .await
+            .map_err(Error::internal)
+    }
+
+    /// The list, if the caller may see it: its domain's admin or its owner.
+    async fn list_scoped(&self, c: &Caller, action: &str, list: &str) -> Result<MailList> {
+        let addr = address("list", list)?;
+        let l = self.store.list_get(&addr).await?;
+        match l {
+            Some(l) if c.manages(&l.domain) || c.is_user(&l.owner) => Ok(l),
+            Some(_) => Err(self.denied(c, action, &addr).await),
+            None if c.manages(crate::caller::domain_of(&addr)) => {
+                Err(Error::not_found(format!("no such list: {addr}")).at("list"))
+            }
+            None => Err(self.denied(c, action, &addr).await),
+        }
+    }
+
+    pub async fn list_create(
+        &self,
+        c: &Caller,
+        list: &str,
+        owner: &str,
+        name: &str,
+    ) -> Result<MailingList> {
+        let addr = address("list", list)?;
+        self.scope_admin_of(c, "list.create", &addr).await?;
+        let owner = address("owner", owner)?;
+        let l = self
+            .audited(
+                c,
+                "list.create",
+                &addr,
+                None,
+                Some(json!({"owner": owner, "name": name})),
+                vec![],
+                self.store.list_create(&addr, &owner, name),
+            )
+            .await?;
+        Ok(view(&l))
+    }
+
+    pub async fn list_delete(&self, c: &Caller, list: &str) -> Result<()> {
+        let addr = address("list", list)?;
+        self.scope_admin_of(c, "list.delete", &addr).await?;
+        let Some(l) = self.store.list_get(&addr).await? else {
+            return Err(Error::not_found(format!("no such list: {addr}")).at("list"));
+        };
+        let lists = self.lists().await?;
+        let src = Source {
+            ip: c.ip.clone(),
+            method: method(c),
+            ..Default::default()
+        };
+        let mut ev: ConsentEvent = lists.event(&l.address, &l.owner, "list-deleted", &src);
+        ev.detail = Some(format!("by {}; {} members", c.login, l.members));
+        self.audited(
+            c,
+            "list.delete",
+            &addr,
+            Some(json!(view(&l))),
+            None,
+            vec![],
+            self.store.list_delete(&addr, &ev),
+        )
+        .await
+    }
+
+    pub async fn list_show(
+        &self,
+        c: &Caller,
+        list: &str,
+    ) -> Result<(MailingList, Vec<(String, String)>)> {
+        let l = self.list_scoped(c, "list.show", list).await?;
+        let mut members = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = self.store.list_members(l.id, &[], &after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = last.address.clone();
+            members.extend(page.into_iter().map(|m| (m.address, m.state)));
+        }
+        Ok((view(&l), members))
+    }
+
+    /// Invites each address (R-LIST-2): a confirmation goes to it; it
+    /// joins only when it confirms. Each address gets its own outcome.
+    pub async fn list_invite(
+        &self,
+        c: &Caller,
+        list: &str,
+        addrs: &[String],
+    ) -> Result<Vec<ListInvite>> {
+        let l = self.list_scoped(c, "list.invite", list).await?;
+        if addrs.is_empty() || addrs.len() > MAX_INVITE {
+            return Err(Error::invalid(
+                "addresses",
+                format!("name 1 to {MAX_INVITE} addresses"),
+            ));
+        }
+        let lists = self.lists().await?;
+        let src = Source {
+            ip: c.ip.clone(),
+            method: "invite",
+            ..Default::default()
+        };
+        let mut out = Vec::with_capacity(addrs.len());
+        for a in addrs {
+            let r = lists.invite(&l, a, &src).await;
+            let (status, message) = match r {
+                Ok(Asked::Sent) => ("invited", "a confirmation request was sent".to_string()),
+                Ok(Asked::AlreadyMember) => ("member", "already a member".to_string()),
+                Err(e) if e.why == Why::Internal => return Err(e.into()),
+                Err(e) => ("refused", e.text()),
+            };
+            out.push(ListInvite {
+                address: a.clone(),
+                status: status.into(),
+                message,
+            });
+        }
+        self.audited(
+            c,
+            "list.invite",
+            &l.address,
+            None,
+            Some(json!({"invited": out.iter().filter(|o| o.status == "invited").count()})),
+            vec![],
+            async { Ok(()) },
+        )
+        .await?;
+        Ok(out)
+    }
+
+    /// Unsubscribes an address on the owner's behalf (an erasure request
+    /// reaching the owner, say): recorded, and permanent (R-LIST-3).
+    pub async fn list_remove(&self, c: &Caller, list: &str, member: &str) -> Result<bool> {
+        let l = self.list_scoped(c, "list.remove", list).await?;
+        let lists = self.lists().await?;
+        let src = Source {
+            ip: c.ip.clone(),
+            method: method(c),
+            ..Default::default()
+        };
+        Ok(lists.unsubscribe(&l, member, &src, true).await?)
+    }
+
+    /// The consent ledger a page at a time, oldest first (R-LIST-1: the
+    /// proof a customer hands over). Read in pages so a large ledger is
+    /// never held whole.
+    pub async fn list_consent(
+        &self,
+        c: &Caller,
+        list: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<ConsentEvent>> {
+        let addr = address("list", list)?;
+        // The ledger outlives its list: the domain's admin can still read it.
+        let scoped = match self.store.list_get(&addr).await? {
+            Some(l) => c.manages(&l.domain) || c.is_user(&l.owner),
+            None => c.manages(crate::caller::domain_of(&addr)),
+        };
+        if !scoped {
+            return Err(self.denied(c, "list.consent", &addr).await);
+        }
+        Ok(self
+            .store
+            .consent_page(&addr, after, limit.clamp(1, 10_000))
+            .await?)
+    }
+
+    /// Confirmed members across the owner's lists, for a warning before
+    /// the cap (R-LIST-5).
+    pub async fn list_owner_members(&self, c: &Caller, list: &str) -> Result<i64> {
+        let l = self.list_scoped(c, "list.show", list).await?;
+        Ok(self.store.owner_member_count(&l.owner).await?)
+    }
+
+    /// The states a member may be in, for the panels.
+    pub fn list_states() -> [&'static str; 6] {
+        [
+            state::INVITED,
+            state::PENDING,
+            state::MEMBER,
+            state::UNSUBSCRIBED,
+            state::SUPPRESSED,
+            state::DISABLED,
+        ]
+    }
+}
