@@ -171,3 +171,119 @@ def test_owner_address_and_delete_keeps_ledger(lists):
     assert r.returncode != 0
     events = [r["event"] for r in consent(s)]
     assert events == ["invited", "list-deleted"]
+
+
+def confirm_remote(s, sink, addr):
+    """Confirms a remote invitee from the confirmation the sink received."""
+    msgs = sink.wait(1)
+    for _, rcpts, data in reversed(msgs):
+        if addr in rcpts and b"Confirm your subscription" in data:
+            msg = email.message_from_bytes(data, policy=email.policy.default)
+            tok = re.search(r"\+confirm-([a-z2-7]+)@", str(msg["Reply-To"])).group(1)
+            send(s, addr, f"news+confirm-{tok}@example.test", body=f"confirm {addr}")
+            return
+    raise AssertionError(f"no confirmation for {addr}")
+
+
+@pytest.fixture
+def posting(make_server, sink):
+    s = make_server(extra=sink.route + '[lists]\nthrottle = "200ms"\nurl = "https://lists.example.test"\n')
+    s.setup_domain(users=("owner", "reader"))
+    s.cli("list", "create", LIST, "--owner", "owner@example.test", "--name", "Example News")
+    s.cli("list", "invite", LIST, "reader@example.test", "far@remote.test")
+    _, tok = confirmation(s, "reader")
+    send(s, "reader@example.test", f"news+confirm-{tok}@example.test")
+    wait_for(lambda: len(sink.messages()) >= 1)
+    confirm_remote(s, sink, "far@remote.test")
+    assert json.loads(s.cli("list", "show", LIST, "--format", "json").stdout)["list"]["members"] == 2
+    sink.received.clear()
+    return s
+
+
+def test_post_reaches_members_with_list_headers(posting, sink):
+    s = posting
+    with smtplib.SMTP("127.0.0.1", s.ports["smtp"], timeout=30) as c:
+        c.ehlo("client.example")
+        msg = ("From: Reader <reader@example.test>\r\nTo: news@example.test\r\nSubject: first post\r\n"
+               "List-Id: <forged.elsewhere.example>\r\nList-Unsubscribe: <https://evil.example/>\r\n"
+               "Message-ID: <post1@client.example>\r\n\r\nhello list\r\n")
+        c.mail("reader@example.test")
+        c.rcpt(LIST)
+        code, text = c.data(msg)
+        assert code == 250 and b"posted to" in text, text
+    got = sink.wait(1)
+    assert got, "no copy reached the remote member"
+    mail_from, rcpts, data = got[0]
+    assert rcpts == ["far@remote.test"]
+    # A VERP return path per member.
+    assert re.match(r"news\+bounce-[a-z2-7]+@example\.test$", mail_from), mail_from
+    m = email.message_from_bytes(data, policy=email.policy.default)
+    assert m.get_all("List-Id") == ['"Example News" <news.example.test>'], m.get_all("List-Id")
+    unsub = m["List-Unsubscribe"]
+    assert "https://lists.example.test/lists/unsubscribe?t=" in unsub and "mailto:news+unsubscribe-" in unsub
+    assert "evil.example" not in data.decode()  # incoming List-* removed first
+    assert m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert m["Precedence"] == "list" and m["List-Post"] and m["List-Owner"]
+    sig = m["DKIM-Signature"]
+    assert sig, "the copy is DKIM-signed"
+    h = re.search(r"h=([^;]+)", re.sub(r"\s", "", str(sig))).group(1).lower().split(":")
+    for f in ("list-id", "list-unsubscribe", "list-unsubscribe-post", "from"):
+        assert f in h, (f, h)
+    # The local member has its copy too.
+    wait_for(lambda: any(b"hello list" in x for x in pop_messages(s.ports["pop3"], "reader@example.test")))
+    copy = [x for x in pop_messages(s.ports["pop3"], "reader@example.test") if b"hello list" in x][0]
+    assert b"List-Id: \"Example News\" <news.example.test>" in copy
+
+
+def test_non_members_and_loops_are_refused(posting):
+    s = posting
+    e = send(s, "stranger@client.example", LIST, body="let me in", expect_ok=False)
+    assert "R-LIST-1" in str(e) and "only its members" in str(e)
+    with smtplib.SMTP("127.0.0.1", s.ports["smtp"], timeout=30) as c:
+        c.ehlo("client.example")
+        c.mail("reader@example.test")
+        c.rcpt(LIST)
+        code, text = c.data("From: reader@example.test\r\nX-Loop: news@example.test\r\nSubject: loop\r\n\r\nround\r\n")
+        assert code == 550 and b"R-LIST-3" in text and b"loop" in text, text
+
+
+def test_throttle_spaces_posts(posting, sink):
+    s = posting
+    import time
+    for i in range(3):
+        send(s, "reader@example.test", LIST, body=f"post {i}")
+    got = sink.wait(3, timeout=30)
+    assert len(got) == 3
+    # One post per 200 ms at most (R-LIST-6): the copies left in order, spaced.
+    arrivals = []
+    deadline = time.time() + 10
+    while time.time() < deadline and len(arrivals) < 3:
+        arrivals = [d for _, _, d in sink.messages()]
+        time.sleep(0.05)
+    bodies = [re.search(rb"post (\d)", d).group(1) for d in arrivals]
+    assert bodies == [b"0", b"1", b"2"], bodies
+
+
+def test_large_list_waits_for_offpeak(make_server, sink):
+    import datetime
+    tomorrow = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).strftime("%a").lower()
+    s = make_server(extra=sink.route + f'[server]\ntimezone = "UTC"\n[lists]\noffpeak_threshold = 1\nthrottle = "200ms"\noffpeak = ["{tomorrow} 03:00-04:00"]\n')
+    s.setup_domain(users=("owner", "reader", "other"))
+    s.cli("list", "create", LIST, "--owner", "owner@example.test")
+    s.cli("list", "invite", LIST, "reader@example.test", "other@example.test")
+    for u in ("reader", "other"):
+        _, tok = confirmation(s, u)
+        send(s, f"{u}@example.test", f"news+confirm-{tok}@example.test")
+    with smtplib.SMTP("127.0.0.1", s.ports["smtp"], timeout=30) as c:
+        c.ehlo("client.example")
+        c.mail("reader@example.test")
+        c.rcpt(LIST)
+        code, text = c.data("From: reader@example.test\r\nSubject: big\r\n\r\nbig news\r\n")
+    assert code == 250 and b"R-LIST-4" in text and b"03:00" in text, text
+    # The poster is told when, with the UTC offset.
+    wait_for(lambda: any(b"held until off-peak" in x for x in pop_messages(s.ports["pop3"], "reader@example.test")))
+    notice = [x for x in pop_messages(s.ports["pop3"], "reader@example.test") if b"held until off-peak" in x][0]
+    assert b"03:00" in notice and b"+00:00" in notice, notice
+    import time
+    time.sleep(1.5)
+    assert not any(b"big news" in x for x in pop_messages(s.ports["pop3"], "other@example.test"))

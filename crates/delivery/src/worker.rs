@@ -323,9 +323,11 @@ async fn deliver_domain(sh: Arc<Shared>, domain: String, rows: Vec<QueueItem>) {
     // leased without an attempt shows where it waits (RUST_LOG=mailhost_delivery=trace).
     tracing::trace!(%domain, ids = ?rows.iter().map(|r| r.id).collect::<Vec<_>>(), "claimed");
     let mut messages: Vec<Message> = Vec::new();
-    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    let mut index: HashMap<(String, String, Vec<u8>), usize> = HashMap::new();
     for row in rows {
-        let key = (row.blob_id.clone(), row.sender.clone());
+        // Rows with a prefix of their own (a list member's headers) are
+        // messages of their own.
+        let key = (row.blob_id.clone(), row.sender.clone(), row.prefix.clone());
         match index.get(&key) {
             Some(&i) => messages[i].push(row),
             None => {
@@ -461,11 +463,22 @@ async fn policy_refusal(
     record(&sh.ctx, rows, vec![Outcome::Failed(f); rows.len()], &body).await
 }
 
+/// The row's own header fields before the shared body.
+fn with_prefix(row: &QueueItem, body: Vec<u8>) -> Vec<u8> {
+    if row.prefix.is_empty() {
+        return body;
+    }
+    let mut out = Vec::with_capacity(row.prefix.len() + body.len());
+    out.extend_from_slice(&row.prefix);
+    out.extend_from_slice(&body);
+    out
+}
+
 /// The body of a message's rows; empty when it is gone (nothing can be
 /// sent, but the failure is still recorded and notified).
 async fn body_of(sh: &Shared, rows: &[QueueItem]) -> Result<Vec<u8>, StoreError> {
     match sh.ctx.store.queue_body(&rows[0].blob_id).await {
-        Ok(b) => Ok(b),
+        Ok(b) => Ok(with_prefix(&rows[0], b)),
         Err(StoreError::NotFound(_)) => Ok(Vec::new()),
         Err(e) => Err(e),
     }
@@ -511,7 +524,7 @@ async fn lane(
             break; // the rest keep their lease and are sent after restart
         }
         let body = match sh.ctx.store.queue_body(&rows[0].blob_id).await {
-            Ok(b) => b,
+            Ok(b) => with_prefix(&rows[0], b),
             Err(StoreError::NotFound(e)) => {
                 // Cannot happen while a row references the body; if it
                 // does, nothing can ever be sent.

@@ -13,6 +13,7 @@ pub mod headers;
 pub mod mail;
 pub mod members;
 pub mod offpeak;
+pub mod posts;
 pub mod token;
 
 use mailhost_config::Config;
@@ -125,6 +126,10 @@ pub struct Lists {
     pub(crate) secret: Arc<Vec<u8>>,
     pub(crate) tz: jiff::tz::TimeZone,
     pub(crate) windows: Arc<offpeak::Windows>,
+    /// Wakes the list worker; and the delivery worker once copies are queued.
+    pub(crate) wake: Option<Arc<tokio::sync::Notify>>,
+    pub(crate) delivery_wake: Option<Arc<tokio::sync::Notify>>,
+    pub(crate) signer: Option<Arc<mailhost_mailauth::Signer>>,
 }
 
 impl Lists {
@@ -144,6 +149,9 @@ impl Lists {
             secret: Arc::new(secret),
             tz,
             windows: Arc::new(windows),
+            wake: None,
+            delivery_wake: None,
+            signer: None,
         })
     }
 

@@ -34,7 +34,7 @@ const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
 /// later addition), but a mailing list that passes a message through
 /// untouched still adds List-* and sometimes Reply-To, and would then break
 /// our signature; so only present fields are listed, see [`headers_to_sign`].
-const SIGNED_HEADERS: [&str; 13] = [
+const SIGNED_HEADERS: [&str; 15] = [
     "From",
     "To",
     "Cc",
@@ -48,6 +48,10 @@ const SIGNED_HEADERS: [&str; 13] = [
     "Content-Type",
     "Content-Transfer-Encoding",
     "List-Unsubscribe",
+    // RFC 8058 §4: the one-click signal and the list's identity signed
+    // with List-Unsubscribe (R-LIST-3).
+    "List-Unsubscribe-Post",
+    "List-Id",
 ];
 
 /// Makes a new DKIM key for a domain (RSA, `bits` from config, RFC 8301: at

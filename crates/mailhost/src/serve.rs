@@ -190,7 +190,17 @@ async fn serve(config: Config) -> Result<(), String> {
         tokio::spawn(async move { s.watch(every, token).await });
     }
     // R-LIST-1..6: the list engine (token key, time zone, windows).
-    let lists = mailhost_lists::Lists::new(store.clone(), config.clone()).await?;
+    let mut lists = mailhost_lists::Lists::new(store.clone(), config.clone())
+        .await?
+        .with_wake(Arc::new(tokio::sync::Notify::new()), wake.clone());
+    if config.dkim.sign {
+        lists = lists.with_signer(signer.clone());
+    }
+    {
+        // Held posts, the throttle's slots and expansion (R-LIST-4, R-LIST-6).
+        let (l, token) = (lists.clone(), shutdown.token.clone());
+        tokio::spawn(async move { l.run(token).await });
+    }
     let mut running = 0;
     // Port 25 (MX), 587 (submission, STARTTLS) and 465 (submissions,
     // implicit TLS, RFC 8314) run the same SMTP server in two roles.

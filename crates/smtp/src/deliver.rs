@@ -176,13 +176,16 @@ impl Session {
         let trace_len = trace_len + checked.header_len;
         if !env.lists.is_empty() {
             // R-LIST-1/3: list commands take effect before the reply.
-            if let Err(r) = self
-                .data_lists(&env.lists, &env.sender, scan.message_id.clone())
+            let notes = match self
+                .data_lists(&env.lists, &env.sender, scan.message_id.clone(), &body)
                 .await
             {
-                self.reply(r);
-                return Flow::Continue;
-            }
+                Ok(n) => n,
+                Err(r) => {
+                    self.reply(r);
+                    return Flow::Continue;
+                }
+            };
             if env.deliveries.is_empty()
                 && env.outbound.is_empty()
                 && env.forwards.is_empty()
@@ -190,7 +193,12 @@ impl Session {
                 && !env.to_all
             {
                 tracing::info!(qid, peer = %self.conn.peer, from = env.sender, "list commands done");
-                self.reply(Reply::new(250, "2.0.0", format!("OK: done as {qid}")));
+                let what = if notes.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", notes.join("; "))
+                };
+                self.reply(Reply::new(250, "2.0.0", format!("OK: done as {qid}{what}")));
                 return Flow::Continue;
             }
         }

@@ -19,6 +19,8 @@ pub(crate) struct ListRcpt {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Command {
+    /// A post to the list itself.
+    Post,
     Subscribe,
     Unsubscribe,
     UnsubscribeToken(String),
@@ -87,12 +89,7 @@ impl Session {
             };
         }
         let command = if cmd.is_empty() {
-            // Posting to the list itself: the next step of the work.
-            return Err(Reply::new(
-                550,
-                "5.7.1",
-                format!("{rcpt}: posting to lists is not open yet; write to its owner at the +owner address"),
-            ));
+            Command::Post
         } else {
             match command(cmd) {
                 Some(c) => c,
@@ -130,9 +127,11 @@ impl Session {
         rcpts: &[ListRcpt],
         sender: &str,
         message_id: Option<String>,
-    ) -> Result<(), Reply> {
+        body: &[u8],
+    ) -> Result<Vec<String>, Reply> {
+        let mut notes = Vec::new();
         let Some(lists) = self.ctx.lists.clone() else {
-            return Ok(());
+            return Ok(notes);
         };
         let src = Source {
             ip: Some(self.conn.peer.ip().to_string()),
@@ -160,6 +159,18 @@ impl Session {
                 }
             };
             let done = match &r.command {
+                Command::Post => lists.accept_post(&list, sender, body, &src).await.map(|a| {
+                    use mailhost_lists::posts::Accepted;
+                    notes.push(match a {
+                        Accepted::Queued => format!("posted to {}", list.address),
+                        Accepted::Held(when) => {
+                            format!("held for {} until {when} (R-LIST-4)", list.address)
+                        }
+                        Accepted::Moderation => {
+                            format!("held for the approval of {}'s owner", list.address)
+                        }
+                    });
+                }),
                 Command::Subscribe => lists.request(&list, sender, &src).await.map(|_| ()),
                 // Answered the same whether or not the sender was a
                 // member: the reply tells nothing about who is on a list.
@@ -178,7 +189,7 @@ impl Session {
             }
             tracing::info!(peer = %self.conn.peer, list = %list.address, command = ?r.command, "list command");
         }
-        Ok(())
+        Ok(notes)
     }
 }
 

@@ -101,6 +101,16 @@ impl Row {
             ))),
         }
     }
+    /// Bytes (a NULL reads as none), copied.
+    pub fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        match self.0.get(i) {
+            Some(Val::B(v)) => Ok(v.clone()),
+            Some(Val::NullI | Val::NullT) => Ok(Vec::new()),
+            v => Err(StoreError::Backend(format!(
+                "column {i}: expected bytes, got {v:?}"
+            ))),
+        }
+    }
     pub fn take_bytes(&mut self, i: usize) -> Result<Vec<u8>, StoreError> {
         match self.0.get_mut(i) {
             Some(Val::B(v)) => Ok(std::mem::take(v)),

@@ -42,6 +42,7 @@ mod folder_msgs;
 pub mod folders;
 mod forwards;
 mod grants;
+pub mod list_posts;
 mod listing;
 pub mod lists;
 mod locks;
@@ -77,6 +78,7 @@ pub use folder_msgs::{
 pub use folders::Folder;
 pub use forwards::{ForwardSet, Forwarding, MAX_CHAIN};
 pub use grants::DkimKey;
+pub use list_posts::{post_state, ListPost, MemberCopy, NewPost};
 pub use listing::PageQuery;
 pub use lists::{Confirmed, ConsentEvent, MailList, Member};
 pub use messages::{ForwardCopy, MessageMeta, NewMessage, Outbound};

@@ -162,6 +162,14 @@ impl Store {
         rows.first().map(list_row).transpose()
     }
 
+    /// The list with this id.
+    pub async fn list_by_id(&self, id: i64) -> Result<Option<MailList>> {
+        let rows = self
+            .lookup(list_select!("WHERE l.id = ?"), vec![id.into()])
+            .await?;
+        rows.first().map(list_row).transpose()
+    }
+
     /// The lists of a domain, by address.
     pub async fn lists_of_domain(&self, domain: &str) -> Result<Vec<MailList>> {
         let rows = self

@@ -348,7 +348,10 @@ pub(crate) fn message_stmts(msg: NewMessage) -> Result<(Vec<Stmt>, Vec<String>)>
 }
 
 /// `message_stmts` with the body stored as `blob`.
-fn message_stmts_as(mut msg: NewMessage, blob: String) -> Result<(Vec<Stmt>, Vec<String>)> {
+pub(crate) fn message_stmts_as(
+    mut msg: NewMessage,
+    blob: String,
+) -> Result<(Vec<Stmt>, Vec<String>)> {
     let also = std::mem::take(&mut msg.also);
     let forwarded = msg.forwards.iter().any(|f| !f.outbound.is_empty());
     if msg.deliveries.is_empty() && msg.outbound.is_empty() && !forwarded {

@@ -31,6 +31,9 @@ pub struct QueueItem {
     pub warned: bool,
     /// Past the sending domain's hourly limit when accepted (R-OUT-7).
     pub over_limit: bool,
+    /// Header fields for this recipient alone, sent before the body (a
+    /// list's List-Unsubscribe and DKIM signature for one member).
+    pub prefix: Vec<u8>,
 }
 
 fn item(r: &Row) -> Result<QueueItem> {
@@ -47,6 +50,7 @@ fn item(r: &Row) -> Result<QueueItem> {
         last_error: r.opt_text(9)?,
         warned: r.i64(10)? != 0,
         over_limit: r.i64(11)? != 0,
+        prefix: r.bytes(12)?,
     })
 }
 
@@ -92,7 +96,7 @@ impl Store {
         .await?;
         let rows = self
             .query(
-                "SELECT id, blob_id, sender, rcpt, domain, account, created_at, next_attempt, attempts, last_error, warned, over_limit
+                "SELECT id, blob_id, sender, rcpt, domain, account, created_at, next_attempt, attempts, last_error, warned, over_limit, prefix
                  FROM queue WHERE lease_owner = ? AND lease_until = ? ORDER BY id",
                 vec![owner.into(), until.into()],
             )
@@ -236,7 +240,7 @@ impl Store {
     pub async fn queue_list(&self) -> Result<Vec<QueueItem>> {
         let rows = self
             .query(
-                "SELECT id, blob_id, sender, rcpt, domain, account, created_at, next_attempt, attempts, last_error, warned, over_limit
+                "SELECT id, blob_id, sender, rcpt, domain, account, created_at, next_attempt, attempts, last_error, warned, over_limit, prefix
                  FROM queue ORDER BY id",
                 vec![],
             )

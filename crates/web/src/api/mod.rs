@@ -99,6 +99,42 @@ impl FromRequestParts<St> for Auth {
     }
 }
 
+/// The request body, at most [`crate::MAX_BODY`] bytes. A larger one is
+/// read on and dropped (up to four times the limit, for a few seconds)
+/// before the 413 goes out: a client still sending would otherwise see
+/// the connection closed under it instead of the answer (the "lingering
+/// close" of RFC 9112 §9.6).
+async fn read_body(req: Request) -> Result<axum::body::Bytes, Response> {
+    use futures_util::StreamExt;
+    let too_large = |what: String| shaped(StatusCode::PAYLOAD_TOO_LARGE, "too_large", what);
+    let mut stream = req.into_body().into_data_stream();
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        match next {
+            Ok(Some(Ok(chunk))) => {
+                seen += chunk.len();
+                if seen <= crate::MAX_BODY {
+                    buf.extend_from_slice(&chunk);
+                } else if seen > 4 * crate::MAX_BODY {
+                    break;
+                }
+            }
+            Ok(Some(Err(e))) => return Err(too_large(format!("the body could not be read: {e}"))),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    if seen > crate::MAX_BODY {
+        return Err(too_large(format!(
+            "the body is too large: at most {} KB",
+            crate::MAX_BODY >> 10
+        )));
+    }
+    Ok(buf.into())
+}
+
 /// A JSON body; unknown fields, wrong types, bad JSON, a wrong content
 /// type and oversize bodies are refused in the error shape.
 pub struct Body<T>(pub T);
@@ -120,15 +156,8 @@ impl<T: DeserializeOwned> FromRequest<St> for Body<T> {
                 "send the body as Content-Type: application/json".into(),
             ));
         }
-        let bytes = axum::body::Bytes::from_request(req, web)
-            .await
-            .map_err(|e| {
-                shaped(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "too_large",
-                    format!("the body is too large or could not be read: {e}"),
-                )
-            })?;
+        let _ = web;
+        let bytes = read_body(req).await?;
         serde_json::from_slice(&bytes).map(Body).map_err(|e| {
             let msg = e.to_string();
             let field = msg
