@@ -287,3 +287,72 @@ def test_large_list_waits_for_offpeak(make_server, sink):
     import time
     time.sleep(1.5)
     assert not any(b"big news" in x for x in pop_messages(s.ports["pop3"], "other@example.test"))
+
+
+def curl(*args):
+    import subprocess
+    r = subprocess.run(["curl", "-s", "-o", "/dev/stdout", "-w", "\n%{http_code}", *args], capture_output=True, text=True, timeout=30)
+    body, _, code = r.stdout.rpartition("\n")
+    return int(code), body
+
+
+def test_one_click_unsubscribe_over_http(posting, sink):
+    s = posting
+    send(s, "reader@example.test", LIST, body="for the link")
+    _, _, data = sink.wait(1)[0]
+    m = email.message_from_bytes(data, policy=email.policy.default)
+    url = re.search(r"<(https://lists\.example\.test/lists/unsubscribe\?t=[a-z2-7]+)>", m["List-Unsubscribe"]).group(1)
+    local = url.replace("https://lists.example.test", f"http://127.0.0.1:{s.ports['http']}")
+    state = lambda: {x["address"]: x["state"] for x in json.loads(s.cli("list", "show", LIST, "--format", "json").stdout)["members"]}
+    # A GET (a link scanner, a preview) changes nothing: it shows a button.
+    code, body = curl(local)
+    assert code == 200 and "Unsubscribe" in body and "far@remote.test" in body
+    assert state()["far@remote.test"] == "member"
+    # RFC 8058: POST List-Unsubscribe=One-Click, no cookie, form-urlencoded.
+    code, body = curl("-A", "Provider-Unsubscriber/1.0", "-d", "List-Unsubscribe=One-Click", local)
+    assert code == 200 and "no more mail" in body, body
+    assert state()["far@remote.test"] == "suppressed"
+    # Again, multipart this time: idempotent.
+    code, _ = curl("-F", "List-Unsubscribe=One-Click", local)
+    assert code == 200
+    ev = [e for e in consent(s, "json") if e["event"] == "suppressed"]
+    assert len(ev) == 1 and ev[0]["method"] == "one-click" and ev[0]["ip"] == "127.0.0.1"
+    assert ev[0]["user_agent"] == "Provider-Unsubscriber/1.0"
+    # Suppressed: the owner cannot invite it back (R-LIST-3).
+    r = s.cli("list", "invite", LIST, "far@remote.test", check=False)
+    assert r.returncode != 0 and "R-LIST-3" in r.stdout
+    # A forged or cross-purpose token is refused, naming the rule.
+    code, body = curl("-d", "List-Unsubscribe=One-Click", local[:-4] + "aaaa")
+    assert code in (400, 403) and "R-LIST-3" in body
+    # The next post does not reach it.
+    sink.received.clear()
+    send(s, "reader@example.test", LIST, body="after")
+    wait_for(lambda: any(b"after" in x for x in pop_messages(s.ports["pop3"], "reader@example.test")))
+    import time
+    time.sleep(0.5)
+    assert not sink.messages()
+
+
+def test_web_confirmation_and_subscribe_form(lists):
+    s = lists
+    base = f"http://127.0.0.1:{s.ports['http']}"
+    code, body = curl(f"{base}/lists/{LIST}")
+    assert code == 200 and 'name="address"' in body
+    code, body = curl("-H", "Sec-Fetch-Site: same-origin", "-d", "address=reader@example.test", f"{base}/lists/{LIST}")
+    assert code == 200 and "confirmation" in body, body
+    text, token = confirmation(s, "reader")
+    link = re.search(r"https://\S+/lists/confirm\?t=([a-z2-7]+)", text).group(1)
+    assert link == token
+    code, body = curl(f"{base}/lists/confirm?t={token}")
+    assert code == 200 and "Confirm" in body
+    assert json.loads(s.cli("list", "show", LIST, "--format", "json").stdout)["list"]["members"] == 0
+    code, body = curl("-X", "POST", f"{base}/lists/confirm?t={token}")
+    assert code == 200 and "now subscribed" in body, body
+    code, body = curl("-X", "POST", f"{base}/lists/confirm?t={token}")
+    assert code == 200  # the same link again: already a member
+    # A subscription form posted from another site is refused.
+    code, _ = curl("-H", "Origin: https://evil.example", "-d", "address=x@example.test", f"{base}/lists/{LIST}")
+    assert code == 403
+    ev = [e for e in consent(s, "json")]
+    assert [e["event"] for e in ev] == ["subscribe-requested", "confirmed"]
+    assert ev[0]["method"] == "web" and ev[0]["user_agent"].startswith("curl/")

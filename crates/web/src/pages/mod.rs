@@ -11,6 +11,7 @@ mod console;
 mod domain;
 mod i18n;
 mod kit;
+mod lists;
 mod ops;
 mod security;
 mod signin;
@@ -49,6 +50,7 @@ pub fn router() -> Router<St> {
         .merge(ops::router())
         .merge(security::router())
         .merge(console::router())
+        .merge(lists::router())
 }
 
 async fn style() -> Response {
@@ -164,7 +166,7 @@ impl<T: DeserializeOwned> FromRequest<St> for Form<T> {
 
 /// `Sec-Fetch-Site` (sent by every current browser) must say the same
 /// origin, or the user typing; an `Origin` must be this host.
-fn same_origin(h: &HeaderMap) -> bool {
+pub(crate) fn same_origin(h: &HeaderMap) -> bool {
     if let Some(site) = h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         if site != "same-origin" && site != "none" {
             return false;
