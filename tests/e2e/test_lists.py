@@ -356,3 +356,72 @@ def test_web_confirmation_and_subscribe_form(lists):
     ev = [e for e in consent(s, "json")]
     assert [e["event"] for e in ev] == ["subscribe-requested", "confirmed"]
     assert ev[0]["method"] == "web" and ev[0]["user_agent"].startswith("curl/")
+
+
+SEEDS = __import__("pathlib").Path(__file__).resolve().parents[2] / "crates" / "lists" / "fuzz" / "seeds" / "bounce"
+
+
+def report_to(s, verp, seed, replace=()):
+    data = (SEEDS / seed).read_bytes()
+    for a, b in replace:
+        data = data.replace(a, b)
+    data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    with smtplib.SMTP("127.0.0.1", s.ports["smtp"], timeout=30) as c:
+        c.ehlo("mail.example.net")
+        c.mail("<>")
+        code, text = c.rcpt(verp)
+        assert code == 250, (code, text)
+        code, text = c.data(data)
+        assert code == 250, (code, text)
+        return text.decode()
+
+
+@pytest.fixture
+def bouncing(make_server, sink):
+    s = make_server(extra=sink.route + '[lists]\nthrottle = "100ms"\nbounce_interval = "300ms"\nbounce_threshold = 2\n')
+    s.setup_domain(users=("owner", "reader"))
+    s.cli("list", "create", LIST, "--owner", "owner@example.test")
+    s.cli("list", "invite", LIST, "far@remote.test")
+    wait_for(lambda: len(sink.messages()) >= 1)
+    confirm_remote(s, sink, "far@remote.test")
+    sink.received.clear()
+    send(s, "owner@example.test", LIST, body="to bounce")
+    mail_from, _, _ = sink.wait(1)[0]
+    return s, mail_from
+
+
+def test_verp_bounces_score_and_disable(bouncing):
+    import time
+    s, verp = bouncing
+    state = lambda: {x["address"]: x["state"] for x in json.loads(s.cli("list", "show", LIST, "--format", "json").stdout)["members"]}
+    # A Postfix DSN (5.1.1-style hard failure) to the member's VERP address.
+    t = report_to(s, verp, "postfix-failed")
+    assert "Counted(2)" in t, t
+    # Within the same interval it is not counted again.
+    t = report_to(s, verp, "postfix-failed")
+    assert "Today" in t, t
+    time.sleep(0.4)
+    t = report_to(s, verp, "postfix-failed")
+    assert "Disabled" in t, t
+    assert state()["far@remote.test"] == "disabled"
+    events = [e["event"] for e in consent(s, "json")]
+    assert events[-3:] == ["bounce", "bounce", "disabled"], events
+    # The owner is told.
+    wait_for(lambda: any(b"disabled on" in x for x in pop_messages(s.ports["pop3"], "owner@example.test")))
+    # A forged VERP token is refused, naming the rule.
+    with smtplib.SMTP("127.0.0.1", s.ports["smtp"], timeout=30) as c:
+        c.ehlo("mail.example.net")
+        c.mail("<>")
+        c.rcpt(verp[:-20] + "aaaa" + verp[-16:])
+        code, text = c.data(b"Subject: x\r\n\r\nx\r\n")
+        assert code == 550 and b"R-LIST-1" in text, (code, text)
+
+
+def test_arf_complaint_suppresses(bouncing):
+    s, verp = bouncing
+    t = report_to(s, verp, "arf")
+    assert "Suppressed" in t, t
+    members = json.loads(s.cli("list", "show", LIST, "--format", "json").stdout)["members"]
+    assert {"address": "far@remote.test", "state": "suppressed"} in members
+    events = [e["event"] for e in consent(s, "json")]
+    assert events[-2:] == ["complaint", "suppressed"], events

@@ -422,6 +422,13 @@ pub struct Lists {
     pub from_rewrite: String,
     /// List passes (X-Loop) a message may already carry.
     pub max_hops: u32,
+    /// Bounce scoring (Mailman's): one bounce counted per member per
+    /// `bounce_interval`, forgotten after `bounce_stale` without one; at
+    /// `bounce_threshold` (a hard bounce counts 1, a soft one 0.5) the
+    /// member is disabled.
+    pub bounce_interval: Duration,
+    pub bounce_stale: Duration,
+    pub bounce_threshold: u32,
 }
 
 impl Default for Lists {
@@ -442,6 +449,9 @@ impl Default for Lists {
             trusted_proxies: Vec::new(),
             from_rewrite: "dmarc".into(),
             max_hops: 1,
+            bounce_interval: Duration::from_secs(86_400),
+            bounce_stale: Duration::from_secs(7 * 86_400),
+            bounce_threshold: 5,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! points; the rules' refusals name their R-id ([`Refusal`]).
 
 pub mod bounce;
+pub mod bounces;
 pub mod headers;
 pub mod mail;
 pub mod members;

@@ -25,6 +25,8 @@ pub(crate) enum Command {
     Unsubscribe,
     UnsubscribeToken(String),
     Confirm(String),
+    /// A report to a member's VERP return path.
+    Bounce(String),
 }
 
 /// The command in a list's `+` address; None when there is none such.
@@ -36,6 +38,7 @@ fn command(c: &str) -> Option<Command> {
         _ => match c.split_once('-') {
             Some(("confirm", t)) if !t.is_empty() => Command::Confirm(t.to_string()),
             Some(("unsubscribe", t)) if !t.is_empty() => Command::UnsubscribeToken(t.to_string()),
+            Some(("bounce", t)) if !t.is_empty() => Command::Bounce(t.to_string()),
             _ => return None,
         },
     })
@@ -182,6 +185,9 @@ impl Session {
                     lists.unsubscribe_by_token(t, &src).await.map(|_| ())
                 }
                 Command::Confirm(t) => lists.confirm(t, &src).await.map(|_| ()),
+                Command::Bounce(t) => lists.bounce(t, body, &src).await.map(|b| {
+                    notes.push(format!("report taken: {b:?}"));
+                }),
             };
             if let Err(refused) = done {
                 tracing::info!(peer = %self.conn.peer, list = %list.address, rule = refused.rule, "list command refused: {}", refused.message);

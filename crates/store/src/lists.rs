@@ -503,6 +503,43 @@ impl Store {
         rows.first().map_or(Ok(0), |r| r.i64(0))
     }
 
+    /// Counts a bounce of a member (Mailman's scoring): `halves` (2 for a
+    /// hard bounce, 1 for a soft one) at most once per `day`, the score
+    /// starting afresh when the last bounce is older than `stale_ms`.
+    /// Returns the new score, or None when nothing was counted (not a
+    /// member, or already counted today).
+    pub async fn list_bounce(
+        &self,
+        list_id: i64,
+        address: &str,
+        halves: i64,
+        day: i64,
+        now: i64,
+        stale_ms: i64,
+    ) -> Result<Option<i64>> {
+        let r = self
+            .batch(vec![Stmt::new(
+                "UPDATE list_members SET
+                   bounce_score = CASE WHEN bounce_at < ? THEN ? ELSE bounce_score + ? END,
+                   bounce_day = ?, bounce_at = ?
+                 WHERE list_id = ? AND address = ? AND state = 'member' AND bounce_day <> ?
+                 RETURNING bounce_score",
+                vec![
+                    (now - stale_ms).into(),
+                    halves.into(),
+                    halves.into(),
+                    day.into(),
+                    now.into(),
+                    list_id.into(),
+                    address.to_ascii_lowercase().into(),
+                    day.into(),
+                ],
+            )
+            .returning()])
+            .await?;
+        Ok(r.first().copied().filter(|&v| v > 0).map(|v| v as i64))
+    }
+
     /// Appends an event to the consent ledger.
     pub async fn consent_append(&self, e: &ConsentEvent) -> Result<()> {
         self.batch(vec![consent_stmt(e)]).await?;
