@@ -22,6 +22,7 @@
 
 mod av;
 mod imap;
+mod lists;
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -158,6 +159,16 @@ enum Cmd {
     },
     #[command(flatten)]
     Imap(imap::Cmd),
+    /// Mailing lists in-process: expanding a post to N members, the
+    /// consent export of M ledger events.
+    Lists {
+        #[arg(long, default_value_t = 1000)]
+        members: usize,
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
 }
 
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -752,12 +763,19 @@ async fn main() -> Res<()> {
                 .map_err(|e| e.to_string().into());
         }
         Cmd::Imap(c) => return imap::main(c).await,
+        Cmd::Lists {
+            members,
+            events,
+            runs,
+        } => return lists::main(members, events, runs).await,
         _ => {}
     }
     let (addr, deadline) = match &args.cmd {
-        Cmd::Fingerprint { .. } | Cmd::AvSigs { .. } | Cmd::Av { .. } | Cmd::Imap(_) => {
-            unreachable!()
-        }
+        Cmd::Fingerprint { .. }
+        | Cmd::AvSigs { .. }
+        | Cmd::Av { .. }
+        | Cmd::Imap(_)
+        | Cmd::Lists { .. } => unreachable!(),
         Cmd::Smtp { addr, deadline, .. } | Cmd::Pop3 { addr, deadline, .. } => (*addr, *deadline),
         Cmd::Idle { addr, hold, .. } => (*addr, hold + 120),
         Cmd::Sink {
@@ -823,9 +841,11 @@ async fn main() -> Res<()> {
                 connections,
                 hold,
             } => idle(addr, connections, hold).await,
-            Cmd::Fingerprint { .. } | Cmd::AvSigs { .. } | Cmd::Av { .. } | Cmd::Imap(_) => {
-                unreachable!()
-            }
+            Cmd::Fingerprint { .. }
+            | Cmd::AvSigs { .. }
+            | Cmd::Av { .. }
+            | Cmd::Imap(_)
+            | Cmd::Lists { .. } => unreachable!(),
         }
     };
     tokio::time::timeout(Duration::from_secs(deadline), run)

@@ -96,6 +96,8 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+impl std::error::Error for Refusal {}
+
 impl From<StoreError> for Refusal {
     fn from(e: StoreError) -> Self {
         match e {
