@@ -11,27 +11,25 @@ use std::time::Instant;
 
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-/// Peak resident memory of this process so far (VmHWM), in KB.
-fn peak_kb() -> u64 {
+/// A memory figure of this process from /proc/self/status, in KB:
+/// `VmHWM` (the peak so far) or `VmRSS`.
+fn status_kb(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
 }
 
+fn peak_kb() -> u64 {
+    status_kb("VmHWM:")
+}
+
 fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+    status_kb("VmRSS:")
 }
 
 pub async fn main(members: usize, events: usize, runs: usize) -> Res<()> {

@@ -78,6 +78,19 @@ fn refused(r: &Refusal) -> Response {
     show(st, "Not done", r.text(), None, "")
 }
 
+/// The list engine, or the page saying the server cannot act now.
+async fn engine(w: &St) -> Result<&mailhost_lists::Lists, Response> {
+    w.admin.lists().await.map_err(|e| {
+        show(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not done",
+            e.to_string(),
+            None,
+            "",
+        )
+    })
+}
+
 #[derive(Deserialize)]
 pub struct Tok {
     #[serde(default)]
@@ -120,17 +133,9 @@ fn source(w: &St, req: &Request, method: &'static str) -> Source {
 }
 
 async fn unsubscribe_page(State(w): State<St>, Query(q): Query<Tok>) -> Response {
-    let lists = match w.admin.lists().await {
+    let lists = match engine(&w).await {
         Ok(l) => l,
-        Err(e) => {
-            return show(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Not done",
-                e.to_string(),
-                None,
-                "",
-            )
-        }
+        Err(r) => return r,
     };
     match lists.peek(mailhost_lists::token::Purpose::Unsubscribe, &q.t) {
         Ok(c) => show(
@@ -152,17 +157,9 @@ async fn unsubscribe_page(State(w): State<St>, Query(q): Query<Tok>) -> Response
 /// from what, so the body is not needed to act.
 async fn unsubscribe(State(w): State<St>, Query(q): Query<Tok>, req: Request) -> Response {
     let src = source(&w, &req, "one-click");
-    let lists = match w.admin.lists().await {
+    let lists = match engine(&w).await {
         Ok(l) => l,
-        Err(e) => {
-            return show(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Not done",
-                e.to_string(),
-                None,
-                "",
-            )
-        }
+        Err(r) => return r,
     };
     match lists.unsubscribe_by_token(&q.t, &src).await {
         Ok((list, member, _)) => show(
@@ -177,17 +174,9 @@ async fn unsubscribe(State(w): State<St>, Query(q): Query<Tok>, req: Request) ->
 }
 
 async fn confirm_page(State(w): State<St>, Query(q): Query<Tok>) -> Response {
-    let lists = match w.admin.lists().await {
+    let lists = match engine(&w).await {
         Ok(l) => l,
-        Err(e) => {
-            return show(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Not done",
-                e.to_string(),
-                None,
-                "",
-            )
-        }
+        Err(r) => return r,
     };
     match lists.peek(mailhost_lists::token::Purpose::Confirm, &q.t) {
         Ok(c) => show(
@@ -203,17 +192,9 @@ async fn confirm_page(State(w): State<St>, Query(q): Query<Tok>) -> Response {
 
 async fn confirm(State(w): State<St>, Query(q): Query<Tok>, req: Request) -> Response {
     let src = source(&w, &req, "web");
-    let lists = match w.admin.lists().await {
+    let lists = match engine(&w).await {
         Ok(l) => l,
-        Err(e) => {
-            return show(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Not done",
-                e.to_string(),
-                None,
-                "",
-            )
-        }
+        Err(r) => return r,
     };
     match lists.confirm(&q.t, &src).await {
         Ok((list, member, _)) => show(
@@ -271,17 +252,9 @@ async fn subscribe(State(w): State<St>, Path(list): Path<String>, req: Request) 
         Ok(axum::extract::Form(f)) => f,
         Err(e) => return show(StatusCode::BAD_REQUEST, "Not done", e.body_text(), None, ""),
     };
-    let lists = match w.admin.lists().await {
+    let lists = match engine(&w).await {
         Ok(l) => l,
-        Err(e) => {
-            return show(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Not done",
-                e.to_string(),
-                None,
-                "",
-            )
-        }
+        Err(r) => return r,
     };
     let l = match w.admin.store().list_get(&list).await {
         Ok(Some(l)) => l,
