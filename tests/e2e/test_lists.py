@@ -425,3 +425,18 @@ def test_arf_complaint_suppresses(bouncing):
     assert {"address": "far@remote.test", "state": "suppressed"} in members
     events = [e["event"] for e in consent(s, "json")]
     assert events[-2:] == ["complaint", "suppressed"], events
+
+
+def test_our_own_dsn_to_a_verp_address_counts(bouncing, sink):
+    """A remote member's server refuses its copy: our delivery report goes
+    to the member's VERP return path and the list counts the bounce."""
+    s, _ = bouncing
+    sink.refuse["far@remote.test"] = "550 5.1.1 no such user here"
+    send(s, "owner@example.test", LIST, body="refused copy")
+
+    def bounced():
+        return [e for e in consent(s, "json") if e["event"] == "bounce"]
+
+    assert wait_for(bounced, timeout=20), consent(s, "json")
+    ev = bounced()[0]
+    assert ev["address"] == "far@remote.test" and ev["method"] == "bounce" and "5.1.1" in ev["detail"]

@@ -243,6 +243,29 @@ impl Lists {
         }
         for p in self
             .store
+            .list_posts_due(post_state::REPORT, now, 50)
+            .await?
+        {
+            // Our own DSN for a member's copy (its server refused it).
+            let tok = p
+                .poster
+                .split_once("+bounce-")
+                .and_then(|(_, t)| t.split('@').next())
+                .unwrap_or("")
+                .to_string();
+            let raw = self.store.queue_body(&p.blob_id).await.unwrap_or_default();
+            let src = Source {
+                method: "bounce",
+                ..Default::default()
+            };
+            match self.bounce(&tok, &raw, &src).await {
+                Ok(b) => tracing::info!(post = p.id, "our report to {}: {b:?}", p.poster),
+                Err(e) => tracing::warn!(post = p.id, "our report to {}: {e}", p.poster),
+            }
+            self.store.list_report_done(&p).await?;
+        }
+        for p in self
+            .store
             .list_posts_due(post_state::SCHEDULED, now, 20)
             .await?
         {

@@ -17,6 +17,9 @@ pub mod post_state {
     pub const SCHEDULED: &str = "scheduled";
     pub const SENT: &str = "sent";
     pub const REJECTED: &str = "rejected";
+    /// Our own delivery report to a member's VERP address, for the list
+    /// worker to read as a bounce.
+    pub const REPORT: &str = "report";
 }
 
 /// A post.
@@ -256,6 +259,25 @@ impl Store {
             }
         }
         self.batch(stmts).await?;
+        Ok(())
+    }
+
+    /// A delivery report read by the list worker: its row and body go.
+    pub async fn list_report_done(&self, post: &ListPost) -> Result<()> {
+        self.batch(vec![
+            Stmt::new(
+                "DELETE FROM list_posts WHERE id = ? AND state = 'report'",
+                vec![post.id.into()],
+            ),
+            Stmt::new(
+                "DELETE FROM blobs WHERE id = ?
+                   AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.blob_id = blobs.id)
+                   AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_id = blobs.id)
+                   AND NOT EXISTS (SELECT 1 FROM list_posts p WHERE p.blob_id = blobs.id)",
+                vec![post.blob_id.clone().into()],
+            ),
+        ])
+        .await?;
         Ok(())
     }
 

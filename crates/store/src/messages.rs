@@ -48,6 +48,10 @@ pub struct NewMessage {
     /// ENVELOPE and BODYSTRUCTURE for IMAP, computed once (R-POP-5);
     /// when None, the first IMAP FETCH computes and stores them.
     pub summary: Option<crate::BlobSummary>,
+    /// Lists' VERP return paths this message (a delivery report of ours)
+    /// goes to: kept for the list worker, which reads it as a bounce
+    /// (R-LIST: `list+bounce-TOKEN@`), with the list's id.
+    pub reports: Vec<(i64, String)>,
 }
 
 /// One forwarding address's copy of a message.
@@ -208,6 +212,17 @@ impl Store {
                 });
                 Ok(true)
             }
+            // A report of ours to a list member's VERP return path (a
+            // remote member refused its copy): the list reads it.
+            crate::Resolved::List { list, command } if command.starts_with("bounce-") => {
+                match self.list_get(&list).await? {
+                    Some(l) => {
+                        msg.reports.push((l.id, to));
+                        Ok(true)
+                    }
+                    None => Ok(false),
+                }
+            }
             _ => Ok(false),
         }
     }
@@ -354,7 +369,8 @@ pub(crate) fn message_stmts_as(
 ) -> Result<(Vec<Stmt>, Vec<String>)> {
     let also = std::mem::take(&mut msg.also);
     let forwarded = msg.forwards.iter().any(|f| !f.outbound.is_empty());
-    if msg.deliveries.is_empty() && msg.outbound.is_empty() && !forwarded {
+    if msg.deliveries.is_empty() && msg.outbound.is_empty() && !forwarded && msg.reports.is_empty()
+    {
         return Err(StoreError::Invalid(
             "a message needs at least one recipient".into(),
         ));
@@ -376,7 +392,19 @@ pub(crate) fn message_stmts_as(
             stmts.push(queue_stmt(&copy, o, now));
         }
     }
-    if !msg.deliveries.is_empty() || !msg.outbound.is_empty() {
+    for (list_id, verp) in &msg.reports {
+        stmts.push(Stmt::new(
+            "INSERT INTO list_posts (list_id, blob_id, poster, state, release_at, created_at)
+             VALUES (?, ?, ?, 'report', 0, ?)",
+            vec![
+                (*list_id).into(),
+                blob.clone().into(),
+                verp.clone().into(),
+                now.into(),
+            ],
+        ));
+    }
+    if !msg.deliveries.is_empty() || !msg.outbound.is_empty() || !msg.reports.is_empty() {
         stmts.push(Stmt::new(
             "INSERT INTO blobs (id, data) VALUES (?, ?)",
             vec![blob.clone().into(), Val::B(msg.body)],
