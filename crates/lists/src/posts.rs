@@ -218,7 +218,7 @@ impl Lists {
                 }
             };
             // Other nodes' posts are seen within a second.
-            let wait = next.map_or(1000, |t| (t - now_ms()).clamp(0, 1000)) as u64;
+            let wait = next.map_or(1000, |t| (t - now_ms()).clamp(5, 1000)) as u64;
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = wake.notified() => {}
@@ -270,7 +270,20 @@ impl Lists {
             .await?
         {
             if let Err(e) = self.expand(&p).await {
-                tracing::warn!(post = p.id, "expanding a list post: {e}");
+                // Tried again in a minute, not at once: a failing post must
+                // not keep the worker spinning.
+                tracing::warn!(
+                    post = p.id,
+                    "expanding a list post (again in a minute): {e}"
+                );
+                self.store
+                    .list_post_move(
+                        p.id,
+                        post_state::SCHEDULED,
+                        post_state::SCHEDULED,
+                        now + 60_000,
+                    )
+                    .await?;
             }
         }
         let a = self.store.list_next_release(post_state::HELD).await?;
@@ -281,6 +294,15 @@ impl Lists {
     /// Every copy of one post, committed together with the post marked sent.
     pub async fn expand(&self, post: &ListPost) -> Result<usize> {
         let Some(list) = self.store.list_by_id(post.list_id).await? else {
+            // The list went meanwhile: nothing to send.
+            self.store
+                .list_post_move(
+                    post.id,
+                    post_state::SCHEDULED,
+                    post_state::REJECTED,
+                    post.release_at,
+                )
+                .await?;
             return Ok(0);
         };
         let raw = self.store.queue_body(&post.blob_id).await?;
