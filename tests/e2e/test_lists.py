@@ -440,3 +440,41 @@ def test_our_own_dsn_to_a_verp_address_counts(bouncing, sink):
     assert wait_for(bounced, timeout=20), consent(s, "json")
     ev = bounced()[0]
     assert ev["address"] == "far@remote.test" and ev["method"] == "bounce" and "5.1.1" in ev["detail"]
+
+
+def test_moderated_posts_wait_for_the_owner(posting, sink):
+    s = posting
+    s.cli("list", "set", LIST, "--posting", "moderated")
+    # The owner's own post goes straight out; a member's waits.
+    with smtplib.SMTP("127.0.0.1", s.ports["smtp"], timeout=30) as c:
+        c.ehlo("client.example")
+        c.mail("reader@example.test")
+        c.rcpt(LIST)
+        code, text = c.data("From: reader@example.test\r\nSubject: please approve\r\n\r\nmoderated one\r\n")
+    assert code == 250 and b"approval" in text, text
+
+    def held_notice():
+        out = []
+        for x in pop_messages(s.ports["pop3"], "owner@example.test"):
+            text = email.message_from_bytes(x, policy=email.policy.default).get_body(("plain",)).get_content()
+            if "waits for your approval" in text:
+                out.append(text)
+        return out
+
+    assert wait_for(held_notice, interval=0.5), [m[:300] for m in pop_messages(s.ports['pop3'], 'owner@example.test')]
+    note = held_notice()[-1]
+    approve = re.search(r"(news\+approve-[a-z2-7]+@example\.test)", note).group(1)
+    reject = re.search(r"(news\+reject-[a-z2-7]+@example\.test)", note).group(1)
+    import time
+    time.sleep(0.5)
+    assert not sink.messages(), "nothing leaves before approval"
+    # A forged decision is refused, naming the rule.
+    e = send(s, "owner@example.test", approve.replace("approve-", "approve-aa"), expect_ok=False)
+    assert "R-LIST-1" in str(e)
+    send(s, "owner@example.test", approve)
+    got = sink.wait(1)
+    assert got and b"moderated one" in got[0][2]
+    # Deciding again changes nothing (rejecting an approved post does not unsend it).
+    send(s, "owner@example.test", reject, body="late reject")
+    time.sleep(0.3)
+    assert len(sink.messages()) == 1

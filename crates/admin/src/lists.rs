@@ -96,6 +96,36 @@ impl Admin {
         Ok(view(&l))
     }
 
+    /// Who may post: `members`, `owner` or `moderated` (held posts wait
+    /// for the owner's approval).
+    pub async fn list_set_posting(
+        &self,
+        c: &Caller,
+        list: &str,
+        posting: &str,
+    ) -> Result<MailingList> {
+        let addr = address("list", list)?;
+        self.scope_admin_of(c, "list.set", &addr).await?;
+        let before = self.store.list_get(&addr).await?.map(|l| json!(view(&l)));
+        self.audited(
+            c,
+            "list.set",
+            &addr,
+            before,
+            Some(json!({"posting": posting})),
+            vec![],
+            self.store.list_set_posting(&addr, posting),
+        )
+        .await
+        .map_err(|e| e.at("posting"))?;
+        let l = self
+            .store
+            .list_get(&addr)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no such list: {addr}")))?;
+        Ok(view(&l))
+    }
+
     pub async fn list_delete(&self, c: &Caller, list: &str) -> Result<()> {
         let addr = address("list", list)?;
         self.scope_admin_of(c, "list.delete", &addr).await?;

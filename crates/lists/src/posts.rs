@@ -104,19 +104,8 @@ impl Lists {
             .next()
             .map(|m| m.trim().to_string());
         if list.posting == "moderated" && !is_owner {
-            let note = format!(
-                "A post from {poster} to {} waits for your approval.\n",
-                list.address
-            );
-            let notice = self
-                .notice_to(
-                    list,
-                    &list.owner,
-                    &format!("Post to {} held for approval", list.address),
-                    &note,
-                )
-                .await?;
-            self.store
+            let id = self
+                .store
                 .list_post_add(
                     NewPost {
                         list_id: list.id,
@@ -126,25 +115,42 @@ impl Lists {
                         release_at: i64::MAX,
                         message_id,
                     },
-                    notice,
+                    None,
                 )
                 .await?;
+            // The owner decides by replying to one of two addresses; the
+            // keyed token names the post (purpose Moderate, a week).
+            let tok = token::issue(
+                &self.secret,
+                &Claims {
+                    purpose: Purpose::Moderate,
+                    list: list.address.clone(),
+                    member: id.to_string(),
+                    nonce: rand::random(),
+                    expires: now / 1000 + 7 * 86_400,
+                },
+            );
+            let note = format!(
+                "A post from {poster} to {} waits for your approval.\n\nTo send it, write to {}\nTo reject it, write to {}\n",
+                list.address,
+                mail::command_address(&list.address, &format!("approve-{tok}")),
+                mail::command_address(&list.address, &format!("reject-{tok}")),
+            );
+            if let Some(n) = self
+                .notice_to(
+                    list,
+                    &list.owner,
+                    &format!("Post to {} held for approval", list.address),
+                    &note,
+                )
+                .await?
+            {
+                self.store.deliver(n).await?;
+            }
             return Ok(Accepted::Moderation);
         }
         // R-LIST-4: a large list waits for the off-peak window.
-        let (windows, tz) = self.windows();
-        let mut release = now;
-        let mut held = None;
-        if list.members > self.config.lists.offpeak_threshold as i64 {
-            let ts = jiff::Timestamp::from_millisecond(now)
-                .map_err(|e| Refusal::new(Why::Internal, "", e.to_string()))?;
-            if !windows.contains(ts, tz) {
-                if let Some(next) = windows.next_release(ts, tz) {
-                    release = next.as_millisecond();
-                    held = Some(crate::offpeak::describe(next, tz));
-                }
-            }
-        }
+        let (release, held) = self.release_time(list)?;
         let notice = match &held {
             Some(when) if !src.method.is_empty() => {
                 let text = format!(
@@ -181,6 +187,73 @@ impl Lists {
             Some(when) => Accepted::Held(when),
             None => Accepted::Queued,
         })
+    }
+
+    /// The owner's decision on a held post (mail to `+approve-TOKEN@` or
+    /// `+reject-TOKEN@`): approved, it is held like any post (off-peak
+    /// for a large list) and sent at the list's next slot.
+    pub async fn moderate(&self, tok: &str, approve: bool) -> Result<String> {
+        let c =
+            token::verify(&self.secret, Purpose::Moderate, tok, now_ms() / 1000).map_err(|e| {
+                Refusal::new(
+                    Why::Forbidden,
+                    "R-LIST-1",
+                    format!("moderation refused: {e}"),
+                )
+            })?;
+        let id: i64 = c.member.parse().map_err(|_| {
+            Refusal::new(Why::Invalid, "R-LIST-1", "moderation refused: no such post")
+        })?;
+        let post = self.store.list_post(id).await?;
+        let list = self.store.list_get(&c.list).await?;
+        let (Some(post), Some(list)) = (post, list) else {
+            return Err(Refusal::new(
+                Why::NotFound,
+                "R-LIST-1",
+                "the post or its list no longer exists",
+            ));
+        };
+        if post.list_id != list.id || post.state != post_state::MODERATION {
+            return Ok(format!("post {id} was decided already"));
+        }
+        if !approve {
+            self.store
+                .list_post_move(id, post_state::MODERATION, post_state::REJECTED, now_ms())
+                .await?;
+            return Ok(format!("post {id} rejected"));
+        }
+        let (release, held) = self.release_time(&list)?;
+        self.store
+            .list_post_move(id, post_state::MODERATION, post_state::HELD, release)
+            .await?;
+        if let Some(w) = &self.wake {
+            w.notify_one();
+        }
+        Ok(match held {
+            Some(when) => format!("post {id} approved; held until {when} (R-LIST-4)"),
+            None => format!("post {id} approved"),
+        })
+    }
+
+    /// When a post to `list` may go: now, or for a list over
+    /// `offpeak_threshold` members outside the windows, the next window's
+    /// start, with that time for people (R-LIST-4).
+    fn release_time(&self, list: &MailList) -> Result<(i64, Option<String>)> {
+        let now = now_ms();
+        let (windows, tz) = self.windows();
+        if list.members > self.config.lists.offpeak_threshold as i64 {
+            let ts = jiff::Timestamp::from_millisecond(now)
+                .map_err(|e| Refusal::new(Why::Internal, "", e.to_string()))?;
+            if !windows.contains(ts, tz) {
+                if let Some(next) = windows.next_release(ts, tz) {
+                    return Ok((
+                        next.as_millisecond(),
+                        Some(crate::offpeak::describe(next, tz)),
+                    ));
+                }
+            }
+        }
+        Ok((now, None))
     }
 
     /// A notice from the list to `to`, addressed (None when `to` takes no mail).

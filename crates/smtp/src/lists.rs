@@ -27,6 +27,9 @@ pub(crate) enum Command {
     Confirm(String),
     /// A report to a member's VERP return path.
     Bounce(String),
+    /// The owner's decision on a held post.
+    Approve(String),
+    Reject(String),
 }
 
 /// The command in a list's `+` address; None when there is none such.
@@ -39,6 +42,8 @@ fn command(c: &str) -> Option<Command> {
             Some(("confirm", t)) if !t.is_empty() => Command::Confirm(t.to_string()),
             Some(("unsubscribe", t)) if !t.is_empty() => Command::UnsubscribeToken(t.to_string()),
             Some(("bounce", t)) if !t.is_empty() => Command::Bounce(t.to_string()),
+            Some(("approve", t)) if !t.is_empty() => Command::Approve(t.to_string()),
+            Some(("reject", t)) if !t.is_empty() => Command::Reject(t.to_string()),
             _ => return None,
         },
     })
@@ -185,6 +190,10 @@ impl Session {
                     lists.unsubscribe_by_token(t, &src).await.map(|_| ())
                 }
                 Command::Confirm(t) => lists.confirm(t, &src).await.map(|_| ()),
+                Command::Approve(t) | Command::Reject(t) => lists
+                    .moderate(t, matches!(r.command, Command::Approve(_)))
+                    .await
+                    .map(|what| notes.push(what)),
                 Command::Bounce(t) => lists.bounce(t, body, &src).await.map(|b| {
                     notes.push(format!("report taken: {b:?}"));
                 }),

@@ -247,6 +247,23 @@ impl Store {
             .ok_or_else(|| StoreError::Backend("the new list vanished".into()))
     }
 
+    /// Sets a list's posting policy (`members`, `owner`, `moderated`).
+    pub async fn list_set_posting(&self, address: &str, posting: &str) -> Result<()> {
+        if !POSTING.contains(&posting) {
+            return Err(StoreError::Invalid(format!(
+                "posting: {posting}; one of {}",
+                POSTING.join(", ")
+            )));
+        }
+        self.batch(vec![Stmt::new(
+            "UPDATE lists SET posting = ? WHERE address = ?",
+            vec![posting.into(), address.to_ascii_lowercase().into()],
+        )
+        .must_change(StoreError::NotFound(format!("no such list: {address}")))])
+            .await?;
+        Ok(())
+    }
+
     /// `list delete`: the list, its members and held posts go; the consent
     /// ledger stays (it is the proof, and append only), with the deletion
     /// recorded in it.

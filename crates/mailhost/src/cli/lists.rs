@@ -16,6 +16,12 @@ pub enum ListCmd {
         #[arg(long, default_value = "")]
         name: String,
     },
+    /// Changes a list: who may post (members, owner, moderated).
+    Set {
+        list: String,
+        #[arg(long, value_parser = ["members", "owner", "moderated"])]
+        posting: String,
+    },
     /// Deletes the list, its members and held posts; its consent ledger stays.
     Delete { list: String },
     /// The list and its members with their states.
@@ -64,6 +70,10 @@ pub async fn list(config: Config, cmd: ListCmd) -> Result<(), String> {
         ListCmd::Create { list, owner, name } => {
             let l = a.list_create(&c, &list, &owner, &name).await.map_err(e)?;
             println!("created list {} (owner {})", l.address, l.owner);
+        }
+        ListCmd::Set { list, posting } => {
+            let l = a.list_set_posting(&c, &list, &posting).await.map_err(e)?;
+            println!("{}: posting {}", l.address, l.posting);
         }
         ListCmd::Delete { list } => {
             a.list_delete(&c, &list).await.map_err(e)?;
