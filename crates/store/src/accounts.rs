@@ -552,13 +552,7 @@ impl Store {
             // A list's command address: `news+subscribe@`, `news+bounce-…@`.
             if let Some((base, command)) = l.split_once('+') {
                 let list = join(base, &d);
-                let rows = self
-                    .lookup(
-                        "SELECT 1 FROM addresses WHERE address = ? AND kind = 'list'",
-                        vec![list.clone().into()],
-                    )
-                    .await?;
-                if !rows.is_empty() {
+                if self.list_exists(&list).await? {
                     return Ok(Resolved::List {
                         list,
                         command: command.to_string(),
@@ -628,19 +622,13 @@ impl Store {
             return Ok(Resolved::Unknown);
         };
         let list = join(&l, &d);
-        let rows = self
-            .lookup(
-                "SELECT 1 FROM addresses WHERE address = ? AND kind = 'list'",
-                vec![list.clone().into()],
-            )
-            .await?;
-        Ok(if rows.is_empty() {
-            Resolved::Unknown
-        } else {
+        Ok(if self.list_exists(&list).await? {
             Resolved::List {
                 list,
                 command: command.to_ascii_lowercase(),
             }
+        } else {
+            Resolved::Unknown
         })
     }
 

@@ -304,10 +304,15 @@ impl Store {
         let Ok((l, d)) = normalize_address(address) else {
             return Ok(false);
         };
+        self.list_exists(&join(&l, &d)).await
+    }
+
+    /// Whether the normalized `address` is a list's.
+    pub(crate) async fn list_exists(&self, address: &str) -> Result<bool> {
         let rows = self
             .lookup(
                 "SELECT 1 FROM addresses WHERE address = ? AND kind = 'list'",
-                vec![join(&l, &d).into()],
+                vec![address.into()],
             )
             .await?;
         Ok(!rows.is_empty())
@@ -403,31 +408,16 @@ impl Store {
         to: &str,
         event: &ConsentEvent,
     ) -> Result<bool> {
-        let addr = address.to_ascii_lowercase();
-        let now = event.at;
-        let current = self.list_member(list_id, &addr).await?;
-        let stmt = match &current {
-            None if from.contains(&"") => Stmt::new(
-                "INSERT INTO list_members (list_id, address, state, updated_at) VALUES (?, ?, ?, ?)",
-                vec![list_id.into(), addr.clone().into(), to.into(), now.into()],
-            ),
-            Some(m) if from.contains(&m.state.as_str()) => Stmt::new(
-                // Only from the state read: a concurrent change wins and
-                // this one reports that nothing happened.
-                "UPDATE list_members SET state = ?, updated_at = ?
-                 WHERE list_id = ? AND address = ? AND state = ?",
-                vec![
-                    to.into(),
-                    now.into(),
-                    list_id.into(),
-                    addr.clone().into(),
-                    m.state.clone().into(),
-                ],
-            )
-            .must_change(StoreError::Conflict("changed meanwhile".into())),
+        let current = self.list_member(list_id, address).await?;
+        let cur = match &current {
+            None if from.contains(&"") => None,
+            Some(m) if from.contains(&m.state.as_str()) => Some(m.state.as_str()),
             _ => return Ok(false),
         };
-        match self.batch(vec![stmt, consent_stmt(event)]).await {
+        // From the state read only: a concurrent change wins and this one
+        // reports that nothing happened.
+        let stmts = Self::list_transition_stmts(list_id, address, cur, to, event);
+        match self.batch(stmts).await {
             Ok(_) => Ok(true),
             Err(StoreError::Conflict(_)) => Ok(false),
             Err(e) => Err(e),

@@ -132,24 +132,49 @@ fn source(w: &St, req: &Request, method: &'static str) -> Source {
     }
 }
 
-async fn unsubscribe_page(State(w): State<St>, Query(q): Query<Tok>) -> Response {
-    let lists = match engine(&w).await {
+/// The page a GET of a token link shows: what the POST would do, and
+/// its button (a GET never acts).
+async fn ask(
+    w: &St,
+    purpose: mailhost_lists::token::Purpose,
+    tok: &str,
+    path: &str,
+    heading: &str,
+    button: &'static str,
+    text: impl Fn(&mailhost_lists::token::Claims) -> String,
+) -> Response {
+    let lists = match engine(w).await {
         Ok(l) => l,
         Err(r) => return r,
     };
-    match lists.peek(mailhost_lists::token::Purpose::Unsubscribe, &q.t) {
+    match lists.peek(purpose, tok) {
         Ok(c) => show(
             StatusCode::OK,
-            "Unsubscribe",
-            format!(
-                "Stop all mail from {} to {}? This is permanent.",
-                c.list, c.member
-            ),
-            Some(format!("/lists/unsubscribe?t={}", q.t)),
-            "Unsubscribe",
+            heading,
+            text(&c),
+            Some(format!("{path}?t={tok}")),
+            button,
         ),
         Err(r) => refused(&r),
     }
+}
+
+async fn unsubscribe_page(State(w): State<St>, Query(q): Query<Tok>) -> Response {
+    ask(
+        &w,
+        mailhost_lists::token::Purpose::Unsubscribe,
+        &q.t,
+        "/lists/unsubscribe",
+        "Unsubscribe",
+        "Unsubscribe",
+        |c| {
+            format!(
+                "Stop all mail from {} to {}? This is permanent.",
+                c.list, c.member
+            )
+        },
+    )
+    .await
 }
 
 /// RFC 8058 §3.2: the POST's body is `List-Unsubscribe=One-Click`
@@ -174,20 +199,16 @@ async fn unsubscribe(State(w): State<St>, Query(q): Query<Tok>, req: Request) ->
 }
 
 async fn confirm_page(State(w): State<St>, Query(q): Query<Tok>) -> Response {
-    let lists = match engine(&w).await {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    match lists.peek(mailhost_lists::token::Purpose::Confirm, &q.t) {
-        Ok(c) => show(
-            StatusCode::OK,
-            "Confirm your subscription",
-            format!("Subscribe {} to {}?", c.member, c.list),
-            Some(format!("/lists/confirm?t={}", q.t)),
-            "Confirm",
-        ),
-        Err(r) => refused(&r),
-    }
+    ask(
+        &w,
+        mailhost_lists::token::Purpose::Confirm,
+        &q.t,
+        "/lists/confirm",
+        "Confirm your subscription",
+        "Confirm",
+        |c| format!("Subscribe {} to {}?", c.member, c.list),
+    )
+    .await
 }
 
 async fn confirm(State(w): State<St>, Query(q): Query<Tok>, req: Request) -> Response {
