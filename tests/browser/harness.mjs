@@ -149,3 +149,18 @@ export async function pop(port, user, password) {
     ['STAT', popDone], ['QUIT', popDone]]);
   return { pass: r[2], stat: r[3] };
 }
+
+const popMultiDone = (b) => /^-ERR[^\r\n]*\r\n/.test(b) || /^\+OK[\s\S]*\r\n\.\r\n$/.test(b);
+
+/// The texts of every message in a mailbox, over POP3S (RETR each).
+export async function popAll(port, user, password) {
+  const { stat } = await pop(port, user, password);
+  const n = Number((stat.match(/^\+OK (\d+)/) || [0, 0])[1]);
+  const sock = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false });
+  await new Promise((r) => sock.once('secureConnect', r));
+  const steps = [[null, popDone], [`USER ${user}`, popDone], [`PASS ${password}`, popDone]];
+  for (let i = 1; i <= n; i += 1) steps.push([`RETR ${i}`, popMultiDone]);
+  steps.push(['QUIT', popDone]);
+  const r = await dialog(sock, steps);
+  return r.slice(3, 3 + n);
+}

@@ -3,9 +3,10 @@
 //! (a mailbox user) may show it, invite to it and export its ledger.
 //! Invitations only ever send confirmations (R-LIST-2).
 
-use crate::caller::{Caller, Error};
+use crate::caller::PageReq;
+use crate::caller::{Caller, Error, Kind};
 use crate::users::address;
-use crate::views::{ListInvite, MailingList};
+use crate::views::{ConsentRecord, HeldPost, ListInvite, ListMember, MailingList, Page};
 use crate::{Admin, Result};
 use mailhost_lists::members::Asked;
 use mailhost_lists::{Lists, Refusal, Source, Why};
@@ -82,6 +83,13 @@ impl Admin {
         let addr = address("list", list)?;
         self.scope_admin_of(c, "list.create", &addr).await?;
         let owner = address("owner", owner)?;
+        let domain = crate::caller::domain_of(&addr);
+        if crate::caller::domain_of(&owner) != domain {
+            return Err(Error::invalid(
+                "owner",
+                format!("the owner must be a mailbox of {domain}"),
+            ));
+        }
         let l = self
             .audited(
                 c,
@@ -92,7 +100,15 @@ impl Admin {
                 vec![],
                 self.store.list_create(&addr, &owner, name),
             )
-            .await?;
+            .await
+            // Each refusal next to the field it is about (the forms show it there).
+            .map_err(|e| match e.kind {
+                Kind::NotFound if e.message.contains("mailbox") => {
+                    Error::invalid("owner", e.message)
+                }
+                _ if e.field.is_none() => e.at("list"),
+                _ => e,
+            })?;
         Ok(view(&l))
     }
 
@@ -104,9 +120,9 @@ impl Admin {
         list: &str,
         posting: &str,
     ) -> Result<MailingList> {
-        let addr = address("list", list)?;
-        self.scope_admin_of(c, "list.set", &addr).await?;
-        let before = self.store.list_get(&addr).await?.map(|l| json!(view(&l)));
+        let l = self.list_scoped(c, "list.set", list).await?;
+        let addr = l.address.clone();
+        let before = Some(json!(view(&l)));
         self.audited(
             c,
             "list.set",
@@ -150,6 +166,11 @@ impl Admin {
             self.store.list_delete(&addr, &ev),
         )
         .await
+    }
+
+    /// One list, if the caller may see it.
+    pub async fn list_info(&self, c: &Caller, list: &str) -> Result<MailingList> {
+        Ok(view(&self.list_scoped(c, "list.show", list).await?))
     }
 
     pub async fn list_show(
@@ -240,7 +261,7 @@ impl Admin {
         list: &str,
         after: i64,
         limit: i64,
-    ) -> Result<Vec<ConsentEvent>> {
+    ) -> Result<Vec<ConsentRecord>> {
         let addr = address("list", list)?;
         // The ledger outlives its list: the domain's admin can still read it.
         let scoped = match self.store.list_get(&addr).await? {
@@ -250,10 +271,11 @@ impl Admin {
         if !scoped {
             return Err(self.denied(c, "list.consent", &addr).await);
         }
-        Ok(self
+        let page = self
             .store
             .consent_page(&addr, after, limit.clamp(1, 10_000))
-            .await?)
+            .await?;
+        Ok(page.into_iter().map(ConsentRecord::from).collect())
     }
 
     /// Confirmed members across the owner's lists, for a warning before
@@ -261,6 +283,162 @@ impl Admin {
     pub async fn list_owner_members(&self, c: &Caller, list: &str) -> Result<i64> {
         let l = self.list_scoped(c, "list.show", list).await?;
         Ok(self.store.owner_member_count(&l.owner).await?)
+    }
+
+    /// A domain's lists (its admin), or the lists the caller owns (a
+    /// mailbox user, `domain` None), a page at a time.
+    pub async fn list_list(
+        &self,
+        c: &Caller,
+        domain: Option<&str>,
+        p: &PageReq,
+    ) -> Result<Page<MailingList>> {
+        let limit = p.limit()?;
+        let owner = match (domain, &c.role) {
+            (Some(d), _) => {
+                let d =
+                    mailhost_store::address::normalize_domain(d).map_err(Error::field("domain"))?;
+                self.scope_domain(c, "list.list", &d).await?;
+                return self.list_page(Some(&d), None, p, limit).await;
+            }
+            (None, crate::caller::Role::User(a)) => a.clone(),
+            (None, _) => {
+                return Err(Error::invalid(
+                    "domain",
+                    "name the domain whose lists to show",
+                ))
+            }
+        };
+        self.list_page(None, Some(&owner), p, limit).await
+    }
+
+    async fn list_page(
+        &self,
+        domain: Option<&str>,
+        owner: Option<&str>,
+        p: &PageReq,
+        limit: usize,
+    ) -> Result<Page<MailingList>> {
+        let after = p.cursor.clone().unwrap_or_default();
+        let rows = self
+            .store
+            .lists_page(domain, owner, &after, limit as i64 + 1)
+            .await?;
+        let prefix = p.prefix.clone().unwrap_or_default().to_ascii_lowercase();
+        let items = rows
+            .iter()
+            .filter(|l| l.address.starts_with(&prefix))
+            .map(view)
+            .collect();
+        Ok(Page::of(items, limit, |l| l.address.clone()))
+    }
+
+    /// A list's addresses in every state (or one), a page at a time.
+    pub async fn list_members(
+        &self,
+        c: &Caller,
+        list: &str,
+        only: Option<&str>,
+        p: &PageReq,
+    ) -> Result<Page<ListMember>> {
+        let l = self.list_scoped(c, "list.show", list).await?;
+        let limit = p.limit()?;
+        let states: Vec<&str> = match only {
+            None => vec![],
+            Some(s) if Self::list_states().contains(&s) => vec![s],
+            Some(s) => {
+                return Err(Error::invalid(
+                    "state",
+                    format!(
+                        "no member state {s:?}: one of {}",
+                        Self::list_states().join(", ")
+                    ),
+                ))
+            }
+        };
+        let after = p.cursor.clone().unwrap_or_default();
+        let rows = self
+            .store
+            .list_members(l.id, &states, &after, limit as i64 + 1)
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(|m| ListMember {
+                since: mailhost_store::rfc3339(m.updated_at),
+                bounce_score: m.bounce_score as f64 / 2.0,
+                address: m.address,
+                state: m.state,
+            })
+            .collect();
+        Ok(Page::of(items, limit, |m| m.address.clone()))
+    }
+
+    /// Posts waiting for the owner's decision (posting `moderated`).
+    pub async fn list_held(&self, c: &Caller, list: &str) -> Result<Vec<HeldPost>> {
+        use mailhost_store::post_state;
+        let l = self.list_scoped(c, "list.show", list).await?;
+        let posts = self
+            .store
+            .list_posts_in(l.id, post_state::MODERATION, crate::caller::MAX_PAGE as i64)
+            .await?;
+        let mut out = Vec::with_capacity(posts.len());
+        for p in posts {
+            let raw = self.store.queue_body(&p.blob_id).await?;
+            let subject = mailhost_lists::headers::get(&raw, "Subject")
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            out.push(HeldPost {
+                id: p.id,
+                poster: p.poster,
+                subject: subject.trim().to_string(),
+                received: mailhost_store::rfc3339(p.created_at),
+                size: raw.len(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Approves or rejects a held post (as the mailed token does).
+    pub async fn list_moderate(
+        &self,
+        c: &Caller,
+        list: &str,
+        post: i64,
+        approve: bool,
+    ) -> Result<(bool, String)> {
+        let l = self.list_scoped(c, "list.moderate", list).await?;
+        let lists = self.lists().await?;
+        let action = if approve {
+            "list.approve"
+        } else {
+            "list.reject"
+        };
+        let outcome = lists.decide(&l, post, approve).await?;
+        self.audited(
+            c,
+            action,
+            &l.address,
+            None,
+            Some(json!({"post": post, "outcome": outcome.1})),
+            vec![],
+            async { Ok(()) },
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    /// An erasure request (the member asked to be forgotten): recorded in
+    /// the ledger, and the address suppressed.
+    pub async fn list_erase(&self, c: &Caller, list: &str, member: &str) -> Result<bool> {
+        let l = self.list_scoped(c, "list.erase", list).await?;
+        let lists = self.lists().await?;
+        let src = Source {
+            ip: c.ip.clone(),
+            method: method(c),
+            ..Default::default()
+        };
+        Ok(lists.erase(&l, member, &src).await?)
     }
 
     /// The states a member may be in, for the panels.

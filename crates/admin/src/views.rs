@@ -456,3 +456,100 @@ pub struct ListInvite {
     pub status: String,
     pub message: String,
 }
+
+/// One address on a list, in whatever state (R-LIST-1).
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct ListMember {
+    pub address: String,
+    /// invited | pending | member | unsubscribed | suppressed | disabled
+    pub state: String,
+    /// When the state last changed.
+    pub since: String,
+    /// The bounce score (hard 1, soft 0.5; disabled at the threshold).
+    pub bounce_score: f64,
+}
+
+/// A post held for the owner's decision (posting policy `moderated`).
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct HeldPost {
+    pub id: i64,
+    pub poster: String,
+    pub subject: String,
+    pub received: String,
+    pub size: usize,
+}
+
+/// One event of a list's consent ledger, as exported (R-LIST-1): the
+/// same fields in the CLI's CSV and JSON, the API and the panels.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct ConsentRecord {
+    pub id: i64,
+    pub list: String,
+    pub address: String,
+    pub event: String,
+    /// In the server's time zone, with its UTC offset.
+    pub time: String,
+    pub time_utc: String,
+    pub ip: Option<String>,
+    /// mail | web | invite | api | cli | one-click | bounce
+    pub method: String,
+    pub message_id: Option<String>,
+    pub token_sha256: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl ConsentRecord {
+    /// The CSV header, in the order of [`ConsentRecord::csv_row`].
+    pub const CSV_HEADER: [&'static str; 12] = [
+        "id",
+        "list",
+        "address",
+        "event",
+        "time",
+        "time_utc",
+        "ip",
+        "method",
+        "message_id",
+        "token_sha256",
+        "user_agent",
+        "detail",
+    ];
+
+    pub fn csv_row(&self) -> [String; 12] {
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        [
+            self.id.to_string(),
+            self.list.clone(),
+            self.address.clone(),
+            self.event.clone(),
+            self.time.clone(),
+            self.time_utc.clone(),
+            o(&self.ip),
+            self.method.clone(),
+            o(&self.message_id),
+            o(&self.token_sha256),
+            o(&self.user_agent),
+            o(&self.detail),
+        ]
+    }
+}
+
+impl From<mailhost_store::ConsentEvent> for ConsentRecord {
+    fn from(e: mailhost_store::ConsentEvent) -> Self {
+        ConsentRecord {
+            id: e.id,
+            time_utc: mailhost_store::rfc3339(e.at),
+            list: e.list,
+            address: e.address,
+            event: e.event,
+            time: e.at_local,
+            ip: e.ip,
+            method: e.method,
+            message_id: e.message_id,
+            token_sha256: e.token_hash,
+            user_agent: e.user_agent,
+            detail: e.detail,
+        }
+    }
+}

@@ -281,6 +281,27 @@ impl Lists {
             .await?)
     }
 
+    /// An erasure request for `address` (the member asked the owner to
+    /// forget it): the request is itself a ledger event — the ledger is
+    /// append-only proof and is never rewritten — and the address is
+    /// suppressed, so that nothing is sent to it again and no invitation
+    /// or import brings it back (R-LIST-1, R-LIST-3). Ok(false) when it
+    /// was suppressed already or never on the list.
+    pub async fn erase(&self, list: &MailList, address: &str, src: &Source) -> Result<bool> {
+        let addr = address.trim().to_ascii_lowercase();
+        if !addr.contains('@') {
+            return Err(Refusal::new(
+                Why::Invalid,
+                "R-LIST-1",
+                format!("{address:?} is not an address"),
+            ));
+        }
+        let mut ev = self.event(&list.address, &addr, "erasure-requested", src);
+        ev.detail = Some("the member's data is kept only as this ledger's proof".into());
+        self.store.consent_append(&ev).await?;
+        self.unsubscribe(list, &addr, src, true).await
+    }
+
     /// The per-member unsubscribe token of List-Unsubscribe (RFC 8058 §3.1:
     /// the URI identifies the recipient and the list). It does not
     /// expire: a link in an old message must still work.

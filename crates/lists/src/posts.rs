@@ -204,35 +204,57 @@ impl Lists {
         let id: i64 = c.member.parse().map_err(|_| {
             Refusal::new(Why::Invalid, "R-LIST-1", "moderation refused: no such post")
         })?;
-        let post = self.store.list_post(id).await?;
-        let list = self.store.list_get(&c.list).await?;
-        let (Some(post), Some(list)) = (post, list) else {
+        let Some(list) = self.store.list_get(&c.list).await? else {
             return Err(Refusal::new(
                 Why::NotFound,
                 "R-LIST-1",
                 "the post or its list no longer exists",
             ));
         };
-        if post.list_id != list.id || post.state != post_state::MODERATION {
-            return Ok(format!("post {id} was decided already"));
+        Ok(self.decide(&list, id, approve).await?.1)
+    }
+
+    /// The owner's decision on a held post, however it came (a mailed
+    /// token, the panel, the API): approval releases it (off-peak rules
+    /// apply, R-LIST-4), rejection drops it; a second decision changes
+    /// nothing (false, and what was decided).
+    pub async fn decide(&self, list: &MailList, id: i64, approve: bool) -> Result<(bool, String)> {
+        let post = self.store.list_post(id).await?;
+        let Some(post) = post.filter(|p| p.list_id == list.id) else {
+            return Err(Refusal::new(
+                Why::NotFound,
+                "R-LIST-1",
+                "the post or its list no longer exists",
+            ));
+        };
+        if post.state != post_state::MODERATION {
+            return Ok((false, format!("post {id} was decided already")));
         }
         if !approve {
-            self.store
+            let moved = self
+                .store
                 .list_post_move(id, post_state::MODERATION, post_state::REJECTED, now_ms())
                 .await?;
-            return Ok(format!("post {id} rejected"));
+            return Ok((moved, format!("post {id} rejected")));
         }
-        let (release, held) = self.release_time(&list)?;
-        self.store
+        let (release, held) = self.release_time(list)?;
+        let moved = self
+            .store
             .list_post_move(id, post_state::MODERATION, post_state::HELD, release)
             .await?;
+        if !moved {
+            return Ok((false, format!("post {id} was decided already")));
+        }
         if let Some(w) = &self.wake {
             w.notify_one();
         }
-        Ok(match held {
-            Some(when) => format!("post {id} approved; held until {when} (R-LIST-4)"),
-            None => format!("post {id} approved"),
-        })
+        Ok((
+            true,
+            match held {
+                Some(when) => format!("post {id} approved; held until {when} (R-LIST-4)"),
+                None => format!("post {id} approved"),
+            },
+        ))
     }
 
     /// When a post to `list` may go: now, or for a list over
@@ -342,20 +364,34 @@ impl Lists {
             .list_posts_due(post_state::SCHEDULED, now, 20)
             .await?
         {
-            if let Err(e) = self.expand(&p).await {
-                // Tried again in a minute, not at once: a failing post must
-                // not keep the worker spinning.
-                tracing::warn!(
-                    post = p.id,
-                    "expanding a list post (again in a minute): {e}"
-                );
+            // A slot is when a post may go, not a promise: when the
+            // previous post went late, this one waits a full throttle
+            // after it (no burst, R-LIST-6).
+            let last = self.store.list_last_sent(p.list_id).await?;
+            let gap_end = last.map_or(0, |l| l + spacing);
+            if gap_end > now_ms() {
                 self.store
-                    .list_post_move(
-                        p.id,
-                        post_state::SCHEDULED,
-                        post_state::SCHEDULED,
-                        now + 60_000,
-                    )
+                    .list_post_move(p.id, post_state::SCHEDULED, post_state::SCHEDULED, gap_end)
+                    .await?;
+                continue;
+            }
+            if let Err(e) = self.expand(&p).await {
+                let last = self.store.list_last_sent(p.list_id).await?;
+                let gap_end = last.map_or(0, |l| l + spacing);
+                let retry = if gap_end > now_ms() {
+                    // Another node sent one of this list's posts meanwhile.
+                    gap_end
+                } else {
+                    // Tried again in a minute, not at once: a failing post
+                    // must not keep the worker spinning.
+                    tracing::warn!(
+                        post = p.id,
+                        "expanding a list post (again in a minute): {e}"
+                    );
+                    now + 60_000
+                };
+                self.store
+                    .list_post_move(p.id, post_state::SCHEDULED, post_state::SCHEDULED, retry)
                     .await?;
             }
         }
@@ -492,6 +528,7 @@ impl Lists {
                 local_msg,
                 &remote,
                 Some((list.owner.clone(), domain.to_string())),
+                self.config.lists.throttle.std().as_millis() as i64,
             )
             .await
         {

@@ -136,6 +136,35 @@ impl Store {
         rows.iter().map(post_row).collect()
     }
 
+    /// A list's posts in `state`, oldest first (the moderation queue).
+    pub async fn list_posts_in(
+        &self,
+        list_id: i64,
+        state: &str,
+        limit: i64,
+    ) -> Result<Vec<ListPost>> {
+        let rows = self
+            .query(
+                "SELECT id, list_id, blob_id, poster, state, release_at, created_at, message_id
+                 FROM list_posts WHERE list_id = ? AND state = ? ORDER BY created_at, id LIMIT ?",
+                vec![list_id.into(), state.into(), limit.into()],
+            )
+            .await?;
+        rows.iter().map(post_row).collect()
+    }
+
+    /// When the list's last post was sent (the throttle's actual
+    /// spacing, R-LIST-6).
+    pub async fn list_last_sent(&self, list_id: i64) -> Result<Option<i64>> {
+        let rows = self
+            .query(
+                "SELECT MAX(release_at) FROM list_posts WHERE list_id = ? AND state = 'sent'",
+                vec![list_id.into()],
+            )
+            .await?;
+        Ok(rows.first().map(|r| r.opt_i64(0)).transpose()?.flatten())
+    }
+
     /// One post.
     pub async fn list_post(&self, id: i64) -> Result<Option<ListPost>> {
         let rows = self
@@ -189,15 +218,38 @@ impl Store {
         local: NewMessage,
         remote: &[MemberCopy],
         count: Option<(String, String)>,
+        min_gap_ms: i64,
     ) -> Result<()> {
         // The copies' body (the post as the list sends it: its own list
         // fields removed, From perhaps rewritten) is stored once for all.
         let blob = crate::messages::new_blob_id();
-        let mut stmts = vec![Stmt::new(
-            "UPDATE list_posts SET state = 'sent' WHERE id = ? AND state = 'scheduled'",
-            vec![post.id.into()],
-        )
-        .must_change(StoreError::Conflict("the post was sent already".into()))];
+        let now = now_ms();
+        let mut stmts = vec![
+            // Locks the list's row first (PostgreSQL), so that two nodes
+            // sending posts of one list take turns and the check below
+            // sees the other's post.
+            Stmt::new(
+                "UPDATE lists SET next_send_at = next_send_at WHERE id = ?",
+                vec![post.list_id.into()],
+            ),
+            // Sent, and when: never within `min_gap_ms` of the list's
+            // previous post, whatever the slots said (a post sent late
+            // must not be followed at once by the next: R-LIST-6).
+            Stmt::new(
+                "UPDATE list_posts SET state = 'sent', release_at = ? WHERE id = ? AND state = 'scheduled'
+                   AND NOT EXISTS (SELECT 1 FROM list_posts q
+                                   WHERE q.list_id = ? AND q.state = 'sent' AND q.release_at > ?)",
+                vec![
+                    now.into(),
+                    post.id.into(),
+                    post.list_id.into(),
+                    (now - min_gap_ms).into(),
+                ],
+            )
+            .must_change(StoreError::Conflict(
+                "the post was sent already, or the list's previous post too recently".into(),
+            )),
+        ];
         if local.deliveries.is_empty() {
             if remote.is_empty() {
                 // No member to send to: nothing to keep.
@@ -217,7 +269,6 @@ impl Store {
                AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.blob_id = blobs.id)",
             vec![post.blob_id.clone().into()],
         ));
-        let now = now_ms();
         for c in remote {
             let domain = c
                 .rcpt

@@ -181,6 +181,34 @@ impl Store {
         rows.iter().map(list_row).collect()
     }
 
+    /// Lists by address after `after`, of one domain and/or one owner
+    /// (the panels' and the API's pages).
+    pub async fn lists_page(
+        &self,
+        domain: Option<&str>,
+        owner: Option<&str>,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<MailList>> {
+        let rows = self
+            .query(
+                list_select!(
+                    "WHERE (? = '' OR d.name = ?) AND (? = '' OR l.owner = ?) AND l.address > ?
+                     ORDER BY l.address LIMIT ?"
+                ),
+                vec![
+                    domain.unwrap_or("").to_ascii_lowercase().into(),
+                    domain.unwrap_or("").to_ascii_lowercase().into(),
+                    owner.unwrap_or("").to_ascii_lowercase().into(),
+                    owner.unwrap_or("").to_ascii_lowercase().into(),
+                    after.to_ascii_lowercase().into(),
+                    limit.into(),
+                ],
+            )
+            .await?;
+        rows.iter().map(list_row).collect()
+    }
+
     /// `list create`: a list address in a hosted domain, free, owned by a
     /// mailbox of the same domain (R-LIST-1).
     pub async fn list_create(&self, address: &str, owner: &str, name: &str) -> Result<MailList> {

@@ -2,6 +2,7 @@
 
 use super::{admin, print_json};
 use clap::Subcommand;
+use mailhost_admin::views::ConsentRecord;
 use mailhost_config::Config;
 use std::io::Write;
 
@@ -37,9 +38,17 @@ pub enum ListCmd {
         #[arg(required = true)]
         addresses: Vec<String>,
     },
-    /// Removes and suppresses a member at once (an erasure or complaint
-    /// reaching the owner); recorded in the ledger.
-    Remove { list: String, address: String },
+    /// Removes and suppresses a member at once (a complaint reaching the
+    /// owner); recorded in the ledger.
+    Remove {
+        list: String,
+        address: String,
+        /// The member asked to be forgotten: the request itself is
+        /// recorded (the ledger is append-only proof) and the address
+        /// suppressed.
+        #[arg(long)]
+        erasure: bool,
+    },
     /// The consent ledger, oldest first: the proof of every opt-in (R-LIST-1).
     Consent {
         list: String,
@@ -110,8 +119,17 @@ pub async fn list(config: Config, cmd: ListCmd) -> Result<(), String> {
                 return Err(format!("no invitation was sent ({refused} refused)"));
             }
         }
-        ListCmd::Remove { list, address } => {
-            if a.list_remove(&c, &list, &address).await.map_err(e)? {
+        ListCmd::Remove {
+            list,
+            address,
+            erasure,
+        } => {
+            if erasure {
+                a.list_erase(&c, &list, &address).await.map_err(e)?;
+                println!(
+                    "{address}: erasure request recorded on {list}; the address is suppressed"
+                );
+            } else if a.list_remove(&c, &list, &address).await.map_err(e)? {
                 println!("{address} unsubscribed from {list} and suppressed");
             } else {
                 println!("{address} was not on {list}");
@@ -151,57 +169,20 @@ impl<W: Write> Sink<W> {
     fn start(&mut self) -> Result<(), String> {
         match self {
             Sink::Csv(c) => c
-                .write_record([
-                    "id",
-                    "list",
-                    "address",
-                    "event",
-                    "time",
-                    "time_utc",
-                    "ip",
-                    "method",
-                    "message_id",
-                    "token_sha256",
-                    "user_agent",
-                    "detail",
-                ])
+                .write_record(ConsentRecord::CSV_HEADER)
                 .map_err(|e| e.to_string()),
             Sink::Json(w, _) => w.write_all(b"[").map_err(|e| e.to_string()),
         }
     }
 
-    fn event(&mut self, ev: &mailhost_store::ConsentEvent) -> Result<(), String> {
-        let utc = mailhost_store::rfc3339(ev.at);
+    fn event(&mut self, ev: &ConsentRecord) -> Result<(), String> {
         match self {
-            Sink::Csv(c) => {
-                let o = |v: &Option<String>| v.clone().unwrap_or_default();
-                c.write_record([
-                    ev.id.to_string(),
-                    ev.list.clone(),
-                    ev.address.clone(),
-                    ev.event.clone(),
-                    ev.at_local.clone(),
-                    utc,
-                    o(&ev.ip),
-                    ev.method.clone(),
-                    o(&ev.message_id),
-                    o(&ev.token_hash),
-                    o(&ev.user_agent),
-                    o(&ev.detail),
-                ])
-                .map_err(|e| e.to_string())
-            }
+            Sink::Csv(c) => c.write_record(ev.csv_row()).map_err(|e| e.to_string()),
             Sink::Json(w, first) => {
                 if !std::mem::take(first) {
                     w.write_all(b",\n").map_err(|e| e.to_string())?;
                 }
-                let v = serde_json::json!({
-                    "id": ev.id, "list": ev.list, "address": ev.address, "event": ev.event,
-                    "time": ev.at_local, "time_utc": utc, "ip": ev.ip, "method": ev.method,
-                    "message_id": ev.message_id, "token_sha256": ev.token_hash,
-                    "user_agent": ev.user_agent, "detail": ev.detail,
-                });
-                serde_json::to_writer(w, &v).map_err(|e| e.to_string())
+                serde_json::to_writer(w, ev).map_err(|e| e.to_string())
             }
         }
     }

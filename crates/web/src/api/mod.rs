@@ -6,6 +6,7 @@
 //! never a 500 or axum's plain-text rejection.
 
 mod domains;
+mod lists;
 mod operator;
 mod people;
 mod users;
@@ -277,7 +278,7 @@ impl Modify for Bearer {
 #[openapi(
     info(
         title = "mailhost",
-        description = "Domains, mailboxes, aliases, forwarding, autoresponder, packages, holds, billing, evidence, notices and logins of a mailhost server. Every route needs `Authorization: Bearer TOKEN`; each token acts with its login's role and scope.",
+        description = "Domains, mailboxes, aliases, forwarding, autoresponder, mailing lists, packages, holds, billing, evidence, notices and logins of a mailhost server. Every route needs `Authorization: Bearer TOKEN`; each token acts with its login's role and scope.",
         license(name = "AGPL-3.0-only")
     ),
     security(("bearer" = [])),
@@ -312,6 +313,15 @@ pub fn router() -> OpenApiRouter<St> {
         ))
         .routes(routes!(users::alias_list, users::alias_add))
         .routes(routes!(users::alias_remove))
+        .routes(routes!(lists::list, lists::add))
+        .routes(routes!(lists::owned))
+        .routes(routes!(lists::show, lists::update, lists::remove))
+        .routes(routes!(lists::members, lists::invite))
+        .routes(routes!(lists::member_remove))
+        .routes(routes!(lists::consent))
+        .routes(routes!(lists::held))
+        .routes(routes!(lists::approve))
+        .routes(routes!(lists::reject))
         .routes(routes!(operator::holds))
         .routes(routes!(operator::hold_release))
         .routes(routes!(operator::evidence))

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use mailhost_admin::views::{Billing, DnsCheck, DnsRecord, Hold, Notice, User};
+use mailhost_admin::views::{Billing, DnsCheck, DnsRecord, Hold, MailingList, Notice, User};
 use mailhost_admin::{Error, ImportRow, NewUser, PageReq, Role, UserPatch};
 use serde::Deserialize;
 
@@ -48,6 +48,8 @@ struct DomainPage {
     holds: Vec<Hold>,
     dns: Vec<DnsRecord>,
     notices: Vec<Notice>,
+    lt: &'static super::i18n_lists::ListTr,
+    lists: Vec<MailingList>,
     fb: Fb,
 }
 
@@ -83,11 +85,16 @@ async fn domain_page(
         Err(e) => return refused(e),
     };
     let all_holds = PageReq::default();
-    let (billing, holds, dns, notices) = tokio::join!(
+    let all_lists = PageReq {
+        limit: Some(mailhost_admin::MAX_PAGE),
+        ..Default::default()
+    };
+    let (billing, holds, dns, notices, lists) = tokio::join!(
         w.admin.billing(c, Some(d)),
         w.admin.hold_list(c, &all_holds),
         w.admin.domain_dns(c, d),
         notices(w, c),
+        w.admin.list_list(c, Some(d), &all_lists),
     );
     let billing = match billing {
         Ok(mut b) if !b.is_empty() => b.remove(0),
@@ -124,9 +131,20 @@ async fn domain_page(
         holds,
         dns: dns.unwrap_or_default(),
         notices,
+        lt: super::i18n_lists::of(t),
+        lists: lists.map(|p| p.items).unwrap_or_default(),
         fb: sent.fb,
     };
     page(status(&page_.fb), &page_)
+}
+
+/// The domain's page with a form's error (from another module's form).
+pub(super) async fn with_error(w: &St, t: &'static Tr, s: &Signed, d: &str, fb: Fb) -> Response {
+    let sent = Sent {
+        fb,
+        ..Default::default()
+    };
+    domain_page(w, t, s, d, PageQ::default(), sent).await
 }
 
 async fn domain(

@@ -10,7 +10,9 @@
 mod console;
 mod domain;
 mod i18n;
+mod i18n_lists;
 mod kit;
+mod list_admin;
 mod lists;
 mod ops;
 mod security;
@@ -51,6 +53,7 @@ pub fn router() -> Router<St> {
         .merge(security::router())
         .merge(console::router())
         .merge(lists::router())
+        .merge(list_admin::router())
 }
 
 async fn style() -> Response {

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use mailhost_admin::time::parse_date;
-use mailhost_admin::views::{Notice, Quota};
+use mailhost_admin::views::{MailingList, Notice, Quota};
 use mailhost_admin::{AutoreplyReq, Error, Role};
 use serde::Deserialize;
 
@@ -43,6 +43,9 @@ struct MePage {
     ar_until: String,
     logins: Vec<(String, String, String)>,
     notices: Vec<Notice>,
+    lt: &'static super::i18n_lists::ListTr,
+    /// The lists this mailbox owns.
+    lists: Vec<MailingList>,
     fb: Fb,
 }
 
@@ -90,6 +93,13 @@ async fn me_page(w: &St, t: &'static Tr, s: &Signed, ok: bool, fb: Fb) -> Respon
         }),
         logins: w.admin.my_logins(c).await.unwrap_or_default(),
         notices: notices(w, c).await,
+        lt: super::i18n_lists::of(t),
+        lists: w
+            .admin
+            .list_list(c, None, &mailhost_admin::PageReq::all())
+            .await
+            .map(|p| p.items)
+            .unwrap_or_default(),
         fb,
     };
     page(status(&p.fb), &p)
