@@ -478,3 +478,35 @@ def test_moderated_posts_wait_for_the_owner(posting, sink):
     send(s, "owner@example.test", reject, body="late reject")
     time.sleep(0.3)
     assert len(sink.messages()) == 1
+
+
+def test_dmarc_safe_from_for_authors_whose_domain_asks_it(posting, sink, dns):
+    """Issue item 10: the author's From is kept while remote.test has no
+    DMARC policy; once it publishes p=quarantine, copies go From the list
+    ("Name via List") with the author in Reply-To."""
+    s = posting
+
+    def copy_to_reader(marker):
+        def got():
+            return [x for x in pop_messages(s.ports["pop3"], "reader@example.test") if marker in x]
+        assert wait_for(got), f"no copy with {marker!r}"
+        return email.message_from_bytes(got()[-1], policy=email.policy.default)
+
+    def post(subject):
+        with smtplib.SMTP("127.0.0.1", s.ports["smtp"], timeout=30) as c:
+            c.sendmail("far@remote.test", [LIST],
+                       f"From: Far Away <far@remote.test>\r\nTo: {LIST}\r\nSubject: {subject}\r\n\r\n{subject} body\r\n")
+
+    post("no policy")
+    kept = copy_to_reader(b"no policy body")
+    assert kept["From"].addresses[0].addr_spec == "far@remote.test", kept["From"]
+    assert kept["Reply-To"] is None
+    dns.publish("_dmarc.remote.test", "TXT", ["v=DMARC1; p=quarantine; rua=mailto:d@remote.test"])
+    import time
+    time.sleep(2.2)  # the NXDOMAIN seen for the first post is cached for the SOA minimum, 2 s
+    post("strict policy")
+    m = copy_to_reader(b"strict policy body")
+    assert m["From"].addresses[0].addr_spec == LIST, m["From"]
+    assert m["From"].addresses[0].display_name == "Far Away via Example News"
+    assert m["Reply-To"].addresses[0].addr_spec == "far@remote.test"
+    assert ("_dmarc.remote.test", "TXT") in [(n.rstrip(".").lower(), t) for n, t in dns.asked]

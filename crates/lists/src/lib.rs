@@ -133,6 +133,8 @@ pub struct Lists {
     pub(crate) wake: Option<Arc<tokio::sync::Notify>>,
     pub(crate) delivery_wake: Option<Arc<tokio::sync::Notify>>,
     pub(crate) signer: Option<Arc<mailhost_mailauth::Signer>>,
+    /// Asks the authors' DMARC records (`from_rewrite = "dmarc"`).
+    pub(crate) dmarc: Option<Arc<mailhost_mailauth::Verifier>>,
 }
 
 impl Lists {
@@ -155,6 +157,7 @@ impl Lists {
             wake: None,
             delivery_wake: None,
             signer: None,
+            dmarc: None,
         })
     }
 

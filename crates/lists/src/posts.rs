@@ -416,7 +416,7 @@ impl Lists {
         };
         let raw = self.store.queue_body(&post.blob_id).await?;
         let mut body = headers::strip(&raw, headers::is_list_managed);
-        if self.config.lists.from_rewrite == "always" {
+        if self.rewrites_from(&list, &body).await {
             body = headers::rewrite_from(&body, &list.address, &list.name);
         }
         let (local, domain) = list.address.rsplit_once('@').unwrap_or((&list.address, ""));
@@ -553,6 +553,40 @@ impl Lists {
     }
 
     /// Signs each member's copy (RFC 8058 §4: h= covers the list fields).
+    /// DMARC-safe From (issue item 10): `always` (the setting, or the
+    /// list's own), else only for an author whose domain asks receivers
+    /// to reject or quarantine mail failing DMARC — the list changes the
+    /// message, so the author's signature may no longer verify — or when
+    /// DNS cannot tell. A post from the list's own domain keeps its From
+    /// (the list's signature aligns with it).
+    async fn rewrites_from(&self, list: &MailList, body: &[u8]) -> bool {
+        if self.config.lists.from_rewrite == "always" || list.from_rewrite == "always" {
+            return true;
+        }
+        let Some((_, author)) = headers::from_address(body) else {
+            return false;
+        };
+        let domain = author.rsplit_once('@').map_or("", |(_, d)| d);
+        if domain.is_empty() || domain.eq_ignore_ascii_case(&list.domain) {
+            return false;
+        }
+        match &self.dmarc {
+            Some(v) => {
+                let budget = self.config.delivery.verify_timeout.std();
+                let asks = v.dmarc_asks(domain, budget).await;
+                tracing::debug!(post_from = domain, "DMARC for the list's From: {asks:?}");
+                asks.rewrite()
+            }
+            None => false,
+        }
+    }
+
+    /// Asks authors' DMARC records for `from_rewrite = "dmarc"`.
+    pub fn with_dmarc(mut self, v: Arc<mailhost_mailauth::Verifier>) -> Self {
+        self.dmarc = Some(v);
+        self
+    }
+
     pub fn with_signer(mut self, signer: Arc<mailhost_mailauth::Signer>) -> Self {
         self.signer = Some(signer);
         self

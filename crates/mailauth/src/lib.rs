@@ -11,6 +11,8 @@
 //!   identities (RFC 7208), DKIM signatures (RFC 6376), DMARC (RFC 7489)
 //!   and the Authentication-Results header field that records them
 //!   (RFC 8601). Every DNS lookup is bounded; DNS trouble is `temperror`.
+//! - [`dmarc_policy`]: what an author's domain asks for failing mail, for
+//!   the mailing lists' From rewrite.
 //! - [`breaker`]: after lookups keep timing out, the checks are skipped
 //!   (`temperror` at once) until a probe gets an answer again.
 //! - [`dns`]: the records a hosted domain should publish (MX, SPF, DKIM,
@@ -24,11 +26,13 @@
 
 pub mod breaker;
 pub mod dkim;
+pub mod dmarc_policy;
 pub mod dns;
 pub mod dns_check;
 pub mod verify;
 
 pub use dkim::{generate_key, Signer};
+pub use dmarc_policy::Asks;
 pub use dns::{dns_record_list, dns_records, DnsRecord};
 pub use dns_check::{Checked, DnsCheck, Found};
 pub use verify::Verifier;

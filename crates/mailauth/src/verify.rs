@@ -145,6 +145,11 @@ impl Verifier {
         }
     }
 
+    /// The resolver with mail-auth's record parsers.
+    pub(crate) fn authenticator(&self) -> &MessageAuthenticator {
+        &self.auth
+    }
+
     /// Whether the checks are skipped for now (the resolver timed out).
     pub fn resolver_down(&self) -> bool {
         self.breaker.is_open()

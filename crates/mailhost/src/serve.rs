@@ -192,7 +192,8 @@ async fn serve(config: Config) -> Result<(), String> {
     // R-LIST-1..6: the list engine (token key, time zone, windows).
     let mut lists = mailhost_lists::Lists::new(store.clone(), config.clone())
         .await?
-        .with_wake(Arc::new(tokio::sync::Notify::new()), wake.clone());
+        .with_wake(Arc::new(tokio::sync::Notify::new()), wake.clone())
+        .with_dmarc(verifier.clone());
     if config.dkim.sign {
         lists = lists.with_signer(signer.clone());
     }
