@@ -257,6 +257,44 @@ impl Lists {
         ))
     }
 
+    /// Whether `p` must wait because the list's previous post went less
+    /// than `spacing` ago; then the list's schedule is moved on by the
+    /// shortfall.
+    async fn slipped(&self, p: &ListPost, spacing: i64) -> Result<bool> {
+        let last = self.store.list_last_sent(p.list_id).await?;
+        let gap_end = last.map_or(0, |l| l + spacing);
+        let now = now_ms();
+        if gap_end <= now {
+            return Ok(false);
+        }
+        // `p` moves to the gap's end; the posts after it keep their spacing.
+        let delta = (gap_end - p.release_at).max(1);
+        self.store.list_slip(p.list_id, delta).await?;
+        Ok(true)
+    }
+
+    /// For a list over `offpeak_threshold` members, the next window's
+    /// start when `slot` falls outside every window; None when the slot
+    /// may be used.
+    async fn past_window(&self, list_id: i64, slot: i64) -> Result<Option<i64>> {
+        let (windows, tz) = self.windows();
+        if windows.is_empty() {
+            return Ok(None);
+        }
+        let Some(list) = self.store.list_by_id(list_id).await? else {
+            return Ok(None);
+        };
+        if list.members <= self.config.lists.offpeak_threshold as i64 {
+            return Ok(None);
+        }
+        let ts = jiff::Timestamp::from_millisecond(slot)
+            .map_err(|e| Refusal::new(Why::Internal, "", e.to_string()))?;
+        if windows.contains(ts, tz) {
+            return Ok(None);
+        }
+        Ok(windows.next_release(ts, tz).map(|t| t.as_millisecond()))
+    }
+
     /// When a post to `list` may go: now, or for a list over
     /// `offpeak_threshold` members outside the windows, the next window's
     /// start, with that time for people (R-LIST-4).
@@ -332,6 +370,18 @@ impl Lists {
             .await?
         {
             let slot = self.store.list_take_slot(p.list_id, now, spacing).await?;
+            if let Some(later) = self.past_window(p.list_id, slot).await? {
+                // Many posts in one window push the last slots past its
+                // end: those wait for the next window (R-LIST-4).
+                self.store
+                    .list_post_move(p.id, post_state::HELD, post_state::HELD, later)
+                    .await?;
+                tracing::info!(
+                    post = p.id,
+                    "list post past the off-peak window's end: held to the next window (R-LIST-4)"
+                );
+                continue;
+            }
             self.store
                 .list_post_move(p.id, post_state::HELD, post_state::SCHEDULED, slot)
                 .await?;
@@ -366,32 +416,29 @@ impl Lists {
         {
             // A slot is when a post may go, not a promise: when the
             // previous post went late, this one waits a full throttle
-            // after it (no burst, R-LIST-6).
-            let last = self.store.list_last_sent(p.list_id).await?;
-            let gap_end = last.map_or(0, |l| l + spacing);
-            if gap_end > now_ms() {
-                self.store
-                    .list_post_move(p.id, post_state::SCHEDULED, post_state::SCHEDULED, gap_end)
-                    .await?;
+            // after it (no burst), and the list's later posts with it (no
+            // reordering, R-LIST-6).
+            if self.slipped(&p, spacing).await? {
                 continue;
             }
             if let Err(e) = self.expand(&p).await {
-                let last = self.store.list_last_sent(p.list_id).await?;
-                let gap_end = last.map_or(0, |l| l + spacing);
-                let retry = if gap_end > now_ms() {
+                if self.slipped(&p, spacing).await? {
                     // Another node sent one of this list's posts meanwhile.
-                    gap_end
-                } else {
-                    // Tried again in a minute, not at once: a failing post
-                    // must not keep the worker spinning.
-                    tracing::warn!(
-                        post = p.id,
-                        "expanding a list post (again in a minute): {e}"
-                    );
-                    now + 60_000
-                };
+                    continue;
+                }
+                // Tried again in a minute, not at once: a failing post
+                // must not keep the worker spinning.
+                tracing::warn!(
+                    post = p.id,
+                    "expanding a list post (again in a minute): {e}"
+                );
                 self.store
-                    .list_post_move(p.id, post_state::SCHEDULED, post_state::SCHEDULED, retry)
+                    .list_post_move(
+                        p.id,
+                        post_state::SCHEDULED,
+                        post_state::SCHEDULED,
+                        now + 60_000,
+                    )
                     .await?;
             }
         }

@@ -165,6 +165,24 @@ impl Store {
         Ok(rows.first().map(|r| r.opt_i64(0)).transpose()?.flatten())
     }
 
+    /// Moves the list's whole schedule `delta_ms` later: every scheduled
+    /// post and the next free slot, in one transaction, so that posts keep
+    /// their order and spacing when one of them must wait (R-LIST-6).
+    pub async fn list_slip(&self, list_id: i64, delta_ms: i64) -> Result<()> {
+        self.batch(vec![
+            Stmt::new(
+                "UPDATE lists SET next_send_at = next_send_at + ? WHERE id = ?",
+                vec![delta_ms.into(), list_id.into()],
+            ),
+            Stmt::new(
+                "UPDATE list_posts SET release_at = release_at + ? WHERE list_id = ? AND state = 'scheduled'",
+                vec![delta_ms.into(), list_id.into()],
+            ),
+        ])
+        .await?;
+        Ok(())
+    }
+
     /// One post.
     pub async fn list_post(&self, id: i64) -> Result<Option<ListPost>> {
         let rows = self
