@@ -91,19 +91,6 @@ class Timeout(Exception):
     pass
 
 
-class TimedList(list):
-    """The sink's `received`, which also notes when each message came
-    (the sink appends at the end of DATA, before its 250)."""
-
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def append(self, item):
-        self.times.append(time.time())
-        super().append(item)
-
-
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
@@ -519,8 +506,7 @@ def main():
         poster = setup(server, sink, not args.no_local)
         # Let the confirmation mail leave, then record post copies only.
         time.sleep(0.5)
-        rec = TimedList()
-        sink.received = rec
+        sink.clear()
         t_start = time.time()
         timed_out = False
         submitted = []
@@ -531,9 +517,9 @@ def main():
             stall = max(15.0, 20 * throttle)
             last_n, last_t = -1, time.time()
             while True:
-                with sink.lock:
-                    seen = {int(m.group(1)) for _, r_, d in rec if (m := SEQ.search(d)) and REMOTE in r_}
-                    n = len(rec)
+                rec = sink.messages()
+                seen = {int(m.group(1)) for _, r_, d in rec if (m := SEQ.search(d)) and REMOTE in r_}
+                n = len(rec)
                 if len(seen) >= args.posts:
                     break
                 if n != last_n:
@@ -549,7 +535,7 @@ def main():
             log(f"lists_throttle: global timeout of {limit:.0f} s reached")
         signal.setitimer(signal.ITIMER_REAL, 0)
         with sink.lock:
-            times, msgs = list(rec.times), list(rec)
+            times, msgs = list(sink.arrived), list(sink.received)
         server.stop()
         r = analyse(args, times, msgs, t_start, submitted, expansions(server.log),
                     store_times(os.path.join(server.data, "mailhost.db")), timed_out)

@@ -37,6 +37,7 @@ class _Handler:
             return self.sink.data_reply
         with self.sink.lock:
             self.sink.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+            self.sink.arrived.append(time.time())
             self.sink.peers.append(session.peer)
         return "250 2.0.0 stored"
 
@@ -47,6 +48,7 @@ class Sink:
 
     def __init__(self, host="127.0.0.1", idle_timeout=None):
         self.received = []
+        self.arrived = []  # time.time() at the end of DATA, one per message received
         self.peers = []  # the client's (address, port) for each message: its connection
         self.lock = threading.Lock()
         self.refuse = {}  # address -> reply
@@ -75,6 +77,16 @@ class Sink:
     def messages(self):
         with self.lock:
             return list(self.received)
+
+    def clear(self):
+        with self.lock:
+            self.received.clear()
+            self.arrived.clear()
+
+    def timed(self):
+        """(arrival time, message) of each message received so far."""
+        with self.lock:
+            return [(t, r[2]) for t, r in zip(self.arrived, self.received)]
 
     def wait(self, n, timeout=20):
         deadline = time.time() + timeout

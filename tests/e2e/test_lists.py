@@ -196,7 +196,7 @@ def posting(make_server, sink):
     wait_for(lambda: len(sink.messages()) >= 1)
     confirm_remote(s, sink, "far@remote.test")
     assert json.loads(s.cli("list", "show", LIST, "--format", "json").stdout)["list"]["members"] == 2
-    sink.received.clear()
+    sink.clear()
     return s
 
 
@@ -358,7 +358,7 @@ def test_one_click_unsubscribe_over_http(posting, sink):
     code, body = curl("-d", "List-Unsubscribe=One-Click", local[:-4] + "aaaa")
     assert code in (400, 403) and "R-LIST-3" in body
     # The next post does not reach it.
-    sink.received.clear()
+    sink.clear()
     send(s, "reader@example.test", LIST, body="after")
     wait_for(lambda: any(b"after" in x for x in pop_messages(s.ports["pop3"], "reader@example.test")))
     import time
@@ -417,7 +417,7 @@ def bouncing(make_server, sink):
     s.cli("list", "invite", LIST, "far@remote.test")
     wait_for(lambda: len(sink.messages()) >= 1)
     confirm_remote(s, sink, "far@remote.test")
-    sink.received.clear()
+    sink.clear()
     send(s, "owner@example.test", LIST, body="to bounce")
     mail_from, _, _ = sink.wait(1)[0]
     return s, mail_from
@@ -543,3 +543,53 @@ def test_dmarc_safe_from_for_authors_whose_domain_asks_it(posting, sink, dns):
     assert m["From"].addresses[0].display_name == "Far Away via Example News"
     assert m["Reply-To"].addresses[0].addr_spec == "far@remote.test"
     assert ("_dmarc.remote.test", "TXT") in [(n.rstrip(".").lower(), t) for n, t in dns.asked]
+
+
+def test_throttle_holds_across_two_nodes(make_server, backend, sink, tmp_path, dns):
+    """R-LIST-6 with two nodes on one PostgreSQL store, both running the
+    list worker: posts submitted to either node leave one at a time, each
+    once, in order, a throttle apart (the schedule and the sending check
+    live in the store)."""
+    if backend != "postgres":
+        pytest.skip("two nodes share a PostgreSQL store")
+    from conftest import Server
+    extra = sink.route + '[lists]\nthrottle = "400ms"\n'
+    a = make_server(extra=extra)
+    a.setup_domain(users=("owner", "reader"))
+    a.cli("list", "create", LIST, "--owner", "owner@example.test")
+    a.cli("list", "invite", LIST, "reader@example.test", "far@remote.test")
+    _, tok = confirmation(a, "reader")
+    send(a, "reader@example.test", f"news+confirm-{tok}@example.test")
+    wait_for(lambda: len(sink.messages()) >= 1)
+    confirm_remote(a, sink, "far@remote.test")
+    sink.clear()
+    d = tmp_path / "node-b"
+    d.mkdir()
+    b = Server(d, "postgres", extra, dns_port=dns.port)
+    b.config.write_text(b.config.read_text().replace(b.store_url, a.store_url))
+    b.store_url = a.store_url
+    b.start()
+    try:
+        import time
+        for n in range(10):
+            node = (a, b)[n % 2]
+            with smtplib.SMTP("127.0.0.1", node.ports["smtp"], timeout=30) as c:
+                c.sendmail("reader@example.test", [LIST],
+                           f"From: reader@example.test\r\nSubject: two nodes {n}\r\n\r\npost {n:02d} of ten\r\n")
+        got = []
+
+        def arrived():
+            got[:] = [(t, m) for t, m in sink.timed() if b"of ten" in m]
+            return len(got) >= 10
+
+        assert wait_for(arrived, timeout=30), len(got)
+        time.sleep(0.5)
+        arrived()
+        order = [int(re.search(rb"post (\d\d) of ten", m).group(1)) for _, m in got]
+        assert sorted(order) == list(range(10)), order  # each once
+        assert order == list(range(10)), order  # in submission order
+        gaps = [round(y[0] - x[0], 3) for x, y in zip(got, got[1:])]
+        # 400 ms apart at least, less the queue's pickup jitter.
+        assert min(gaps) >= 0.3, gaps
+    finally:
+        b.stop()
