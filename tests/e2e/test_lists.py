@@ -245,6 +245,14 @@ def test_non_members_and_loops_are_refused(posting):
         c.rcpt(LIST)
         code, text = c.data("From: reader@example.test\r\nX-Loop: news@example.test\r\nSubject: loop\r\n\r\nround\r\n")
         assert code == 550 and b"R-LIST-3" in text and b"loop" in text, text
+    # Over lists.max_post_size (5 MB by default; the server takes 25 MB).
+    big = "x" * 998 + "\r\n"
+    with smtplib.SMTP("127.0.0.1", s.ports["smtp"], timeout=60) as c:
+        c.ehlo("client.example")
+        c.mail("reader@example.test")
+        c.rcpt(LIST)
+        code, text = c.data("From: reader@example.test\r\nSubject: big\r\n\r\n" + big * 5300)
+        assert code == 552 and b"5.3.4" in text and b"R-IN-2" in text and b"max_post_size" in text, text
 
 
 def test_throttle_spaces_posts(posting, sink):

@@ -422,6 +422,9 @@ pub struct Lists {
     pub from_rewrite: String,
     /// List passes (X-Loop) a message may already carry.
     pub max_hops: u32,
+    /// The largest post a list takes: every member gets a copy, so it is
+    /// smaller than `server.max_message_size` (Sympa's default, 5 MB).
+    pub max_post_size: Size,
     /// Bounce scoring (Mailman's): one bounce counted per member per
     /// `bounce_interval`, forgotten after `bounce_stale` without one; at
     /// `bounce_threshold` (a hard bounce counts 1, a soft one 0.5) the
@@ -449,6 +452,7 @@ impl Default for Lists {
             trusted_proxies: Vec::new(),
             from_rewrite: "dmarc".into(),
             max_hops: 1,
+            max_post_size: Size(5 * 1024 * 1024),
             bounce_interval: Duration::from_secs(86_400),
             bounce_stale: Duration::from_secs(7 * 86_400),
             bounce_threshold: 5,

@@ -42,6 +42,20 @@ impl Lists {
         body: &[u8],
         src: &Source,
     ) -> Result<Accepted> {
+        let max = self.config.lists.max_post_size.0;
+        if body.len() as u64 > max {
+            // Each member gets a copy: a list's size limit is its own.
+            return Err(Refusal::new(
+                Why::Limit,
+                "R-IN-2",
+                format!(
+                    "a post to {} may be at most {} KB (lists.max_post_size), this one is {} KB; share large files by a link",
+                    list.address,
+                    max >> 10,
+                    body.len() >> 10
+                ),
+            ));
+        }
         // Loops (RFC 2919 List-Id, X-Loop): a list posting to itself, or
         // to another of our lists that posts back.
         let mut ours = Vec::new();
