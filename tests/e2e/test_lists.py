@@ -35,6 +35,7 @@ def confirmation(server, user):
     text = msg.get_body(("plain",)).get_content()
     m = re.search(r"news\+confirm-([a-z2-7]+)@example\.test", str(msg["Reply-To"]))
     assert m, msg["Reply-To"]
+    assert len(f"news+confirm-{m.group(1)}") <= 64, m.group(1)
     assert msg["Auto-Submitted"] == "auto-generated"
     return text, m.group(1)
 
@@ -221,6 +222,10 @@ def test_post_reaches_members_with_list_headers(posting, sink):
     assert m.get_all("List-Id") == ['"Example News" <news.example.test>'], m.get_all("List-Id")
     unsub = m["List-Unsubscribe"]
     assert "https://lists.example.test/lists/unsubscribe?t=" in unsub and "mailto:news+unsubscribe-" in unsub
+    # Token addresses keep RFC 5321's 64-octet local part (compact tokens).
+    mailto = re.search(r"mailto:([^>]+)", unsub).group(1)
+    for addr in (mail_from, mailto):
+        assert len(addr.split("@")[0]) <= 64, addr
     assert "evil.example" not in data.decode()  # incoming List-* removed first
     assert m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert m["Precedence"] == "list" and m["List-Post"] and m["List-Owner"]

@@ -8,7 +8,7 @@
 
 use crate::bounce::{self, Report, Severity};
 use crate::mail;
-use crate::token::{self, Purpose};
+use crate::token::Purpose;
 use crate::{Lists, Refusal, Result, Source, Why};
 use mailhost_store::lists::state;
 use mailhost_store::{now_ms, NewMessage};
@@ -31,14 +31,13 @@ pub enum Bounced {
 impl Lists {
     /// A message to `list+bounce-TOKEN@`.
     pub async fn bounce(&self, tok: &str, raw: &[u8], src: &Source) -> Result<Bounced> {
-        let c =
-            token::verify(&self.secret, Purpose::Bounce, tok, now_ms() / 1000).map_err(|e| {
-                Refusal::new(
-                    Why::Forbidden,
-                    "R-LIST-1",
-                    format!("bounce address refused: {e}"),
-                )
-            })?;
+        let c = self.check(Purpose::Bounce, tok).await?.map_err(|e| {
+            Refusal::new(
+                Why::Forbidden,
+                "R-LIST-1",
+                format!("bounce address refused: {e}"),
+            )
+        })?;
         let Some(list) = self.store.list_get(&c.list).await? else {
             return Ok(Bounced::Ignored);
         };

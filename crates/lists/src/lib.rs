@@ -148,6 +148,12 @@ impl Lists {
             .secret("list-tokens")
             .await
             .map_err(|e| format!("the list token key: {e}"))?;
+        // Members kept before schema 14 get the keys compact tokens name
+        // them by (a no-op once done).
+        store
+            .list_fill_keys()
+            .await
+            .map_err(|e| format!("list member keys: {e}"))?;
         Ok(Lists {
             store,
             config,

@@ -103,16 +103,7 @@ impl Lists {
         self.confirm_budget(&addr, src.ip.as_deref()).await?;
         let now = now_ms();
         let expires = now / 1000 + self.config.lists.confirm_expiry.as_secs() as i64;
-        let tok = token::issue(
-            &self.secret,
-            &Claims {
-                purpose: Purpose::Confirm,
-                list: list.address.clone(),
-                member: addr.clone(),
-                nonce: rand::random(),
-                expires,
-            },
-        );
+        let tok = self.member_token(list, &addr, Purpose::Confirm, rand::random(), expires);
         let (body, message_id) =
             mail::confirmation(self, list, &addr, &tok, expires, who == Asker::Owner, src)
                 .map_err(|e| Refusal::new(Why::Internal, "", e))?;
@@ -193,14 +184,13 @@ impl Lists {
     /// token must be genuine, unexpired, for confirming and unused; the
     /// member cap of the owner's lists holds (R-LIST-5).
     pub async fn confirm(&self, tok: &str, src: &Source) -> Result<(MailList, String, Confirmed)> {
-        let c =
-            token::verify(&self.secret, Purpose::Confirm, tok, now_ms() / 1000).map_err(|e| {
-                Refusal::new(
-                    Why::Forbidden,
-                    "R-LIST-1",
-                    format!("confirmation refused: {e}"),
-                )
-            })?;
+        let c = self.check(Purpose::Confirm, tok).await?.map_err(|e| {
+            Refusal::new(
+                Why::Forbidden,
+                "R-LIST-1",
+                format!("confirmation refused: {e}"),
+            )
+        })?;
         let Some(list) = self.store.list_get(&c.list).await? else {
             return Err(Refusal::new(
                 Why::NotFound,
@@ -305,17 +295,62 @@ impl Lists {
     /// The per-member unsubscribe token of List-Unsubscribe (RFC 8058 §3.1:
     /// the URI identifies the recipient and the list). It does not
     /// expire: a link in an old message must still work.
-    pub fn unsubscribe_token(&self, list: &str, member: &str) -> String {
-        token::issue(
-            &self.secret,
-            &Claims {
-                purpose: Purpose::Unsubscribe,
-                list: list.to_ascii_lowercase(),
-                member: member.to_ascii_lowercase(),
-                nonce: 0,
-                expires: 0,
-            },
-        )
+    pub fn unsubscribe_token(&self, list: &MailList, member: &str) -> String {
+        self.member_token(list, member, Purpose::Unsubscribe, 0, 0)
+    }
+
+    /// A compact token (it fits a mail address) for a member of `list`.
+    pub(crate) fn member_token(
+        &self,
+        list: &MailList,
+        member: &str,
+        purpose: Purpose,
+        nonce: u64,
+        expires: i64,
+    ) -> String {
+        let key = token::key_from_hex(&mailhost_store::lists::member_key(list.id, member))
+            .unwrap_or_default();
+        let claims = Claims {
+            purpose,
+            list: list.address.clone(),
+            member: member.to_ascii_lowercase(),
+            nonce,
+            expires,
+        };
+        token::issue_compact(&self.secret, &claims, key)
+    }
+
+    /// Checks a token of either form for `purpose`: a compact one by the
+    /// member (or post) its key names. The outer error: the store failed.
+    pub(crate) async fn check(
+        &self,
+        purpose: Purpose,
+        tok: &str,
+    ) -> Result<std::result::Result<Claims, token::TokenError>> {
+        let now = now_ms() / 1000;
+        let Some(c) = token::parse_compact(tok) else {
+            return Ok(token::verify(&self.secret, purpose, tok, now));
+        };
+        let candidates = if c.purpose == Purpose::Moderate {
+            let id = c.post_id();
+            let list = match self.store.list_post(id).await? {
+                Some(p) => self.store.list_by_id(p.list_id).await?,
+                None => None,
+            };
+            list.map(|l| (l.address, id.to_string()))
+                .into_iter()
+                .collect()
+        } else {
+            self.store.list_members_by_key(&c.key_hex()).await?
+        };
+        let mut verdict = Err(token::TokenError::Forged);
+        for (list, member) in candidates {
+            verdict = token::verify_compact(&self.secret, purpose, &c, &list, &member, now);
+            if verdict.is_ok() {
+                break;
+            }
+        }
+        Ok(verdict)
     }
 
     /// One-click (RFC 8058) or the mailto unsubscribe with a token:
@@ -325,15 +360,13 @@ impl Lists {
         tok: &str,
         src: &Source,
     ) -> Result<(MailList, String, bool)> {
-        let c = token::verify(&self.secret, Purpose::Unsubscribe, tok, now_ms() / 1000).map_err(
-            |e| {
-                Refusal::new(
-                    Why::Forbidden,
-                    "R-LIST-3",
-                    format!("unsubscribe refused: {e}"),
-                )
-            },
-        )?;
+        let c = self.check(Purpose::Unsubscribe, tok).await?.map_err(|e| {
+            Refusal::new(
+                Why::Forbidden,
+                "R-LIST-3",
+                format!("unsubscribe refused: {e}"),
+            )
+        })?;
         let Some(list) = self.store.list_get(&c.list).await? else {
             return Err(Refusal::new(
                 Why::NotFound,
@@ -351,8 +384,9 @@ impl Lists {
 
     /// What the token says, once verified (for a page that asks before
     /// acting: a GET never unsubscribes).
-    pub fn peek(&self, purpose: Purpose, tok: &str) -> Result<Claims> {
-        token::verify(&self.secret, purpose, tok, now_ms() / 1000)
+    pub async fn peek(&self, purpose: Purpose, tok: &str) -> Result<Claims> {
+        self.check(purpose, tok)
+            .await?
             .map_err(|e| Refusal::new(Why::Forbidden, "R-LIST-3", e.to_string()))
     }
 }

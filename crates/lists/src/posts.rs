@@ -134,7 +134,7 @@ impl Lists {
                 .await?;
             // The owner decides by replying to one of two addresses; the
             // keyed token names the post (purpose Moderate, a week).
-            let tok = token::issue(
+            let tok = token::issue_compact(
                 &self.secret,
                 &Claims {
                     purpose: Purpose::Moderate,
@@ -143,6 +143,7 @@ impl Lists {
                     nonce: rand::random(),
                     expires: now / 1000 + 7 * 86_400,
                 },
+                token::post_key(id),
             );
             let note = format!(
                 "A post from {poster} to {} waits for your approval.\n\nTo send it, write to {}\nTo reject it, write to {}\n",
@@ -207,14 +208,13 @@ impl Lists {
     /// `+reject-TOKEN@`): approved, it is held like any post (off-peak
     /// for a large list) and sent at the list's next slot.
     pub async fn moderate(&self, tok: &str, approve: bool) -> Result<String> {
-        let c =
-            token::verify(&self.secret, Purpose::Moderate, tok, now_ms() / 1000).map_err(|e| {
-                Refusal::new(
-                    Why::Forbidden,
-                    "R-LIST-1",
-                    format!("moderation refused: {e}"),
-                )
-            })?;
+        let c = self.check(Purpose::Moderate, tok).await?.map_err(|e| {
+            Refusal::new(
+                Why::Forbidden,
+                "R-LIST-1",
+                format!("moderation refused: {e}"),
+            )
+        })?;
         let id: i64 = c.member.parse().map_err(|_| {
             Refusal::new(Why::Invalid, "R-LIST-1", "moderation refused: no such post")
         })?;
@@ -510,7 +510,7 @@ impl Lists {
         let mut deliveries = Vec::new();
         let mut remote = Vec::new();
         for m in &members {
-            let unsub = self.unsubscribe_token(&list.address, m);
+            let unsub = self.unsubscribe_token(&list, m);
             let url = format!("{base}/lists/unsubscribe?t={unsub}");
             let mailto = format!("{local}+unsubscribe-{unsub}@{domain}");
             let fields = headers::render(&ListHeaders {
@@ -524,16 +524,7 @@ impl Lists {
                 unsubscribe_mailto: &mailto,
                 hops: 0,
             });
-            let verp_token = token::issue(
-                &self.secret,
-                &Claims {
-                    purpose: Purpose::Bounce,
-                    list: list.address.clone(),
-                    member: m.clone(),
-                    nonce: post.id as u64,
-                    expires: 0,
-                },
-            );
+            let verp_token = self.member_token(&list, m, Purpose::Bounce, post.id as u64, 0);
             let verp = format!("{local}+bounce-{verp_token}@{domain}");
             let mut prefix = fields.into_bytes();
             if let Some(signer) = &self.signer {

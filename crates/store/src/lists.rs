@@ -89,6 +89,24 @@ pub enum Confirmed {
     AlreadyMember,
 }
 
+/// Bytes in a member key.
+pub const MEMBER_KEY_LEN: usize = 6;
+
+/// The key compact tokens name a member by (schema 14): the first 48 bits
+/// of SHA-256 over the list id and the address, as hex. It is no secret —
+/// a token's MAC is what proves it — only short and indexed; a collision
+/// (about one in 2^48 per pair) just gives verification two candidates.
+pub fn member_key(list_id: i64, address: &str) -> String {
+    let d = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{list_id}:{}", address.to_ascii_lowercase()).as_bytes(),
+    );
+    d.as_ref()[..MEMBER_KEY_LEN]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn list_row(r: &Row) -> Result<MailList> {
     Ok(MailList {
         id: r.i64(0)?,
@@ -380,6 +398,46 @@ impl Store {
         rows.iter().map(member_row).collect()
     }
 
+    /// (list address, member address) of the members with this key
+    /// (normally one; see [`member_key`]).
+    pub async fn list_members_by_key(&self, key: &str) -> Result<Vec<(String, String)>> {
+        let rows = self
+            .query(
+                "SELECT l.address, m.address FROM list_members m JOIN lists l ON l.id = m.list_id
+                 WHERE m.tkey = ? LIMIT 4",
+                vec![key.into()],
+            )
+            .await?;
+        rows.iter().map(|r| Ok((r.text(0)?, r.text(1)?))).collect()
+    }
+
+    /// Gives members kept before schema 14 their keys, a page at a time;
+    /// returns how many it filled.
+    pub async fn list_fill_keys(&self) -> Result<usize> {
+        let mut filled = 0;
+        loop {
+            let rows = self
+                .query(
+                    "SELECT list_id, address FROM list_members WHERE tkey IS NULL LIMIT 500",
+                    vec![],
+                )
+                .await?;
+            if rows.is_empty() {
+                return Ok(filled);
+            }
+            let mut stmts = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let (id, addr) = (r.i64(0)?, r.text(1)?);
+                stmts.push(Stmt::new(
+                    "UPDATE list_members SET tkey = ? WHERE list_id = ? AND address = ?",
+                    vec![member_key(id, &addr).into(), id.into(), addr.into()],
+                ));
+            }
+            filled += stmts.len();
+            self.batch(stmts).await?;
+        }
+    }
+
     /// One member of a list, in whatever state.
     pub async fn list_member(&self, list_id: i64, address: &str) -> Result<Option<Member>> {
         let rows = self
@@ -406,8 +464,14 @@ impl Store {
         let addr = address.to_ascii_lowercase();
         let change = match current {
             None => Stmt::new(
-                "INSERT INTO list_members (list_id, address, state, updated_at) VALUES (?, ?, ?, ?)",
-                vec![list_id.into(), addr.into(), to.into(), event.at.into()],
+                "INSERT INTO list_members (list_id, address, state, updated_at, tkey) VALUES (?, ?, ?, ?, ?)",
+                vec![
+                    list_id.into(),
+                    addr.clone().into(),
+                    to.into(),
+                    event.at.into(),
+                    member_key(list_id, &addr).into(),
+                ],
             ),
             Some(cur) => Stmt::new(
                 "UPDATE list_members SET state = ?, updated_at = ?
@@ -491,8 +555,13 @@ impl Store {
                 vec![list.id.into(), addr.clone().into()],
             ),
             Stmt::new(
-                "INSERT INTO list_members (list_id, address, state, updated_at) VALUES (?, ?, 'member', ?)",
-                vec![list.id.into(), addr.clone().into(), now.into()],
+                "INSERT INTO list_members (list_id, address, state, updated_at, tkey) VALUES (?, ?, 'member', ?, ?)",
+                vec![
+                    list.id.into(),
+                    addr.clone().into(),
+                    now.into(),
+                    member_key(list.id, &addr).into(),
+                ],
             ),
             Stmt::new(
                 "UPDATE lists SET owner = owner WHERE id = ?

@@ -508,6 +508,14 @@ CREATE INDEX list_posts_due ON list_posts (state, release_at);
 CREATE INDEX list_posts_list ON list_posts (list_id, id);
 ALTER TABLE queue ADD COLUMN prefix {BLOB};
 "#,
+    // 14: a short key per list member, by which the compact tokens in list
+    // addresses (VERP bounces, +confirm-, +unsubscribe-) name the member,
+    // so that those local parts stay within RFC 5321's 64 octets. Rows of
+    // 13 get theirs when the list engine starts (`list_fill_keys`).
+    r#"
+ALTER TABLE list_members ADD COLUMN tkey TEXT;
+CREATE INDEX list_members_tkey ON list_members (tkey);
+"#,
 ];
 
 pub fn render(ddl: &str, id: &str, blob: &str) -> String {

@@ -16,7 +16,8 @@ both!(
     owner_cap_counts_distinct_addresses,
     owner_cap_holds_under_concurrency,
     ledger_is_append_only,
-    throttle_slots_are_spaced
+    throttle_slots_are_spaced,
+    member_keys_find_members
 );
 
 async fn setup(s: &Store) {
@@ -341,4 +342,51 @@ async fn throttle_slots_are_spaced(s: Store) {
         s.list_take_slot(l.id, now + 1_000_000, 6000).await.unwrap(),
         now + 1_000_000
     );
+}
+
+/// Compact tokens name a member by its key (schema 14): set when the
+/// member is added, filled in for members kept before, found by lookup.
+async fn member_keys_find_members(s: Store) {
+    use mailhost_store::db::Stmt;
+    use mailhost_store::lists::member_key;
+    setup(&s).await;
+    let l = s
+        .list_create("news@a.example", "owner@a.example", "")
+        .await
+        .unwrap();
+    for a in ["x@b.example", "y@b.example"] {
+        assert!(s
+            .list_transition(
+                l.id,
+                a,
+                &[""],
+                state::INVITED,
+                &ev(&l.address, a, "invited")
+            )
+            .await
+            .unwrap());
+    }
+    let key = member_key(l.id, "X@B.example");
+    assert_eq!(key.len(), 12);
+    assert_eq!(
+        s.list_members_by_key(&key).await.unwrap(),
+        vec![("news@a.example".to_string(), "x@b.example".to_string())]
+    );
+    assert_eq!(s.list_fill_keys().await.unwrap(), 0);
+    // A member from before schema 14 (no key) gets one.
+    s.batch(vec![Stmt::new(
+        "UPDATE list_members SET tkey = NULL WHERE address = ?",
+        vec!["y@b.example".into()],
+    )])
+    .await
+    .unwrap();
+    let y = member_key(l.id, "y@b.example");
+    assert!(s.list_members_by_key(&y).await.unwrap().is_empty());
+    assert_eq!(s.list_fill_keys().await.unwrap(), 1);
+    assert_eq!(s.list_members_by_key(&y).await.unwrap().len(), 1);
+    assert!(s
+        .list_members_by_key("000000000000")
+        .await
+        .unwrap()
+        .is_empty());
 }

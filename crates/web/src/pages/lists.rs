@@ -147,7 +147,7 @@ async fn ask(
         Ok(l) => l,
         Err(r) => return r,
     };
-    match lists.peek(purpose, tok) {
+    match lists.peek(purpose, tok).await {
         Ok(c) => show(
             StatusCode::OK,
             heading,
