@@ -277,6 +277,20 @@ def test_throttle_spaces_posts(posting, sink):
     assert bodies == [b"0", b"1", b"2"], bodies
 
 
+def offpeak_list(make_server, sink, zone, window, throttle):
+    """A server in `zone` with one off-peak `window`, and a list of two
+    confirmed members over its off-peak threshold (1)."""
+    s = make_server(extra=sink.route + f'[server]\ntimezone = "{zone}"\n[lists]\noffpeak_threshold = 1\n'
+                    f'throttle = "{throttle}"\noffpeak = ["{window}"]\n')
+    s.setup_domain(users=("owner", "reader", "other"))
+    s.cli("list", "create", LIST, "--owner", "owner@example.test")
+    s.cli("list", "invite", LIST, "reader@example.test", "other@example.test")
+    for u in ("reader", "other"):
+        _, tok = confirmation(s, u)
+        send(s, f"{u}@example.test", f"news+confirm-{tok}@example.test")
+    return s
+
+
 @pytest.mark.parametrize("zone,offset", [("UTC", b"+00:00"), ("America/New_York", b"-05:00")])
 def test_large_list_waits_for_offpeak(make_server, sink, zone, offset):
     """R-LIST-4 in the default-free zone UTC and in a DST zone (New York is
@@ -288,13 +302,7 @@ def test_large_list_waits_for_offpeak(make_server, sink, zone, offset):
     if local.month in (3, 4, 10, 11):
         pytest.skip("the offset asserted is the winter one")  # DST itself: crates/lists/src/offpeak.rs tests
     tomorrow = (local + datetime.timedelta(days=1)).strftime("%a").lower()
-    s = make_server(extra=sink.route + f'[server]\ntimezone = "{zone}"\n[lists]\noffpeak_threshold = 1\nthrottle = "200ms"\noffpeak = ["{tomorrow} 03:00-04:00"]\n')
-    s.setup_domain(users=("owner", "reader", "other"))
-    s.cli("list", "create", LIST, "--owner", "owner@example.test")
-    s.cli("list", "invite", LIST, "reader@example.test", "other@example.test")
-    for u in ("reader", "other"):
-        _, tok = confirmation(s, u)
-        send(s, f"{u}@example.test", f"news+confirm-{tok}@example.test")
+    s = offpeak_list(make_server, sink, zone, f"{tomorrow} 03:00-04:00", "200ms")
     with smtplib.SMTP("127.0.0.1", s.ports["smtp"], timeout=30) as c:
         c.ehlo("client.example")
         c.mail("reader@example.test")
@@ -318,13 +326,7 @@ def test_posts_past_the_windows_end_wait_for_the_next(make_server, sink):
     now = datetime.datetime.now(datetime.timezone.utc)
     end = now + datetime.timedelta(minutes=2)
     window = f"{now:%a} {now:%H:%M}-{end:%H:%M}".lower()  # ends 60-120 s from now
-    s = make_server(extra=sink.route + f'[server]\ntimezone = "UTC"\n[lists]\noffpeak_threshold = 1\nthrottle = "130s"\noffpeak = ["{window}"]\n')
-    s.setup_domain(users=("owner", "reader", "other"))
-    s.cli("list", "create", LIST, "--owner", "owner@example.test")
-    s.cli("list", "invite", LIST, "reader@example.test", "other@example.test")
-    for u in ("reader", "other"):
-        _, tok = confirmation(s, u)
-        send(s, f"{u}@example.test", f"news+confirm-{tok}@example.test")
+    s = offpeak_list(make_server, sink, "UTC", window, "130s")
     for n in (1, 2):
         with smtplib.SMTP("127.0.0.1", s.ports["smtp"], timeout=30) as c:
             c.sendmail("reader@example.test", [LIST], f"From: reader@example.test\r\nSubject: post {n}\r\n\r\npost number {n}\r\n")

@@ -419,60 +419,41 @@ mod tests {
             (ok.list.as_str(), ok.nonce, ok.expires),
             ("news@example.com", 42, 2_000_000_000)
         );
-        // Another member or list behind the same key, another secret, another purpose, too late.
-        let v = |list: &str, member: &str, secret: &[u8], purpose, now| {
-            verify_compact(secret, purpose, &p, list, member, now).map(|_| ())
-        };
-        assert_eq!(
-            v(
-                "news@example.com",
+        // Another member or list behind the same key, another secret,
+        // another purpose, too late.
+        let (news, bob, unsub) = ("news@example.com", "Bob@example.org", Purpose::Unsubscribe);
+        let refused: [(&str, &str, &[u8], Purpose, i64, TokenError); 5] = [
+            (
+                news,
                 "eve@example.org",
                 KEY,
-                Purpose::Unsubscribe,
-                1_000
+                unsub,
+                1_000,
+                TokenError::Forged,
             ),
-            Err(TokenError::Forged)
-        );
-        assert_eq!(
-            v(
+            (
                 "other@example.com",
-                "Bob@example.org",
+                bob,
                 KEY,
-                Purpose::Unsubscribe,
-                1_000
+                unsub,
+                1_000,
+                TokenError::Forged,
             ),
-            Err(TokenError::Forged)
-        );
-        assert_eq!(
-            v(
-                "news@example.com",
-                "Bob@example.org",
-                b"another key",
-                Purpose::Unsubscribe,
-                1_000
-            ),
-            Err(TokenError::Forged)
-        );
-        assert_eq!(
-            v(
-                "news@example.com",
-                "Bob@example.org",
+            (news, bob, b"another key", unsub, 1_000, TokenError::Forged),
+            (
+                news,
+                bob,
                 KEY,
                 Purpose::Confirm,
-                1_000
+                1_000,
+                TokenError::WrongPurpose,
             ),
-            Err(TokenError::WrongPurpose)
-        );
-        assert_eq!(
-            v(
-                "news@example.com",
-                "Bob@example.org",
-                KEY,
-                Purpose::Unsubscribe,
-                2_000_000_000
-            ),
-            Err(TokenError::Expired)
-        );
+            (news, bob, KEY, unsub, 2_000_000_000, TokenError::Expired),
+        ];
+        for (list, member, secret, purpose, now, want) in refused {
+            let got = verify_compact(secret, purpose, &p, list, member, now).map(|_| ());
+            assert_eq!(got, Err(want), "{list} {member} {purpose:?} {now}");
+        }
         // Any changed character: refused.
         for i in 0..t.len() {
             let mut b = t.clone().into_bytes();

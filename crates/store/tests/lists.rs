@@ -29,6 +29,15 @@ async fn setup(s: &Store) {
         .unwrap();
 }
 
+/// Invites `a` (not on the list yet) and checks it happened.
+async fn invite(s: &Store, l: &mailhost_store::MailList, a: &str) {
+    let e = ev(&l.address, a, "invited");
+    assert!(s
+        .list_transition(l.id, a, &[""], state::INVITED, &e)
+        .await
+        .unwrap());
+}
+
 fn ev(list: &str, addr: &str, event: &str) -> ConsentEvent {
     ConsentEvent {
         list: list.into(),
@@ -105,16 +114,7 @@ async fn states_and_ledger(s: Store) {
         .await
         .unwrap();
     let a = "Reader@x.example";
-    assert!(s
-        .list_transition(
-            l.id,
-            a,
-            &[""],
-            state::INVITED,
-            &ev(&l.address, a, "invited")
-        )
-        .await
-        .unwrap());
+    invite(&s, &l, a).await;
     // Inviting again does nothing and records nothing.
     assert!(!s
         .list_transition(
@@ -355,16 +355,7 @@ async fn member_keys_find_members(s: Store) {
         .await
         .unwrap();
     for a in ["x@b.example", "y@b.example"] {
-        assert!(s
-            .list_transition(
-                l.id,
-                a,
-                &[""],
-                state::INVITED,
-                &ev(&l.address, a, "invited")
-            )
-            .await
-            .unwrap());
+        invite(&s, &l, a).await;
     }
     let key = member_key(l.id, "X@B.example");
     assert_eq!(key.len(), 12);
