@@ -422,7 +422,8 @@ mod tests {
         // Another member or list behind the same key, another secret,
         // another purpose, too late.
         let (news, bob, unsub) = ("news@example.com", "Bob@example.org", Purpose::Unsubscribe);
-        let refused: [(&str, &str, &[u8], Purpose, i64, TokenError); 5] = [
+        type Case<'a> = (&'a str, &'a str, &'a [u8], Purpose, i64, TokenError);
+        let refused: [Case; 5] = [
             (
                 news,
                 "eve@example.org",
