@@ -39,6 +39,13 @@ def test_lists_over_the_api(api, sink):
     st, _ = owner.call("POST", "/api/v1/domains/example.test/lists", {"list": "mine@example.test", "owner": "owner@example.test"})
     assert st == 403
     assert [l["address"] for l in adm.ok("GET", "/api/v1/domains/example.test/lists")["items"]] == [LIST]
+    # Pages filtered by prefix in the store (not after the page is cut).
+    adm.ok("POST", "/api/v1/domains/example.test/lists", {"list": "zeta@example.test", "owner": "owner@example.test"})
+    page = adm.ok("GET", "/api/v1/domains/example.test/lists?prefix=z&limit=1")
+    assert [l["address"] for l in page["items"]] == ["zeta@example.test"] and page["next"] is None
+    page = adm.ok("GET", "/api/v1/domains/example.test/lists?limit=1")
+    assert [l["address"] for l in page["items"]] == [LIST] and page["next"] == LIST
+    adm.ok("DELETE", "/api/v1/lists/zeta@example.test")
     # The owner sees its list; another user neither sees nor touches it.
     assert [l["address"] for l in owner.ok("GET", "/api/v1/lists")["items"]] == [LIST]
     assert other.ok("GET", "/api/v1/lists")["items"] == []
@@ -128,6 +135,13 @@ def test_lists_over_the_api(api, sink):
     assert st == 404
     after = adm.ok("GET", f"/api/v1/lists/{LIST}/consent?limit=1000")["items"]
     assert after[-1]["event"] == "list-deleted" and len(after) == len(events) + 1
+    # A new list at the same address: its owner does not see the old
+    # list's subscribers; the domain's admin still sees everything.
+    import time
+    time.sleep(0.01)
+    adm.ok("POST", "/api/v1/domains/example.test/lists", {"list": LIST, "owner": "other@example.test"})
+    assert other.ok("GET", f"/api/v1/lists/{LIST}/consent")["items"] == []
+    assert len(adm.ok("GET", f"/api/v1/lists/{LIST}/consent?limit=1000")["items"]) == len(after)
 
 
 def test_the_openapi_document_describes_the_list_routes(server):

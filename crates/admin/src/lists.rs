@@ -263,17 +263,18 @@ impl Admin {
         limit: i64,
     ) -> Result<Vec<ConsentRecord>> {
         let addr = address("list", list)?;
-        // The ledger outlives its list: the domain's admin can still read it.
-        let scoped = match self.store.list_get(&addr).await? {
-            Some(l) => c.manages(&l.domain) || c.is_user(&l.owner),
-            None => c.manages(crate::caller::domain_of(&addr)),
+        // The ledger outlives its list: the domain's admin can still read
+        // it. A list's owner reads its own list's events only, not those
+        // of an earlier list at the same address.
+        let since = match self.store.list_get(&addr).await? {
+            Some(l) if c.manages(&l.domain) => 0,
+            Some(l) if c.is_user(&l.owner) => l.created_at,
+            None if c.manages(crate::caller::domain_of(&addr)) => 0,
+            _ => return Err(self.denied(c, "list.consent", &addr).await),
         };
-        if !scoped {
-            return Err(self.denied(c, "list.consent", &addr).await);
-        }
         let page = self
             .store
-            .consent_page(&addr, after, limit.clamp(1, 10_000))
+            .consent_page_since(&addr, since, after, limit.clamp(1, 10_000))
             .await?;
         Ok(page.into_iter().map(ConsentRecord::from).collect())
     }
@@ -320,16 +321,12 @@ impl Admin {
         limit: usize,
     ) -> Result<Page<MailingList>> {
         let after = p.cursor.clone().unwrap_or_default();
+        let prefix = p.prefix.clone().unwrap_or_default();
         let rows = self
             .store
-            .lists_page(domain, owner, &after, limit as i64 + 1)
+            .lists_page(domain, owner, &prefix, &after, limit as i64 + 1)
             .await?;
-        let prefix = p.prefix.clone().unwrap_or_default().to_ascii_lowercase();
-        let items = rows
-            .iter()
-            .filter(|l| l.address.starts_with(&prefix))
-            .map(view)
-            .collect();
+        let items = rows.iter().map(view).collect();
         Ok(Page::of(items, limit, |l| l.address.clone()))
     }
 

@@ -516,17 +516,27 @@ impl ConsentRecord {
         "detail",
     ];
 
+    /// The row; a text a spreadsheet would run as a formula (`=`, `+`,
+    /// `-`, `@`, tab, CR first: a subscriber's user agent, say) gets a `'`
+    /// in front (OWASP "CSV injection"); the JSON export keeps it as is.
     pub fn csv_row(&self) -> [String; 12] {
-        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        let t = |v: &str| {
+            if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                format!("'{v}")
+            } else {
+                v.to_string()
+            }
+        };
+        let o = |v: &Option<String>| t(v.as_deref().unwrap_or_default());
         [
             self.id.to_string(),
-            self.list.clone(),
-            self.address.clone(),
-            self.event.clone(),
-            self.time.clone(),
-            self.time_utc.clone(),
+            t(&self.list),
+            t(&self.address),
+            t(&self.event),
+            t(&self.time),
+            t(&self.time_utc),
             o(&self.ip),
-            self.method.clone(),
+            t(&self.method),
             o(&self.message_id),
             o(&self.token_sha256),
             o(&self.user_agent),

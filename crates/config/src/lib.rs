@@ -693,6 +693,12 @@ impl Config {
                 "delivery.dns_timeout: must not be longer than delivery.verify_timeout".into(),
             ));
         }
+        if !["dmarc", "always"].contains(&self.lists.from_rewrite.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "lists.from_rewrite: {:?} is neither \"dmarc\" nor \"always\"",
+                self.lists.from_rewrite
+            )));
+        }
         if self.policy.max_recipients == 0 {
             return Err(ConfigError::Invalid(
                 "policy.max_recipients: must be at least 1".into(),

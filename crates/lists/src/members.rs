@@ -276,7 +276,7 @@ impl Lists {
     /// append-only proof and is never rewritten — and the address is
     /// suppressed, so that nothing is sent to it again and no invitation
     /// or import brings it back (R-LIST-1, R-LIST-3). Ok(false) when it
-    /// was suppressed already or never on the list.
+    /// was suppressed already.
     pub async fn erase(&self, list: &MailList, address: &str, src: &Source) -> Result<bool> {
         let addr = address.trim().to_ascii_lowercase();
         if !addr.contains('@') {
@@ -289,7 +289,21 @@ impl Lists {
         let mut ev = self.event(&list.address, &addr, "erasure-requested", src);
         ev.detail = Some("the member's data is kept only as this ledger's proof".into());
         self.store.consent_append(&ev).await?;
-        self.unsubscribe(list, &addr, src, true).await
+        // Suppressed whatever its state, even if it was never on the list:
+        // nothing may bring the address back but its own opt-in.
+        let from = [
+            "",
+            state::MEMBER,
+            state::DISABLED,
+            state::PENDING,
+            state::INVITED,
+            state::UNSUBSCRIBED,
+        ];
+        let sup = self.event(&list.address, &addr, "suppressed", src);
+        Ok(self
+            .store
+            .list_transition(list.id, &addr, &from, state::SUPPRESSED, &sup)
+            .await?)
     }
 
     /// The per-member unsubscribe token of List-Unsubscribe (RFC 8058 §3.1:

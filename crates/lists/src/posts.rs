@@ -275,15 +275,15 @@ impl Lists {
     /// than `spacing` ago; then the list's schedule is moved on by the
     /// shortfall.
     async fn slipped(&self, p: &ListPost, spacing: i64) -> Result<bool> {
-        let last = self.store.list_last_sent(p.list_id).await?;
-        let gap_end = last.map_or(0, |l| l + spacing);
         let now = now_ms();
+        let last = self.store.list_last_sent(p.list_id, now + spacing).await?;
+        let gap_end = last.map_or(0, |l| l + spacing);
         if gap_end <= now {
             return Ok(false);
         }
-        // `p` moves to the gap's end; the posts after it keep their spacing.
-        let delta = (gap_end - p.release_at).max(1);
-        self.store.list_slip(p.list_id, delta).await?;
+        // The list's first post moves to the gap's end; the posts after
+        // it keep their spacing.
+        self.store.list_slip(p.list_id, gap_end).await?;
         Ok(true)
     }
 
@@ -383,8 +383,10 @@ impl Lists {
             .list_posts_due(post_state::HELD, now, 100)
             .await?
         {
-            let slot = self.store.list_take_slot(p.list_id, now, spacing).await?;
-            if let Some(later) = self.past_window(p.list_id, slot).await? {
+            // The slot it would get, checked against the window first: a
+            // slot is only taken for a post that will use it.
+            let next = self.store.list_next_slot(p.list_id).await?.max(now);
+            if let Some(later) = self.past_window(p.list_id, next).await? {
                 // Many posts in one window push the last slots past its
                 // end: those wait for the next window (R-LIST-4).
                 self.store
@@ -396,6 +398,7 @@ impl Lists {
                 );
                 continue;
             }
+            let slot = self.store.list_take_slot(p.list_id, now, spacing).await?;
             self.store
                 .list_post_move(p.id, post_state::HELD, post_state::SCHEDULED, slot)
                 .await?;
@@ -423,21 +426,29 @@ impl Lists {
             }
             self.store.list_report_done(&p).await?;
         }
+        // Lists whose schedule moved in this pass: their other posts are
+        // read again in the next one, with their new times.
+        let mut moved = std::collections::HashSet::new();
         for p in self
             .store
             .list_posts_due(post_state::SCHEDULED, now, 20)
             .await?
         {
+            if moved.contains(&p.list_id) {
+                continue;
+            }
             // A slot is when a post may go, not a promise: when the
             // previous post went late, this one waits a full throttle
             // after it (no burst), and the list's later posts with it (no
             // reordering, R-LIST-6).
             if self.slipped(&p, spacing).await? {
+                moved.insert(p.list_id);
                 continue;
             }
             if let Err(e) = self.expand(&p).await {
                 if self.slipped(&p, spacing).await? {
                     // Another node sent one of this list's posts meanwhile.
+                    moved.insert(p.list_id);
                     continue;
                 }
                 // Tried again in a minute, not at once: a failing post

@@ -41,17 +41,22 @@ impl Asks {
 
 /// The names to ask, from the domain itself up to (not including) the
 /// top-level domain: `a.b.example.com` → `a.b.example.com`,
-/// `b.example.com`, `example.com`.
+/// `b.example.com`, `example.com`. A name of more labels than the walk
+/// allows is asked itself, then from its last `MAX_WALK - 1` labels on, so
+/// that the organisation's record near the top is always reached (the
+/// shortcut of RFC 9989 §4.10).
 pub fn walk(domain: &str) -> Vec<String> {
     let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
     let labels: Vec<&str> = d.split('.').collect();
     if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
         return vec![];
     }
-    (0..labels.len() - 1)
-        .take(MAX_WALK)
-        .map(|i| labels[i..].join("."))
-        .collect()
+    let n = labels.len();
+    let mut starts: Vec<usize> = (0..n - 1).collect();
+    if starts.len() > MAX_WALK {
+        starts = std::iter::once(0).chain(n - MAX_WALK..n - 1).collect();
+    }
+    starts.into_iter().map(|i| labels[i..].join(".")).collect()
 }
 
 /// The policy that applies to `domain` from a record found at `at`.
@@ -72,6 +77,10 @@ impl Verifier {
     /// What `domain`'s DMARC record asks for failing mail, within
     /// `budget` for the whole walk.
     pub async fn dmarc_asks(&self, domain: &str, budget: Duration) -> Asks {
+        // While the resolver is known to be down, do not wait on it.
+        if self.resolver_down() {
+            return Asks::Unknown;
+        }
         let names = walk(domain);
         let lookups = async {
             for name in &names {
@@ -111,8 +120,12 @@ mod tests {
         assert!(walk("com").is_empty());
         assert!(walk("").is_empty());
         assert!(walk("a..com").is_empty());
-        let deep = format!("{}example.com", "x.".repeat(20));
-        assert_eq!(walk(&deep).len(), MAX_WALK);
+        let deep = format!("{}a.b.c.d.e.f.example.com", "x.".repeat(20));
+        let w = walk(&deep);
+        assert_eq!(w.len(), MAX_WALK);
+        assert_eq!(w[0], deep);
+        assert_eq!(w[1], "b.c.d.e.f.example.com");
+        assert_eq!(w.last().unwrap(), "example.com");
     }
 
     #[test]

@@ -154,33 +154,70 @@ impl Store {
     }
 
     /// When the list's last post was sent (the throttle's actual
-    /// spacing, R-LIST-6).
-    pub async fn list_last_sent(&self, list_id: i64) -> Result<Option<i64>> {
+    /// spacing, R-LIST-6); stamps after `until` (a node whose clock runs
+    /// fast) are not believed.
+    pub async fn list_last_sent(&self, list_id: i64, until: i64) -> Result<Option<i64>> {
         let rows = self
             .query(
-                "SELECT MAX(release_at) FROM list_posts WHERE list_id = ? AND state = 'sent'",
-                vec![list_id.into()],
+                "SELECT MAX(release_at) FROM list_posts WHERE list_id = ? AND state = 'sent' AND release_at <= ?",
+                vec![list_id.into(), until.into()],
             )
             .await?;
         Ok(rows.first().map(|r| r.opt_i64(0)).transpose()?.flatten())
     }
 
-    /// Moves the list's whole schedule `delta_ms` later: every scheduled
-    /// post and the next free slot, in one transaction, so that posts keep
+    /// Moves the list's whole schedule later so that its first scheduled
+    /// post is due at `earliest`: every scheduled post and the next free
+    /// slot by the same amount, in one transaction, so that posts keep
     /// their order and spacing when one of them must wait (R-LIST-6).
-    pub async fn list_slip(&self, list_id: i64, delta_ms: i64) -> Result<()> {
-        self.batch(vec![
-            Stmt::new(
-                "UPDATE lists SET next_send_at = next_send_at + ? WHERE id = ?",
-                vec![delta_ms.into(), list_id.into()],
-            ),
-            Stmt::new(
-                "UPDATE list_posts SET release_at = release_at + ? WHERE list_id = ? AND state = 'scheduled'",
-                vec![delta_ms.into(), list_id.into()],
-            ),
-        ])
-        .await?;
-        Ok(())
+    /// Idempotent: the shift is measured from the schedule as it is, and
+    /// a node that finds it moved meanwhile changes nothing.
+    pub async fn list_slip(&self, list_id: i64, earliest: i64) -> Result<()> {
+        let rows = self
+            .query(
+                "SELECT MIN(release_at) FROM list_posts WHERE list_id = ? AND state = 'scheduled'",
+                vec![list_id.into()],
+            )
+            .await?;
+        let Some(first) = rows.first().map(|r| r.opt_i64(0)).transpose()?.flatten() else {
+            return Ok(());
+        };
+        let delta = earliest - first;
+        if delta <= 0 {
+            return Ok(());
+        }
+        let r = self
+            .batch(vec![
+                // Only from the schedule read above (another node's slip
+                // wins; this one then does nothing).
+                Stmt::new(
+                    "UPDATE lists SET next_send_at = next_send_at + ? WHERE id = ?
+                       AND (SELECT MIN(release_at) FROM list_posts
+                            WHERE list_id = ? AND state = 'scheduled') = ?",
+                    vec![delta.into(), list_id.into(), list_id.into(), first.into()],
+                )
+                .must_change(StoreError::Conflict("the schedule moved meanwhile".into())),
+                Stmt::new(
+                    "UPDATE list_posts SET release_at = release_at + ? WHERE list_id = ? AND state = 'scheduled'",
+                    vec![delta.into(), list_id.into()],
+                ),
+            ])
+            .await;
+        match r {
+            Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The list's next free throttle slot (R-LIST-6), without taking it.
+    pub async fn list_next_slot(&self, list_id: i64) -> Result<i64> {
+        let rows = self
+            .query(
+                "SELECT next_send_at FROM lists WHERE id = ?",
+                vec![list_id.into()],
+            )
+            .await?;
+        rows.first().map_or(Ok(0), |r| r.i64(0))
     }
 
     /// One post.
@@ -256,12 +293,16 @@ impl Store {
             Stmt::new(
                 "UPDATE list_posts SET state = 'sent', release_at = ? WHERE id = ? AND state = 'scheduled'
                    AND NOT EXISTS (SELECT 1 FROM list_posts q
-                                   WHERE q.list_id = ? AND q.state = 'sent' AND q.release_at > ?)",
+                                   WHERE q.list_id = ? AND q.state = 'sent'
+                                     AND q.release_at > ? AND q.release_at <= ?)",
                 vec![
                     now.into(),
                     post.id.into(),
                     post.list_id.into(),
                     (now - min_gap_ms).into(),
+                    // A send stamped further ahead is another node's clock
+                    // running fast: it must not stop the list.
+                    (now + min_gap_ms).into(),
                 ],
             )
             .must_change(StoreError::Conflict(

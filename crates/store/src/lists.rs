@@ -199,26 +199,35 @@ impl Store {
         rows.iter().map(list_row).collect()
     }
 
-    /// Lists by address after `after`, of one domain and/or one owner
-    /// (the panels' and the API's pages).
+    /// Lists by address after `after`, starting with `prefix`, of one
+    /// domain and/or one owner (the panels' and the API's pages).
     pub async fn lists_page(
         &self,
         domain: Option<&str>,
         owner: Option<&str>,
+        prefix: &str,
         after: &str,
         limit: i64,
     ) -> Result<Vec<MailList>> {
+        let (d, o) = (
+            domain.unwrap_or("").to_ascii_lowercase(),
+            owner.unwrap_or("").to_ascii_lowercase(),
+        );
+        let prefix = prefix.to_ascii_lowercase();
         let rows = self
             .query(
                 list_select!(
-                    "WHERE (? = '' OR d.name = ?) AND (? = '' OR l.owner = ?) AND l.address > ?
+                    "WHERE (? = '' OR d.name = ?) AND (? = '' OR l.owner = ?)
+                       AND substr(l.address, 1, length(?)) = ? AND l.address > ?
                      ORDER BY l.address LIMIT ?"
                 ),
                 vec![
-                    domain.unwrap_or("").to_ascii_lowercase().into(),
-                    domain.unwrap_or("").to_ascii_lowercase().into(),
-                    owner.unwrap_or("").to_ascii_lowercase().into(),
-                    owner.unwrap_or("").to_ascii_lowercase().into(),
+                    d.clone().into(),
+                    d.into(),
+                    o.clone().into(),
+                    o.into(),
+                    prefix.clone().into(),
+                    prefix.into(),
                     after.to_ascii_lowercase().into(),
                     limit.into(),
                 ],
@@ -404,7 +413,7 @@ impl Store {
         let rows = self
             .query(
                 "SELECT l.address, m.address FROM list_members m JOIN lists l ON l.id = m.list_id
-                 WHERE m.tkey = ? LIMIT 4",
+                 WHERE m.tkey = ? ORDER BY l.id, m.address LIMIT 64",
                 vec![key.into()],
             )
             .await?;
@@ -658,11 +667,28 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<ConsentEvent>> {
+        self.consent_page_since(list, 0, after, limit).await
+    }
+
+    /// The ledger's events from `since_ms` on (a list's owner sees only
+    /// its own list's, not those of an earlier list at the same address).
+    pub async fn consent_page_since(
+        &self,
+        list: &str,
+        since_ms: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<ConsentEvent>> {
         let rows = self
             .query(
                 "SELECT id, list, address, event, at, at_local, ip, method, message_id, token_hash, user_agent, detail
-                 FROM list_consent WHERE list = ? AND id > ? ORDER BY id LIMIT ?",
-                vec![list.to_ascii_lowercase().into(), after.into(), limit.into()],
+                 FROM list_consent WHERE list = ? AND id > ? AND at >= ? ORDER BY id LIMIT ?",
+                vec![
+                    list.to_ascii_lowercase().into(),
+                    after.into(),
+                    since_ms.into(),
+                    limit.into(),
+                ],
             )
             .await?;
         rows.iter()

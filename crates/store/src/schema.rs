@@ -511,10 +511,12 @@ ALTER TABLE queue ADD COLUMN prefix {BLOB};
     // 14: a short key per list member, by which the compact tokens in list
     // addresses (VERP bounces, +confirm-, +unsubscribe-) name the member,
     // so that those local parts stay within RFC 5321's 64 octets. Rows of
-    // 13 get theirs when the list engine starts (`list_fill_keys`).
+    // 13 get theirs when the list engine starts (`list_fill_keys`). The
+    // throttle reads when a list last sent (`list_last_sent`) by index.
     r#"
 ALTER TABLE list_members ADD COLUMN tkey TEXT;
 CREATE INDEX list_members_tkey ON list_members (tkey);
+CREATE INDEX list_posts_sent ON list_posts (list_id, state, release_at);
 "#,
 ];
 

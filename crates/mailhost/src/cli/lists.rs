@@ -125,10 +125,9 @@ pub async fn list(config: Config, cmd: ListCmd) -> Result<(), String> {
             erasure,
         } => {
             if erasure {
-                a.list_erase(&c, &list, &address).await.map_err(e)?;
-                println!(
-                    "{address}: erasure request recorded on {list}; the address is suppressed"
-                );
+                let changed = a.list_erase(&c, &list, &address).await.map_err(e)?;
+                let now = if changed { "now" } else { "already" };
+                println!("{address}: erasure request recorded on {list}; the address is {now} suppressed");
             } else if a.list_remove(&c, &list, &address).await.map_err(e)? {
                 println!("{address} unsubscribed from {list} and suppressed");
             } else {

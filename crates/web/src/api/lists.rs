@@ -218,7 +218,7 @@ pub async fn member_remove(
     };
     let message = match (changed, q.erasure) {
         (true, true) => "erasure request recorded; the address is suppressed",
-        (false, true) => "erasure request recorded; the address was not on the list",
+        (false, true) => "erasure request recorded; the address was suppressed already",
         (true, false) => "unsubscribed and suppressed",
         (false, false) => "the address was not on the list",
     };
