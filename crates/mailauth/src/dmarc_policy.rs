@@ -42,8 +42,8 @@ impl Asks {
 /// The names to ask, from the domain itself up to (not including) the
 /// top-level domain: `a.b.example.com` → `a.b.example.com`,
 /// `b.example.com`, `example.com`. A name of more labels than the walk
-/// allows is asked itself, then from its last `MAX_WALK - 1` labels on, so
-/// that the organisation's record near the top is always reached (the
+/// allows is asked itself, then from its last seven labels on, so that
+/// the organisation's record near the top is always reached (the
 /// shortcut of RFC 9989 §4.10).
 pub fn walk(domain: &str) -> Vec<String> {
     let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
@@ -54,7 +54,10 @@ pub fn walk(domain: &str) -> Vec<String> {
     let n = labels.len();
     let mut starts: Vec<usize> = (0..n - 1).collect();
     if starts.len() > MAX_WALK {
-        starts = std::iter::once(0).chain(n - MAX_WALK..n - 1).collect();
+        // The whole name, then from seven labels down (RFC 9989 §4.10).
+        starts = std::iter::once(0)
+            .chain(n - (MAX_WALK - 1)..n - 1)
+            .collect();
     }
     starts.into_iter().map(|i| labels[i..].join(".")).collect()
 }
@@ -122,7 +125,7 @@ mod tests {
         assert!(walk("a..com").is_empty());
         let deep = format!("{}a.b.c.d.e.f.example.com", "x.".repeat(20));
         let w = walk(&deep);
-        assert_eq!(w.len(), MAX_WALK);
+        assert_eq!(w.len(), 7);
         assert_eq!(w[0], deep);
         assert_eq!(w[1], "b.c.d.e.f.example.com");
         assert_eq!(w.last().unwrap(), "example.com");
