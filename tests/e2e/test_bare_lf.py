@@ -119,7 +119,9 @@ def test_smuggling_form_ends_nothing(make_server, mode, form):
     else:
         # One message, to alice, holding the would-be commands as text.
         assert r.startswith("250 "), r
-        assert r.count("250 ") == 1 and "354" not in r and "221" in r, r
+        # Reply codes at line starts: a queue id may contain "354".
+        codes = [line[:4] for line in r.splitlines()]
+        assert codes.count("250 ") == 1 and "354 " not in codes and "221 " in codes, r
         (m,) = pop_messages(server.ports["pop3"], "alice@example.test")
         assert b"\r\nMAIL FROM:<evil@remote.test>\r\n" in m and b"smuggled" in m
         assert_crlf_only(pop_raw(server.ports["pop3"], "alice@example.test"))

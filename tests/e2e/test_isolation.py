@@ -18,6 +18,7 @@ THEIRS = {
     "alias": "team@b.example",
     "login": "badmin",
     "name": "gold",
+    "list": "news@b.example",
     "id": None,  # b's admin's token id, filled in below
 }
 
@@ -38,6 +39,9 @@ BODIES = {
     ("post", "/api/v1/admins"): {"login": "evil", "operator": True, "password": "pw-123456"},
     ("post", "/api/v1/tokens"): {"login": "badmin", "name": "stolen"},
     ("post", "/api/v1/users/{address}/app-passwords"): {"name": "stolen", "protocols": ["pop3"]},
+    ("post", "/api/v1/domains/{domain}/lists"): {"list": "evil@b.example", "owner": "bob@b.example"},
+    ("patch", "/api/v1/lists/{list}"): {"posting": "owner"},
+    ("post", "/api/v1/lists/{list}/members"): {"addresses": ["evil@a.example"]},
 }
 
 # What of b.example an answer must never show.
@@ -47,7 +51,8 @@ SECRETS = ("b.example", "badmin")
 def snapshot(s):
     return (s.cli("user", "list", "b.example").stdout, s.cli("forward", "show", "bob@b.example").stdout,
             s.cli("autoreply", "show", "bob@b.example").stdout, s.cli("domain", "list").stdout,
-            s.cli("admin", "list").stdout, s.cli("package", "list").stdout, s.cli("notice", "list").stdout)
+            s.cli("admin", "list").stdout, s.cli("package", "list").stdout, s.cli("notice", "list").stdout,
+            s.cli("list", "show", "news@b.example").stdout, s.cli("list", "consent", "news@b.example").stdout)
 
 
 @pytest.fixture
@@ -58,6 +63,8 @@ def tenants(server):
     for u in ["alice@a.example", "bob@b.example"]:
         s.cli("user", "add", u, "--password", "pw-123456")
     s.cli("alias", "add", "team@b.example", "bob@b.example")
+    s.cli("list", "create", "news@b.example", "--owner", "bob@b.example")
+    s.cli("list", "invite", "news@b.example", "carol@remote.test")
     s.cli("package", "set", "gold", "--hourly-limit", "10")
     s.cli("admin", "add", "aadmin", "--domain", "a.example", "--password", "pw-123456")
     s.cli("admin", "add", "badmin", "--domain", "b.example", "--password", "pw-123456")

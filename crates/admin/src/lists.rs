@@ -304,9 +304,8 @@ impl Admin {
             }
             (None, crate::caller::Role::User(a)) => a.clone(),
             (None, _) => {
-                return Err(Error::invalid(
-                    "domain",
-                    "name the domain whose lists to show",
+                return Err(Error::forbidden(
+                    "only mailbox users own lists; a domain's lists are at /api/v1/domains/DOMAIN/lists",
                 ))
             }
         };
