@@ -379,8 +379,9 @@ impl Admin {
             .await?;
         let mut out = Vec::with_capacity(posts.len());
         for p in posts {
-            let raw = self.store.queue_body(&p.blob_id).await?;
-            let subject = mailhost_lists::headers::get(&raw, "Subject")
+            // The header, not the whole post (posts may be megabytes).
+            let (head, size) = self.store.body_head(&p.blob_id, 64 * 1024).await?;
+            let subject = mailhost_lists::headers::get(&head, "Subject")
                 .into_iter()
                 .next()
                 .unwrap_or_default();
@@ -389,7 +390,7 @@ impl Admin {
                 poster: p.poster,
                 subject: subject.trim().to_string(),
                 received: mailhost_store::rfc3339(p.created_at),
-                size: raw.len(),
+                size: size as usize,
             });
         }
         Ok(out)

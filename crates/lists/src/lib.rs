@@ -16,6 +16,7 @@ pub mod members;
 pub mod offpeak;
 pub mod posts;
 pub mod token;
+mod worker;
 
 use mailhost_config::Config;
 use mailhost_store::{Store, StoreError};

@@ -406,15 +406,17 @@ mod tests {
             (p.purpose, p.key, p.key_hex().as_str()),
             (Purpose::Unsubscribe, key, "010203040506")
         );
-        let ok = verify_compact(
-            KEY,
-            Purpose::Unsubscribe,
-            &p,
-            "news@example.com",
-            "Bob@example.org",
-            1_000,
-        )
-        .unwrap();
+        let genuine = |p: &Compact| {
+            verify_compact(
+                KEY,
+                Purpose::Unsubscribe,
+                p,
+                "news@example.com",
+                "Bob@example.org",
+                1_000,
+            )
+        };
+        let ok = genuine(&p).unwrap();
         assert_eq!(
             (ok.list.as_str(), ok.nonce, ok.expires),
             ("news@example.com", 42, 2_000_000_000)
@@ -460,16 +462,7 @@ mod tests {
             let mut b = t.clone().into_bytes();
             b[i] = if b[i] == b'a' { b'b' } else { b'a' };
             let bad = String::from_utf8(b).unwrap();
-            let r = parse_compact(&bad).map(|p| {
-                verify_compact(
-                    KEY,
-                    Purpose::Unsubscribe,
-                    &p,
-                    "news@example.com",
-                    "Bob@example.org",
-                    1_000,
-                )
-            });
+            let r = parse_compact(&bad).map(|p| genuine(&p));
             assert!(!matches!(r, Some(Ok(_))), "{bad}");
         }
         // Version 1 tokens and garbage are not compact ones.

@@ -105,6 +105,21 @@ impl Store {
     }
 
     /// The message body of a queue row.
+    /// The first `max` bytes of a body and its whole size, without
+    /// reading the rest (a held post's subject for a listing).
+    pub async fn body_head(&self, blob_id: &str, max: i64) -> Result<(Vec<u8>, i64)> {
+        let mut rows = self
+            .query(
+                "SELECT substr(data, 1, CAST(? AS INTEGER)), CAST(length(data) AS BIGINT) FROM blobs WHERE id = ?",
+                vec![max.into(), blob_id.into()],
+            )
+            .await?;
+        match rows.first_mut() {
+            Some(r) => Ok((r.take_bytes(0)?, r.i64(1)?)),
+            None => Err(StoreError::NotFound(format!("body {blob_id} is missing"))),
+        }
+    }
+
     pub async fn queue_body(&self, blob_id: &str) -> Result<Vec<u8>> {
         if let Some(b) = self
             .recent

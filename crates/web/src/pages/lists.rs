@@ -186,11 +186,23 @@ async fn unsubscribe(State(w): State<St>, Query(q): Query<Tok>, req: Request) ->
         Ok(l) => l,
         Err(r) => return r,
     };
-    match lists.unsubscribe_by_token(&q.t, &src).await {
-        Ok((list, member, _)) => show(
+    let r = lists.unsubscribe_by_token(&q.t, &src).await;
+    acted(r.map(|(l, m, _)| (l, m)), "Unsubscribed", |member, list| {
+        format!("{member} will get no more mail from {list}.")
+    })
+}
+
+/// The page after a token's POST: what was done to whom, or the refusal.
+fn acted(
+    r: mailhost_lists::Result<(mailhost_store::MailList, String)>,
+    heading: &str,
+    text: impl Fn(&str, &str) -> String,
+) -> Response {
+    match r {
+        Ok((list, member)) => show(
             StatusCode::OK,
-            "Unsubscribed",
-            format!("{member} will get no more mail from {}.", list.address),
+            heading,
+            text(&member, &list.address),
             None,
             "",
         ),
@@ -217,16 +229,10 @@ async fn confirm(State(w): State<St>, Query(q): Query<Tok>, req: Request) -> Res
         Ok(l) => l,
         Err(r) => return r,
     };
-    match lists.confirm(&q.t, &src).await {
-        Ok((list, member, _)) => show(
-            StatusCode::OK,
-            "Subscribed",
-            format!("{member} is now subscribed to {}.", list.address),
-            None,
-            "",
-        ),
-        Err(r) => refused(&r),
-    }
+    let r = lists.confirm(&q.t, &src).await;
+    acted(r.map(|(l, m, _)| (l, m)), "Subscribed", |member, list| {
+        format!("{member} is now subscribed to {list}.")
+    })
 }
 
 async fn subscribe_page(State(w): State<St>, Path(list): Path<String>) -> Response {
